@@ -1,0 +1,1 @@
+"""The stocks trading API service."""

@@ -1,0 +1,232 @@
+"""The broker boundary: one typed interface and the neutral models that cross it.
+
+Everything outside `stocks_api.broker` depends only on this module. Implementations
+(`sim.SimBroker` today, `ib.IbkrBroker` later) are built in the app's lifespan and
+injected; they report everything that happens at the broker (acknowledgements,
+executions, cancels, rejections) as `BrokerEvent`s pushed into the sink given to
+`connect`, which the single event consumer applies to the database.
+
+All money, prices and quantities are `Decimal`; timestamps are timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol, runtime_checkable
+
+
+class Side(enum.StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+
+class OrderType(enum.StrEnum):
+    MARKET = "market"
+    LIMIT = "limit"
+    STOP = "stop"
+    STOP_LIMIT = "stop_limit"
+
+
+class TimeInForce(enum.StrEnum):
+    DAY = "day"
+    GTC = "gtc"
+    IOC = "ioc"
+
+
+class BrokerOrderStatus(enum.StrEnum):
+    """Order states as the broker reports them (a subset of our own order statuses)."""
+
+    SUBMITTED = "submitted"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    """A new order as sent to the broker; `client_order_id` travels with it (IB `orderRef`)."""
+
+    client_order_id: str
+    symbol: str
+    side: Side
+    qty: Decimal
+    order_type: OrderType
+    tif: TimeInForce = TimeInForce.DAY
+    limit_price: Decimal | None = None
+    stop_price: Decimal | None = None
+    outside_rth: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OrderChange:
+    """A modification of a working order; `None` leaves a field as it is."""
+
+    qty: Decimal | None = None
+    limit_price: Decimal | None = None
+    stop_price: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    symbol: str
+    bid: Decimal
+    ask: Decimal
+    last: Decimal
+    bid_size: Decimal
+    ask_size: Decimal
+    volume: Decimal
+    ts: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OrderStatusUpdate:
+    """The broker's view of an order changed (acknowledged, cancelled, rejected, ...).
+
+    `filled_qty` is the broker's cumulative filled quantity; fills themselves arrive as
+    `Execution`s, which are the source of truth for quantities and prices.
+    """
+
+    client_order_id: str
+    broker_order_id: str
+    status: BrokerOrderStatus
+    filled_qty: Decimal
+    remaining_qty: Decimal
+    ts: datetime
+    reason: str | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Execution:
+    """One fill; `exec_id` is unique per execution and stable across replays."""
+
+    exec_id: str
+    client_order_id: str
+    broker_order_id: str
+    symbol: str
+    side: Side
+    qty: Decimal
+    price: Decimal
+    commission: Decimal
+    ts: datetime
+    currency: str = "USD"
+
+
+BrokerEvent = OrderStatusUpdate | Execution
+EventSink = Callable[[BrokerEvent], None]
+
+
+class BrokerError(Exception):
+    """Base of every error a broker call raises."""
+
+
+class BrokerUnavailableError(BrokerError):
+    """The broker is not connected or the call could not be delivered."""
+
+
+class BrokerTimeoutError(BrokerError):
+    """The broker did not answer within the configured timeout."""
+
+
+class BrokerRejectedError(BrokerError):
+    """The broker refused the request (unknown order, invalid change, ...)."""
+
+
+@runtime_checkable
+class BrokerClient(Protocol):
+    """What the application needs from a broker."""
+
+    kind: str
+
+    @property
+    def is_connected(self) -> bool:
+        """Whether the broker link is up right now."""
+        ...
+
+    async def connect(self, sink: EventSink) -> None:
+        """Connect and start reporting events.
+
+        Args:
+            sink: called (synchronously, never blocking) with every broker event in
+                the order the broker produced them.
+
+        Raises:
+            BrokerUnavailableError: the broker cannot be reached.
+        """
+        ...
+
+    async def close(self) -> None:
+        """Disconnect and stop reporting events; safe to call twice."""
+        ...
+
+    async def is_tradable(self, symbol: str) -> bool:
+        """Tell whether the broker knows and trades `symbol`.
+
+        Returns:
+            True when orders for `symbol` can be placed.
+
+        Raises:
+            BrokerUnavailableError, BrokerTimeoutError.
+        """
+        ...
+
+    async def place_order(self, order: OrderRequest) -> str:
+        """Send a new order.
+
+        Returns:
+            The broker's order id. Acknowledgement and fills follow as events.
+
+        Raises:
+            BrokerUnavailableError, BrokerTimeoutError, BrokerRejectedError.
+        """
+        ...
+
+    async def modify_order(self, broker_order_id: str, change: OrderChange) -> None:
+        """Change quantity or prices of a working order.
+
+        Raises:
+            BrokerUnavailableError, BrokerTimeoutError, BrokerRejectedError (not working,
+            quantity below the filled quantity, ...).
+        """
+        ...
+
+    async def cancel_order(self, broker_order_id: str) -> None:
+        """Ask the broker to cancel a working order; the result arrives as an event.
+
+        Raises:
+            BrokerUnavailableError, BrokerTimeoutError, BrokerRejectedError.
+        """
+        ...
+
+    async def open_order_ids(self) -> set[str]:
+        """List the `client_order_id`s of the orders working at the broker (for reconciliation).
+
+        Raises:
+            BrokerUnavailableError, BrokerTimeoutError.
+        """
+        ...
+
+    async def get_quote(self, symbol: str) -> Quote:
+        """Return the current quote of `symbol`.
+
+        Raises:
+            BrokerUnavailableError, BrokerTimeoutError, BrokerRejectedError (unknown symbol).
+        """
+        ...
+
+    async def ping(self) -> float:
+        """Measure a round trip to the broker.
+
+        Returns:
+            The latency in seconds.
+
+        Raises:
+            BrokerUnavailableError, BrokerTimeoutError.
+        """
+        ...

@@ -1,0 +1,1 @@
+"""Simulated broker: a deterministic in-memory market and matching engine."""

@@ -1,0 +1,101 @@
+"""Symbols the simulated market trades, and parsing of the setting that lists them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from types import MappingProxyType
+
+_SYMBOL_RE = re.compile(r"^[A-Z][A-Z0-9.]{0,11}$")
+
+DEFAULT_START_PRICE = Decimal("100.00")
+
+# Plausible starting prices so a default setup looks like a real market; exactness is irrelevant.
+REFERENCE_PRICES: Mapping[str, Decimal] = MappingProxyType(
+    {
+        "AAPL": Decimal("190.00"),
+        "MSFT": Decimal("410.00"),
+        "GOOGL": Decimal("170.00"),
+        "AMZN": Decimal("180.00"),
+        "NVDA": Decimal("120.00"),
+        "META": Decimal("500.00"),
+        "TSLA": Decimal("250.00"),
+        "SPY": Decimal("520.00"),
+        "QQQ": Decimal("440.00"),
+        "IBM": Decimal("190.00"),
+        "AMD": Decimal("160.00"),
+        "NFLX": Decimal("620.00"),
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolSpec:
+    """One simulated instrument: where its price starts and how it is quoted."""
+
+    symbol: str
+    start_price: Decimal
+    tick_size: Decimal = Decimal("0.01")
+    lot_size: Decimal = Decimal("100")
+
+    def __post_init__(self) -> None:
+        """Reject specs the engine could not quote sensibly."""
+        if not _SYMBOL_RE.match(self.symbol):
+            raise ValueError(f"invalid symbol {self.symbol!r}: must match {_SYMBOL_RE.pattern}")
+        for name in ("start_price", "tick_size", "lot_size"):
+            value: Decimal = getattr(self, name)
+            if not value.is_finite() or value <= 0:
+                raise ValueError(f"{self.symbol}: {name} must be a positive number, got {value}")
+
+
+def parse_symbols(text: str) -> list[SymbolSpec]:
+    """Parse a setting like ``"AAPL,MSFT:410.50, spy"`` into symbol specs.
+
+    Entries are separated by commas, upper-cased and stripped; blank entries (e.g. from a
+    trailing comma) are skipped. ``SYMBOL:PRICE`` sets the start price, otherwise the
+    reference table (or 100.00 for unknown tickers) is used.
+
+    Raises:
+        ValueError: no symbols, an invalid symbol or price, or a duplicate symbol.
+    """
+    specs: list[SymbolSpec] = []
+    seen: set[str] = set()
+    for raw in text.split(","):
+        entry = raw.strip()
+        if not entry:
+            continue
+        spec = _parse_entry(entry)
+        if spec.symbol in seen:
+            raise ValueError(f"duplicate symbol {spec.symbol!r} in symbol list {text!r}")
+        seen.add(spec.symbol)
+        specs.append(spec)
+    if not specs:
+        raise ValueError(f"symbol list is empty: {text!r}")
+    return specs
+
+
+def _parse_entry(entry: str) -> SymbolSpec:
+    """Parse one ``SYMBOL`` or ``SYMBOL:PRICE`` entry."""
+    name, sep, price_text = entry.partition(":")
+    symbol = name.strip().upper()
+    if not _SYMBOL_RE.match(symbol):
+        raise ValueError(
+            f"invalid symbol {name.strip()!r} in {entry!r}: expected 1-12 characters, "
+            "a letter followed by letters, digits or dots"
+        )
+    if not sep:
+        return SymbolSpec(symbol, REFERENCE_PRICES.get(symbol, DEFAULT_START_PRICE))
+    return SymbolSpec(symbol, _parse_price(price_text.strip(), entry))
+
+
+def _parse_price(text: str, entry: str) -> Decimal:
+    """Parse a start price, which must be a finite positive number."""
+    try:
+        price = Decimal(text)
+    except InvalidOperation:
+        raise ValueError(f"invalid price {text!r} in {entry!r}: not a number") from None
+    if not price.is_finite() or price <= 0:
+        raise ValueError(f"invalid price {text!r} in {entry!r}: must be a positive number")
+    return price

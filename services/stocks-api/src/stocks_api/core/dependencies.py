@@ -1,0 +1,64 @@
+"""`Annotated` dependency aliases used by routers: the one place that wires the app's parts.
+
+Everything here comes from `app.state`, built in the lifespan; tests replace any of it
+with `app.dependency_overrides`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from stocks_api.broker.protocol import BrokerClient
+from stocks_api.core.config import Settings
+from stocks_api.core.database import Database
+from stocks_api.orders.consumer import BrokerEventConsumer
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with request.app.state.db.sessionmaker() as session:
+        yield session
+
+
+def get_database(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def get_broker(request: Request) -> BrokerClient:
+    broker: BrokerClient = request.app.state.broker
+    return broker
+
+
+def get_consumer(request: Request) -> BrokerEventConsumer:
+    consumer: BrokerEventConsumer = request.app.state.consumer
+    return consumer
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling. Authentication (API keys, JWT, scopes) replaces `current_principal`."""
+
+    name: str
+
+
+def current_principal() -> Principal:
+    """The caller of an `/api/v1` route; every such route depends on this (one plug point)."""
+    return Principal(name="local")
+
+
+DatabaseDep = Annotated[Database, Depends(get_database)]
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+BrokerDep = Annotated[BrokerClient, Depends(get_broker)]
+ConsumerDep = Annotated[BrokerEventConsumer, Depends(get_consumer)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+PrincipalDep = Annotated[Principal, Depends(current_principal)]

@@ -1,0 +1,23 @@
+"""Prometheus metrics of the service (names and meanings from SPEC.md's Observability)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+API_REQUESTS = Counter("api_requests_total", "HTTP requests handled", ["method", "route", "status"])
+API_REQUEST_DURATION = Histogram(
+    "api_request_duration_seconds",
+    "HTTP request duration",
+    ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+API_ERRORS = Counter("api_errors_total", "Error responses by error code", ["code", "status"])
+ORDERS = Counter("orders_total", "Orders entering each status", ["type", "side", "status"])
+ORDER_LATENCY = Histogram(
+    "order_latency_seconds",
+    "From an order request to the broker's acceptance",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5),
+)
+BROKER_EVENT_ERRORS = Counter(
+    "broker_event_errors_total", "Broker events that could not be applied", ["reason"]
+)

@@ -1,0 +1,72 @@
+"""The base of every API schema: ORM-readable, decimals as exact strings, aware UTC times."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Generic, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
+
+from stocks_api.core.money import normalize_decimal
+
+
+def _as_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+# Money, prices and quantities: parsed exactly, serialised as plain decimal strings
+# (never exponent notation, never binary floats).
+DecimalStr = Annotated[
+    Decimal,
+    AfterValidator(normalize_decimal),
+    PlainSerializer(lambda v: format(v, "f"), return_type=str, when_used="json"),
+]
+UTCDatetime = Annotated[datetime, AfterValidator(_as_utc)]
+
+
+class ApiModel(BaseModel):
+    """Base schema for responses."""
+
+    model_config = ConfigDict(from_attributes=True, populate_by_name=True)
+
+
+class RequestModel(BaseModel):
+    """Base schema for request bodies: unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+T = TypeVar("T")
+
+
+class Page(ApiModel, Generic[T]):
+    """One page of a cursor-paginated list; pass `next_cursor` back as `cursor`."""
+
+    items: list[T]
+    next_cursor: str | None = None
+
+
+PageLimit = Annotated[int, Field(ge=1, le=500, description="page size")]
+
+
+def encode_cursor(last_id: int) -> str:
+    """Make an opaque cursor from the id of the last item on a page."""
+    return base64.urlsafe_b64encode(f"id:{last_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    """Read a cursor made by `encode_cursor`; raise ValueError when it is not one."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        text = base64.urlsafe_b64decode(padded.encode()).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise ValueError("malformed cursor") from exc
+    prefix, _, number = text.partition(":")
+    if prefix != "id" or not number.isdigit():
+        raise ValueError("malformed cursor")
+    return int(number)

@@ -1,0 +1,39 @@
+"""Probes and metrics at the root: `/health`, `/health/live`, `/health/ready`, `/metrics`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from stocks_api.core.dependencies import BrokerDep, DatabaseDep
+from stocks_api.health import service
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health")
+async def health(db: DatabaseDep, broker: BrokerDep) -> dict[str, Any]:
+    """Report each dependency with its latency."""
+    return await service.check_all(db, broker)
+
+
+@router.get("/health/live")
+async def live() -> dict[str, str]:
+    """Tell that the process is up."""
+    return {"status": "ok"}
+
+
+@router.get("/health/ready")
+async def ready(db: DatabaseDep, broker: BrokerDep) -> JSONResponse:
+    """Tell whether the service can take orders (503 when a dependency is down)."""
+    report = await service.check_all(db, broker)
+    return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics() -> Response:
+    """Expose Prometheus metrics."""
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,312 @@
+"""The one consumer of broker events: applies them to the database, then publishes them.
+
+The broker pushes events into `sink` (synchronously, in the order it produced them).
+A single task drains the queue in batches and applies each batch in one transaction;
+applying is idempotent (fills are keyed by `exec_id`, status updates that change
+nothing are ignored), so replays after a reconnect are harmless. Nothing else writes
+broker state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from stocks_api.broker.protocol import (
+    BrokerEvent,
+    BrokerOrderStatus,
+    Execution,
+    OrderStatusUpdate,
+)
+from stocks_api.core import metrics
+from stocks_api.orders.models import Fill, Order, OrderEvent
+from stocks_api.orders.schemas import FillRead, OrderRead
+from stocks_api.orders.state import OrderStatus, can_transition
+from stocks_api.streaming.bus import EventBus
+
+log = structlog.get_logger(__name__)
+
+_DIRECT_STATUS = {
+    BrokerOrderStatus.SUBMITTED: OrderStatus.SUBMITTED,
+    BrokerOrderStatus.CANCELLED: OrderStatus.CANCELLED,
+    BrokerOrderStatus.REJECTED: OrderStatus.REJECTED,
+    BrokerOrderStatus.EXPIRED: OrderStatus.EXPIRED,
+}
+
+
+class BrokerEventConsumer:
+    """Applies broker events to orders and fills; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        bus: EventBus,
+        batch_size: int = 500,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._bus = bus
+        self._batch_size = batch_size
+        self._queue: asyncio.Queue[tuple[int, BrokerEvent]] = asyncio.Queue()
+        self._received = 0
+        self._applied = 0
+        self._progress = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    # -- intake -------------------------------------------------------------------
+
+    def sink(self, event: BrokerEvent) -> None:
+        """Take one event from the broker; never blocks."""
+        self._received += 1
+        self._queue.put_nowait((self._received, event))
+
+    @property
+    def last_received(self) -> int:
+        """Sequence number of the newest event taken in (a mark for `wait_applied`)."""
+        return self._received
+
+    async def wait_applied(self, mark: int, timeout: float) -> bool:
+        """Wait until every event up to `mark` is committed; False on timeout."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self._applied < mark:
+            remaining = deadline - loop.time()
+            if remaining <= 0 or self._task is None:
+                return False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._progress.wait(), remaining)
+        return True
+
+    # -- life cycle ---------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the task that drains the queue."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="broker-event-consumer")
+
+    async def stop(self) -> None:
+        """Apply whatever is still queued, then stop (nothing received is dropped)."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        while not self._queue.empty():
+            await self._apply_next_batch()
+
+    async def _run(self) -> None:
+        while True:
+            first = await self._queue.get()
+            await self._apply_next_batch(first)
+
+    async def _apply_next_batch(self, first: tuple[int, BrokerEvent] | None = None) -> None:
+        batch = [first] if first is not None else []
+        while len(batch) < self._batch_size and not self._queue.empty():
+            batch.append(self._queue.get_nowait())
+        if not batch:
+            return
+        await self.apply([event for _, event in batch])
+        self._applied = batch[-1][0]
+        self._progress.set()
+        self._progress = asyncio.Event()
+
+    # -- applying -----------------------------------------------------------------
+
+    async def apply(self, events: Sequence[BrokerEvent]) -> None:
+        """Apply events in one transaction; if that fails, one by one, logging failures."""
+        try:
+            changed = await self._apply_in_transaction(events)
+        except Exception:
+            log.exception("broker_batch_failed", events=len(events))
+            changed = _Changes()
+            for event in events:
+                try:
+                    changed.merge(await self._apply_in_transaction([event]))
+                except Exception:
+                    metrics.BROKER_EVENT_ERRORS.labels(reason="exception").inc()
+                    log.exception("broker_event_failed", event=repr(event))
+        await self._publish(changed)
+
+    async def _apply_in_transaction(self, events: Sequence[BrokerEvent]) -> _Changes:
+        changes = _Changes()
+        async with self._sessionmaker() as session, session.begin():
+            orders = await _orders_by_client_id(session, events)
+            known_execs = await _known_exec_ids(session, events)
+            for event in events:
+                order = orders.get(event.client_order_id)
+                if order is None:
+                    metrics.BROKER_EVENT_ERRORS.labels(reason="unknown_order").inc()
+                    log.warning("broker_event_for_unknown_order", event=repr(event))
+                    continue
+                if isinstance(event, Execution):
+                    if event.exec_id in known_execs:
+                        continue  # a replay: stored already
+                    known_execs.add(event.exec_id)
+                    changes.fills.append(_apply_execution(session, order, event))
+                else:
+                    _apply_status(session, order, event)
+                changes.orders[order.client_order_id] = order
+            await session.flush()
+        return changes
+
+    async def _publish(self, changes: _Changes) -> None:
+        if not self._bus.has_subscribers():
+            return
+        for fill in changes.fills:
+            await self._bus.publish(
+                "fill.created", FillRead.model_validate(fill).model_dump(mode="json")
+            )
+        for order in changes.orders.values():
+            await self._bus.publish(
+                "order.updated", OrderRead.model_validate(order).model_dump(mode="json")
+            )
+
+
+class _Changes:
+    def __init__(self) -> None:
+        self.orders: dict[str, Order] = {}
+        self.fills: list[Fill] = []
+
+    def merge(self, other: _Changes) -> None:
+        self.orders.update(other.orders)
+        self.fills.extend(other.fills)
+
+
+async def _orders_by_client_id(
+    session: AsyncSession, events: Sequence[BrokerEvent]
+) -> dict[str, Order]:
+    ids = {event.client_order_id for event in events}
+    rows = await session.scalars(select(Order).where(Order.client_order_id.in_(ids)))
+    return {order.client_order_id: order for order in rows}
+
+
+async def _known_exec_ids(session: AsyncSession, events: Sequence[BrokerEvent]) -> set[str]:
+    exec_ids = {event.exec_id for event in events if isinstance(event, Execution)}
+    if not exec_ids:
+        return set()
+    rows = await session.scalars(select(Fill.exec_id).where(Fill.exec_id.in_(exec_ids)))
+    return set(rows)
+
+
+def _apply_execution(session: AsyncSession, order: Order, event: Execution) -> Fill:
+    fill = Fill(
+        exec_id=event.exec_id,
+        order_id=order.id,
+        symbol=event.symbol,
+        side=event.side.value,
+        qty=event.qty,
+        price=event.price,
+        commission=event.commission,
+        currency=event.currency,
+        executed_at=event.ts,
+    )
+    session.add(fill)
+    before = order.filled_qty
+    order.filled_qty = before + event.qty
+    order.avg_fill_price = (
+        (order.avg_fill_price or Decimal(0)) * before + event.price * event.qty
+    ) / order.filled_qty
+    if order.broker_order_id is None:
+        order.broker_order_id = event.broker_order_id
+    target = OrderStatus.FILLED if order.filled_qty >= order.qty else OrderStatus.PARTIALLY_FILLED
+    payload = {
+        "exec_id": event.exec_id,
+        "qty": str(event.qty),
+        "price": str(event.price),
+        "commission": str(event.commission),
+    }
+    _move(session, order, target, kind="fill", reason=None, payload=payload, at=event.ts)
+    return fill
+
+
+def _apply_status(session: AsyncSession, order: Order, event: OrderStatusUpdate) -> None:
+    if order.broker_order_id is None and event.broker_order_id:
+        order.broker_order_id = event.broker_order_id
+    if event.status in _DIRECT_STATUS:
+        target = _DIRECT_STATUS[event.status]
+    else:
+        # Fill states follow the stored fills, which are the source of truth: a broker
+        # may report "filled" before the execution itself arrives.
+        target = _status_from_fills(order)
+    if target.value == order.status:
+        return
+    if target is OrderStatus.REJECTED:
+        order.reject_reason = event.reason
+    _move(
+        session,
+        order,
+        target,
+        kind="status",
+        reason=event.reason,
+        payload={"broker_status": event.status.value, **event.payload},
+        at=event.ts,
+    )
+
+
+def _status_from_fills(order: Order) -> OrderStatus:
+    if order.filled_qty >= order.qty:
+        return OrderStatus.FILLED
+    if order.filled_qty > 0:
+        return OrderStatus.PARTIALLY_FILLED
+    return OrderStatus(order.status)
+
+
+def _move(
+    session: AsyncSession,
+    order: Order,
+    target: OrderStatus,
+    *,
+    kind: str,
+    reason: str | None,
+    payload: Mapping[str, object],
+    at: datetime,
+) -> None:
+    """Apply a status change if the state machine allows it; record it either way."""
+    current = OrderStatus(order.status)
+    if not can_transition(current, target):
+        # Never applied silently: the data (a fill, say) is kept, the status stays, and
+        # the refusal is logged, counted and written to the audit trail.
+        metrics.BROKER_EVENT_ERRORS.labels(reason="illegal_transition").inc()
+        log.error(
+            "illegal_transition",
+            order_id=order.id,
+            client_order_id=order.client_order_id,
+            current=current.value,
+            target=target.value,
+        )
+        session.add(
+            OrderEvent(
+                order_id=order.id,
+                kind="illegal_transition",
+                from_status=current.value,
+                to_status=current.value,
+                reason=f"broker reported {target.value} for a {current.value} order",
+                payload=dict(payload),
+            )
+        )
+        return
+    order.status = target.value
+    if target is OrderStatus.SUBMITTED and order.submitted_at is None:
+        order.submitted_at = at
+    elif target is OrderStatus.FILLED:
+        order.filled_at = at
+    elif target in (OrderStatus.CANCELLED, OrderStatus.EXPIRED):
+        order.cancelled_at = at
+    session.add(
+        OrderEvent(
+            order_id=order.id,
+            kind=kind,
+            from_status=current.value,
+            to_status=target.value,
+            reason=reason,
+            payload=dict(payload),
+        )
+    )
+    metrics.ORDERS.labels(type=order.order_type, side=order.side, status=target.value).inc()

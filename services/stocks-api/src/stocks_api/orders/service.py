@@ -1,0 +1,505 @@
+"""The order service: every way an order is placed, changed, cancelled or read.
+
+Placing is write-ahead: the order row is committed (status `pending_submit`) before the
+broker sees the order, and the broker order carries our `client_order_id`, so a crash
+between the two leaves a row that reconciliation resolves. Status changes reported by
+the broker are applied only by `orders.consumer`; this module records requests (the
+new order, a modification, a cancel request) and waits briefly for the consumer so a
+response shows what the broker already did.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import structlog
+from sqlalchemy import Select, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from stocks_api.broker.protocol import (
+    BrokerClient,
+    BrokerOrderStatus,
+    BrokerRejectedError,
+    BrokerTimeoutError,
+    BrokerUnavailableError,
+    OrderChange,
+    OrderRequest,
+    OrderStatusUpdate,
+    OrderType,
+    Side,
+    TimeInForce,
+)
+from stocks_api.core import metrics
+from stocks_api.core.database import utcnow
+from stocks_api.core.errors import (
+    BrokerRejectedAppError,
+    BrokerTimeoutAppError,
+    BrokerUnavailableAppError,
+    UnprocessableError,
+)
+from stocks_api.core.schemas import decode_cursor, encode_cursor
+from stocks_api.orders.consumer import BrokerEventConsumer
+from stocks_api.orders.exceptions import (
+    IdempotencyConflictError,
+    InvalidModificationError,
+    OrderNotFoundError,
+    OrderNotOpenError,
+    UnknownSymbolError,
+)
+from stocks_api.orders.models import Fill, Order, OrderEvent
+from stocks_api.orders.schemas import FillFilters, OrderCreate, OrderFilters, OrderUpdate
+from stocks_api.orders.state import OPEN, TERMINAL, OrderStatus
+
+log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+
+
+async def call_broker(call: Awaitable[T], *, timeout: float) -> T:
+    """Await a broker call with a timeout, turning broker errors into API errors."""
+    try:
+        async with asyncio.timeout(timeout):
+            return await call
+    except TimeoutError as exc:
+        raise BrokerTimeoutAppError() from exc
+    except BrokerTimeoutError as exc:
+        raise BrokerTimeoutAppError(str(exc) or None) from exc
+    except BrokerUnavailableError as exc:
+        raise BrokerUnavailableAppError(str(exc) or None) from exc
+    except BrokerRejectedError as exc:
+        raise BrokerRejectedAppError(str(exc) or None) from exc
+
+
+# -- placing ------------------------------------------------------------------------
+
+
+async def submit(
+    *,
+    session: AsyncSession,
+    broker: BrokerClient,
+    consumer: BrokerEventConsumer,
+    order_in: OrderCreate,
+    timeout: float,
+) -> tuple[Order, bool]:
+    """Place an order, or replay the one with the same `client_order_id`.
+
+    Returns the order and whether it was created by this call.
+    """
+    started = time.perf_counter()
+    client_order_id = order_in.client_order_id or uuid.uuid4().hex
+    request_hash = order_in.request_hash(client_order_id)
+    structlog.contextvars.bind_contextvars(client_order_id=client_order_id)
+
+    existing = await _by_client_id(session, client_order_id)
+    if existing is not None:
+        return _replay(existing, request_hash), False
+    if not await call_broker(broker.is_tradable(order_in.symbol), timeout=timeout):
+        raise UnknownSymbolError(order_in.symbol)
+
+    order = _new_order(order_in, client_order_id, request_hash)
+    try:
+        await _write_ahead(session, order)
+    except IntegrityError:
+        # Another request with the same client_order_id won the race; answer as a replay.
+        await session.rollback()
+        winner = await _by_client_id(session, client_order_id)
+        if winner is None:  # pragma: no cover - the unique index guarantees a winner
+            raise
+        return _replay(winner, request_hash), False
+    structlog.contextvars.bind_contextvars(order_id=order.id)
+    metrics.ORDERS.labels(type=order.order_type, side=order.side, status=order.status).inc()
+
+    mark = consumer.last_received
+    try:
+        await call_broker(broker.place_order(_broker_request(order)), timeout=timeout)
+    except (BrokerRejectedAppError, BrokerUnavailableAppError) as exc:
+        # The broker never took the order: record why, keep the row (audit trail).
+        await _reject_unsent(session, consumer, order, exc.message)
+        exc.details = [{"order_id": order.id, "client_order_id": client_order_id}]
+        raise
+    except BrokerTimeoutAppError as exc:
+        # Unknown whether the broker has it; reconciliation by client_order_id decides.
+        log.error("place_order_timeout", order_id=order.id)
+        exc.details = [{"order_id": order.id, "client_order_id": client_order_id}]
+        raise
+    metrics.ORDER_LATENCY.observe(time.perf_counter() - started)
+    return await _after_broker_call(session, consumer, order, mark, timeout), True
+
+
+def _new_order(order_in: OrderCreate, client_order_id: str, request_hash: str) -> Order:
+    now = utcnow()
+    return Order(
+        client_order_id=client_order_id,
+        request_hash=request_hash,
+        symbol=order_in.symbol,
+        side=order_in.side.value,
+        order_type=order_in.type.value,
+        qty=order_in.qty,
+        limit_price=order_in.limit_price,
+        stop_price=order_in.stop_price,
+        tif=order_in.tif.value,
+        outside_rth=order_in.outside_rth,
+        status=OrderStatus.PENDING_SUBMIT.value,
+        filled_qty=0,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+async def _write_ahead(session: AsyncSession, order: Order) -> None:
+    session.add(order)
+    await session.flush()
+    session.add(
+        OrderEvent(
+            order_id=order.id,
+            kind="created",
+            from_status=None,
+            to_status=order.status,
+            payload={"request_hash": order.request_hash},
+        )
+    )
+    await session.commit()
+
+
+def _replay(existing: Order, request_hash: str) -> Order:
+    if existing.request_hash != request_hash:
+        raise IdempotencyConflictError(existing.client_order_id)
+    return existing
+
+
+def _broker_request(order: Order) -> OrderRequest:
+    return OrderRequest(
+        client_order_id=order.client_order_id,
+        symbol=order.symbol,
+        side=Side(order.side),
+        qty=order.qty,
+        order_type=OrderType(order.order_type),
+        tif=TimeInForce(order.tif),
+        limit_price=order.limit_price,
+        stop_price=order.stop_price,
+        outside_rth=order.outside_rth,
+    )
+
+
+async def _reject_unsent(
+    session: AsyncSession, consumer: BrokerEventConsumer, order: Order, reason: str
+) -> None:
+    # Goes through the consumer like any broker verdict, so one code path moves statuses.
+    await consumer.apply(
+        [
+            OrderStatusUpdate(
+                client_order_id=order.client_order_id,
+                broker_order_id="",
+                status=BrokerOrderStatus.REJECTED,
+                filled_qty=order.filled_qty,
+                remaining_qty=order.qty,
+                ts=utcnow(),
+                reason=reason,
+            )
+        ]
+    )
+    await session.refresh(order)
+
+
+async def _after_broker_call(
+    session: AsyncSession,
+    consumer: BrokerEventConsumer,
+    order: Order,
+    mark: int,
+    timeout: float,
+) -> Order:
+    # Events the call produced synchronously are queued; wait for them to be applied so
+    # the response shows the acknowledgement (or the fill) rather than a stale row.
+    if consumer.last_received > mark:
+        await consumer.wait_applied(consumer.last_received, timeout)
+    await session.refresh(order)
+    return order
+
+
+# -- reading ------------------------------------------------------------------------
+
+
+async def _by_client_id(session: AsyncSession, client_order_id: str) -> Order | None:
+    result = await session.scalars(select(Order).where(Order.client_order_id == client_order_id))
+    return result.first()
+
+
+async def get_or_raise(*, session: AsyncSession, order_id: int) -> Order:
+    """Return the order with our id `order_id` or raise `OrderNotFoundError`."""
+    order = await session.get(Order, order_id)
+    if order is None:
+        raise OrderNotFoundError(str(order_id))
+    return order
+
+
+async def get_by_client_id_or_raise(*, session: AsyncSession, client_order_id: str) -> Order:
+    """Return the order with `client_order_id` or raise `OrderNotFoundError`."""
+    order = await _by_client_id(session, client_order_id)
+    if order is None:
+        raise OrderNotFoundError(f"with client_order_id {client_order_id!r}")
+    return order
+
+
+async def list_orders(
+    *, session: AsyncSession, filters: OrderFilters
+) -> tuple[list[Order], str | None]:
+    """List orders newest first; return a page and the cursor of the next one."""
+    query = select(Order)
+    if filters.status == "open":
+        query = query.where(Order.status.in_([s.value for s in OPEN]))
+    elif filters.status == "closed":
+        query = query.where(Order.status.in_([s.value for s in TERMINAL]))
+    elif filters.status != "all":
+        query = query.where(Order.status == OrderStatus(filters.status).value)
+    if filters.symbol:
+        query = query.where(Order.symbol == filters.symbol)
+    if filters.side:
+        query = query.where(Order.side == filters.side.value)
+    if filters.since:
+        query = query.where(Order.created_at >= filters.since)
+    if filters.until:
+        query = query.where(Order.created_at < filters.until)
+    return await _page(session, query, Order.id, filters.cursor, filters.limit)
+
+
+async def list_events(*, session: AsyncSession, order_id: int) -> list[OrderEvent]:
+    """Return an order's audit trail, oldest first."""
+    await get_or_raise(session=session, order_id=order_id)
+    rows = await session.scalars(
+        select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(OrderEvent.id)
+    )
+    return list(rows)
+
+
+async def list_fills(
+    *, session: AsyncSession, filters: FillFilters
+) -> tuple[list[Fill], str | None]:
+    """List fills newest first; return a page and the cursor of the next one."""
+    query = select(Fill)
+    if filters.symbol:
+        query = query.where(Fill.symbol == filters.symbol)
+    if filters.order_id:
+        query = query.where(Fill.order_id == filters.order_id)
+    if filters.since:
+        query = query.where(Fill.executed_at >= filters.since)
+    return await _page(session, query, Fill.id, filters.cursor, filters.limit)
+
+
+async def _page(
+    session: AsyncSession, query: Select[Any], id_column: Any, cursor: str | None, limit: int
+) -> tuple[list[Any], str | None]:
+    if cursor is not None:
+        try:
+            last_id = decode_cursor(cursor)
+        except ValueError as exc:
+            raise UnprocessableError(
+                "invalid cursor",
+                details=[{"loc": ["query", "cursor"], "msg": str(exc), "type": "value_error"}],
+            ) from exc
+        query = query.where(id_column < last_id)
+    rows = list(await session.scalars(query.order_by(id_column.desc()).limit(limit + 1)))
+    if len(rows) > limit:
+        rows = rows[:limit]
+        return rows, encode_cursor(rows[-1].id)
+    return rows, None
+
+
+# -- changing -----------------------------------------------------------------------
+
+
+async def modify(
+    *,
+    session: AsyncSession,
+    broker: BrokerClient,
+    consumer: BrokerEventConsumer,
+    order_id: int,
+    change: OrderUpdate,
+    timeout: float,
+) -> Order:
+    """Change quantity, limit or stop price of an open order."""
+    order = await _working_order(session, order_id)
+    _check_change(order, change)
+    old = _modifiable_fields(order)
+    # Write-ahead for the change too: the row holds the new values before the broker
+    # works with them, so fills that follow are measured against the new quantity.
+    if change.qty is not None:
+        order.qty = change.qty
+    if change.limit_price is not None:
+        order.limit_price = change.limit_price
+    if change.stop_price is not None:
+        order.stop_price = change.stop_price
+    new = _modifiable_fields(order)
+    _record(session, order, "modify_requested", payload={"old": old, "new": new})
+    await session.commit()
+
+    mark = consumer.last_received
+    broker_change = OrderChange(
+        qty=change.qty, limit_price=change.limit_price, stop_price=change.stop_price
+    )
+    assert order.broker_order_id is not None  # _working_order guarantees it
+    try:
+        await call_broker(
+            broker.modify_order(order.broker_order_id, broker_change), timeout=timeout
+        )
+    except (BrokerRejectedAppError, BrokerUnavailableAppError, BrokerTimeoutAppError) as exc:
+        await session.refresh(order)
+        for name, value in old.items():
+            setattr(order, name, None if value is None else Decimal(value))
+        _record(session, order, "modify_rejected", reason=exc.message, payload={"old": old})
+        await session.commit()
+        raise
+    return await _after_broker_call(session, consumer, order, mark, timeout)
+
+
+def _modifiable_fields(order: Order) -> dict[str, str | None]:
+    return {
+        "qty": str(order.qty),
+        "limit_price": None if order.limit_price is None else str(order.limit_price),
+        "stop_price": None if order.stop_price is None else str(order.stop_price),
+    }
+
+
+def _check_change(order: Order, change: OrderUpdate) -> None:
+    problems = []
+    order_type = OrderType(order.order_type)
+    if change.limit_price is not None and order_type not in (
+        OrderType.LIMIT,
+        OrderType.STOP_LIMIT,
+    ):
+        problems.append(f"limit_price cannot be set on a {order_type} order")
+    if change.stop_price is not None and order_type not in (OrderType.STOP, OrderType.STOP_LIMIT):
+        problems.append(f"stop_price cannot be set on a {order_type} order")
+    if change.qty is not None and change.qty <= order.filled_qty:
+        problems.append(f"qty must be greater than the filled quantity {order.filled_qty}")
+    if problems:
+        raise InvalidModificationError(
+            "; ".join(problems), details=[{"msg": problem} for problem in problems]
+        )
+
+
+async def cancel(
+    *,
+    session: AsyncSession,
+    broker: BrokerClient,
+    consumer: BrokerEventConsumer,
+    order_id: int,
+    timeout: float,
+) -> Order:
+    """Ask the broker to cancel an open order."""
+    order = await _working_order(session, order_id)
+    _record(session, order, "cancel_requested")
+    await session.commit()
+    mark = consumer.last_received
+    assert order.broker_order_id is not None
+    await call_broker(broker.cancel_order(order.broker_order_id), timeout=timeout)
+    return await _after_broker_call(session, consumer, order, mark, timeout)
+
+
+async def cancel_all(
+    *,
+    session: AsyncSession,
+    broker: BrokerClient,
+    consumer: BrokerEventConsumer,
+    timeout: float,
+) -> tuple[list[Order], list[dict[str, Any]]]:
+    """Ask the broker to cancel every open order; return those asked and the failures."""
+    open_ids = list(
+        await session.scalars(
+            select(Order.id)
+            .where(Order.status.in_([s.value for s in OPEN if s is not OrderStatus.PENDING_CANCEL]))
+            .order_by(Order.id)
+        )
+    )
+    cancelled: list[Order] = []
+    failed: list[dict[str, Any]] = []
+    for order_id in open_ids:
+        try:
+            cancelled.append(
+                await cancel(
+                    session=session,
+                    broker=broker,
+                    consumer=consumer,
+                    order_id=order_id,
+                    timeout=timeout,
+                )
+            )
+        except (OrderNotOpenError, BrokerRejectedAppError, BrokerTimeoutAppError) as exc:
+            # It finished meanwhile, or the broker refused: report it, go on with the rest.
+            failed.append({"order_id": order_id, "code": exc.code, "message": exc.message})
+    return cancelled, failed
+
+
+async def _working_order(session: AsyncSession, order_id: int) -> Order:
+    order = await get_or_raise(session=session, order_id=order_id)
+    status = OrderStatus(order.status)
+    if status not in OPEN or status is OrderStatus.PENDING_CANCEL:
+        raise OrderNotOpenError(order.id, order.status)
+    if order.broker_order_id is None:
+        raise OrderNotOpenError(order.id, "not yet acknowledged by the broker")
+    structlog.contextvars.bind_contextvars(order_id=order.id, client_order_id=order.client_order_id)
+    return order
+
+
+def _record(
+    session: AsyncSession,
+    order: Order,
+    kind: str,
+    *,
+    reason: str | None = None,
+    payload: dict[str, Any] | None = None,
+) -> None:
+    session.add(
+        OrderEvent(
+            order_id=order.id,
+            kind=kind,
+            from_status=order.status,
+            to_status=order.status,
+            reason=reason,
+            payload=payload or {},
+        )
+    )
+
+
+# -- start-up -----------------------------------------------------------------------
+
+
+async def reconcile_open_orders(
+    *, session: AsyncSession, broker: BrokerClient, consumer: BrokerEventConsumer, timeout: float
+) -> int:
+    """Close out open orders the broker no longer works (after a restart); return how many."""
+    working = await call_broker(broker.open_order_ids(), timeout=timeout)
+    rows = await session.scalars(
+        select(Order).where(Order.status.in_([s.value for s in OPEN])).order_by(Order.id)
+    )
+    now: datetime = utcnow()
+    events = []
+    for order in rows:
+        if order.client_order_id in working:
+            continue
+        never_sent = order.status == OrderStatus.PENDING_SUBMIT.value
+        events.append(
+            OrderStatusUpdate(
+                client_order_id=order.client_order_id,
+                broker_order_id=order.broker_order_id or "",
+                status=BrokerOrderStatus.REJECTED if never_sent else BrokerOrderStatus.CANCELLED,
+                filled_qty=order.filled_qty,
+                remaining_qty=order.qty - order.filled_qty,
+                ts=now,
+                reason=(
+                    "never reached the broker before a restart"
+                    if never_sent
+                    else "no longer working at the broker after a restart"
+                ),
+            )
+        )
+    if events:
+        await consumer.apply(events)
+        log.warning("reconciled_open_orders", count=len(events))
+    return len(events)

@@ -1,0 +1,62 @@
+"""The order status state machine: the only place that decides which transitions are legal."""
+
+from __future__ import annotations
+
+import enum
+
+from stocks_api.core.errors import IllegalTransitionError
+
+
+class OrderStatus(enum.StrEnum):
+    PENDING_SUBMIT = "pending_submit"
+    SUBMITTED = "submitted"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    PENDING_CANCEL = "pending_cancel"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+
+S = OrderStatus
+
+TERMINAL: frozenset[OrderStatus] = frozenset({S.FILLED, S.CANCELLED, S.REJECTED, S.EXPIRED})
+OPEN: frozenset[OrderStatus] = frozenset(set(S) - TERMINAL)
+
+# Fills may race a cancel request, so pending_cancel can still fill; a broker that
+# refuses a cancel puts the order back to working. partially_filled -> partially_filled
+# is legal: each further partial fill is a step of its own in the audit trail.
+TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+    S.PENDING_SUBMIT: frozenset(
+        {S.SUBMITTED, S.PARTIALLY_FILLED, S.FILLED, S.PENDING_CANCEL, S.CANCELLED, S.REJECTED}
+    ),
+    S.SUBMITTED: frozenset(
+        {S.PARTIALLY_FILLED, S.FILLED, S.PENDING_CANCEL, S.CANCELLED, S.REJECTED, S.EXPIRED}
+    ),
+    S.PARTIALLY_FILLED: frozenset(
+        {S.PARTIALLY_FILLED, S.FILLED, S.PENDING_CANCEL, S.CANCELLED, S.EXPIRED}
+    ),
+    S.PENDING_CANCEL: frozenset(
+        {S.SUBMITTED, S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.EXPIRED, S.REJECTED}
+    ),
+    S.FILLED: frozenset(),
+    S.CANCELLED: frozenset(),
+    S.REJECTED: frozenset(),
+    S.EXPIRED: frozenset(),
+}
+
+
+def can_transition(current: OrderStatus, target: OrderStatus) -> bool:
+    """Tell whether `current -> target` is a legal step."""
+    return target in TRANSITIONS[current]
+
+
+def check_transition(current: OrderStatus, target: OrderStatus) -> None:
+    """Raise `IllegalTransitionError` unless `current -> target` is legal."""
+    if not can_transition(current, target):
+        raise IllegalTransitionError(current.value, target.value)
+
+
+def is_open(status: str) -> bool:
+    """Tell whether an order in `status` may still trade."""
+    return OrderStatus(status) in OPEN

@@ -1,0 +1,99 @@
+"""Shared fixtures: a migrated database per backend and run, an app on the simulated broker."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from stocks_api.broker.sim.broker import SimBroker
+from stocks_api.broker.sim.engine import MatchingEngine
+from stocks_api.core.config import DatabaseSettings, LogSettings, Settings, SimSettings
+from stocks_api.core.migrations import upgrade
+from stocks_api.main import create_app
+from tests.databases import fresh_database
+
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+TABLES = ("fill", "order_event", "order")
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """One migrated database per backend for the whole run."""
+    with fresh_database(request.param, tmp_path_factory.mktemp("db")) as url:
+        upgrade(url)
+        yield url
+
+
+async def _truncate(url: str) -> None:
+    engine = create_async_engine(url)
+    async with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            await conn.execute(text('TRUNCATE fill, order_event, "order" RESTART IDENTITY'))
+        else:
+            for table in TABLES:
+                await conn.execute(text(f'DELETE FROM "{table}"'))
+    await engine.dispose()
+
+
+@pytest.fixture
+async def clean_database(database_url: str) -> str:
+    """The run's database, emptied before the test."""
+    await _truncate(database_url)
+    return database_url
+
+
+def make_settings(database_url: str, **sim: Any) -> Settings:
+    return Settings(
+        database=DatabaseSettings(url=database_url),
+        sim=SimSettings(seed=7, **sim),
+        log=LogSettings(level="WARNING"),
+    )
+
+
+def manual_sim_broker(settings: Settings) -> SimBroker:
+    """A simulated broker whose prices move only when a test calls `engine.tick()`."""
+    return SimBroker(settings.sim, tick=False)
+
+
+@pytest.fixture
+def settings(clean_database: str) -> Settings:
+    return make_settings(clean_database)
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[Any]:
+    application = create_app(settings, broker_factory=manual_sim_broker)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http
+
+
+@pytest.fixture
+def engine(app: Any) -> MatchingEngine:
+    """The simulated broker's matching engine, to set quotes and move prices."""
+    sim: SimBroker = app.state.broker
+    return sim.engine
+
+
+@pytest.fixture
+def settle(app: Any) -> Any:
+    """Wait until the consumer has applied every broker event produced so far."""
+
+    async def wait() -> None:
+        consumer = app.state.consumer
+        assert await consumer.wait_applied(consumer.last_received, 5.0)
+
+    return wait

@@ -1,0 +1,207 @@
+"""An order's life through the API on the simulated broker: place, fill, modify, cancel."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+
+import httpx
+
+from stocks_api.broker.sim.engine import MatchingEngine
+from tests.factories import place, resting_limit_body
+
+Settle = Callable[[], Awaitable[None]]
+
+
+async def test_market_order_fills_with_commission(client: httpx.AsyncClient) -> None:
+    order = await place(client, qty="10")
+    assert order["status"] == "filled"
+    assert order["filled_qty"] == "10"
+    assert order["broker_order_id"]
+    assert order["submitted_at"]
+    assert order["filled_at"]
+
+    fills = (await client.get("/api/v1/fills", params={"order_id": order["id"]})).json()["items"]
+    assert len(fills) == 1
+    fill = fills[0]
+    assert Decimal(fill["qty"]) == 10
+    assert Decimal(fill["price"]) == Decimal(order["avg_fill_price"])
+    # IBKR fixed tier: 10 shares * 0.005 = 0.05, raised to the 1.00 minimum.
+    assert Decimal(fill["commission"]) == Decimal("1.00")
+
+
+async def test_market_order_larger_than_displayed_size_fills_partially(
+    client: httpx.AsyncClient, engine: MatchingEngine, settle: Settle
+) -> None:
+    engine.set_quote(
+        "AAPL",
+        bid=Decimal("100.00"),
+        ask=Decimal("100.02"),
+        bid_size=Decimal(100),
+        ask_size=Decimal(100),
+    )
+    order = await place(client, qty="250")
+    assert order["status"] == "partially_filled"
+    assert order["filled_qty"] == "100"
+    assert order["avg_fill_price"] == "100.02"
+
+    for _ in range(20):
+        engine.tick()
+        await settle()
+        current = (await client.get(f"/api/v1/orders/{order['id']}")).json()
+        if current["status"] == "filled":
+            break
+    else:
+        raise AssertionError("order never completed")
+    fills = (await client.get("/api/v1/fills", params={"order_id": order["id"]})).json()["items"]
+    assert sum(Decimal(f["qty"]) for f in fills) == 250
+    assert len({f["exec_id"] for f in fills}) == len(fills) >= 2
+    total = sum(Decimal(f["qty"]) * Decimal(f["price"]) for f in fills)
+    assert Decimal(current["avg_fill_price"]) == total / 250
+    # 250 shares at 0.005 = 1.25 for the whole order, however it was split.
+    assert sum(Decimal(f["commission"]) for f in fills) == Decimal("1.25")
+
+
+async def test_limit_order_rests_then_fills_when_market_reaches_it(
+    client: httpx.AsyncClient, engine: MatchingEngine, settle: Settle
+) -> None:
+    engine.set_quote(
+        "AAPL",
+        bid=Decimal("100.00"),
+        ask=Decimal("100.02"),
+        bid_size=Decimal(500),
+        ask_size=Decimal(500),
+    )
+    order = await place(client, type="limit", limit_price="99.50", qty="5")
+    assert order["status"] == "submitted"
+    engine.set_quote(
+        "AAPL",
+        bid=Decimal("99.40"),
+        ask=Decimal("99.45"),
+        bid_size=Decimal(500),
+        ask_size=Decimal(500),
+    )
+    await settle()
+    current = (await client.get(f"/api/v1/orders/{order['id']}")).json()
+    assert current["status"] == "filled"
+    assert current["avg_fill_price"] == "99.45"  # filled at the ask, better than the limit
+
+
+async def test_stop_order_triggers(
+    client: httpx.AsyncClient, engine: MatchingEngine, settle: Settle
+) -> None:
+    engine.set_quote(
+        "AAPL",
+        bid=Decimal("100.00"),
+        ask=Decimal("100.02"),
+        bid_size=Decimal(500),
+        ask_size=Decimal(500),
+        last=Decimal("100.01"),
+    )
+    order = await place(client, type="stop", stop_price="101.00", qty="5")
+    assert order["status"] == "submitted"
+    engine.set_quote(
+        "AAPL",
+        bid=Decimal("101.10"),
+        ask=Decimal("101.12"),
+        bid_size=Decimal(500),
+        ask_size=Decimal(500),
+        last=Decimal("101.11"),
+    )
+    await settle()
+    current = (await client.get(f"/api/v1/orders/{order['id']}")).json()
+    assert current["status"] == "filled"
+
+
+async def test_cancel_resting_order(client: httpx.AsyncClient, engine: MatchingEngine) -> None:
+    order = await place(client, **resting_limit_body(engine))
+    response = await client.delete(f"/api/v1/orders/{order['id']}")
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "cancelled"
+    assert response.json()["cancelled_at"]
+    assert not engine.open_orders()
+
+    again = await client.delete(f"/api/v1/orders/{order['id']}")
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "ORDER_NOT_OPEN"
+
+
+async def test_cancel_all_open_orders(client: httpx.AsyncClient, engine: MatchingEngine) -> None:
+    resting = [await place(client, **resting_limit_body(engine)) for _ in range(3)]
+    filled = await place(client)
+    response = await client.delete("/api/v1/orders")
+    assert response.status_code == 200
+    body = response.json()
+    assert sorted(o["id"] for o in body["cancel_requested"]) == sorted(o["id"] for o in resting)
+    assert all(o["status"] == "cancelled" for o in body["cancel_requested"])
+    assert body["failed"] == []
+    assert (await client.get(f"/api/v1/orders/{filled['id']}")).json()["status"] == "filled"
+
+
+async def test_modify_quantity_and_price(client: httpx.AsyncClient, engine: MatchingEngine) -> None:
+    order = await place(client, **resting_limit_body(engine, qty="5"))
+    response = await client.patch(
+        f"/api/v1/orders/{order['id']}", json={"qty": "7", "limit_price": "50.5"}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["qty"] == "7"
+    assert response.json()["limit_price"] == "50.5"
+    working = engine.open_orders()[0].request
+    assert (working.qty, working.limit_price) == (Decimal(7), Decimal("50.5"))
+
+    events = (await client.get(f"/api/v1/orders/{order['id']}/events")).json()
+    modify = [e for e in events if e["kind"] == "modify_requested"]
+    assert modify[0]["payload"]["old"]["qty"] == "5"
+    assert modify[0]["payload"]["new"]["limit_price"] == "50.5"
+
+
+async def test_modify_through_the_market_fills(
+    client: httpx.AsyncClient, engine: MatchingEngine
+) -> None:
+    order = await place(client, **resting_limit_body(engine))
+    ask = engine.quote("AAPL").ask
+    response = await client.patch(f"/api/v1/orders/{order['id']}", json={"limit_price": str(ask)})
+    assert response.status_code == 200
+    assert response.json()["status"] == "filled"
+
+
+async def test_invalid_modifications_are_refused_and_nothing_changes(
+    client: httpx.AsyncClient, engine: MatchingEngine
+) -> None:
+    order = await place(client, **resting_limit_body(engine))
+    stop_on_limit = await client.patch(f"/api/v1/orders/{order['id']}", json={"stop_price": "1"})
+    assert stop_on_limit.status_code == 422
+    assert stop_on_limit.json()["error"]["code"] == "INVALID_MODIFICATION"
+    empty = await client.patch(f"/api/v1/orders/{order['id']}", json={})
+    assert empty.status_code == 422
+    filled = await place(client)
+    closed = await client.patch(f"/api/v1/orders/{filled['id']}", json={"qty": "20"})
+    assert closed.status_code == 409
+    current = (await client.get(f"/api/v1/orders/{order['id']}")).json()
+    assert current["qty"] == order["qty"]
+    assert current["limit_price"] == order["limit_price"]
+
+
+async def test_audit_trail_records_every_step(client: httpx.AsyncClient) -> None:
+    order = await place(client)
+    events = (await client.get(f"/api/v1/orders/{order['id']}/events")).json()
+    steps = [(e["kind"], e["from_status"], e["to_status"]) for e in events]
+    assert steps == [
+        ("created", None, "pending_submit"),
+        ("status", "pending_submit", "submitted"),
+        ("fill", "submitted", "filled"),
+    ]
+    assert events[2]["payload"]["commission"] == "1.00"
+    missing = await client.get("/api/v1/orders/999999/events")
+    assert missing.status_code == 404
+
+
+async def test_get_by_id_and_client_id(client: httpx.AsyncClient) -> None:
+    order = await place(client, client_order_id="my-order-1")
+    by_id = await client.get(f"/api/v1/orders/{order['id']}")
+    by_cid = await client.get("/api/v1/orders/by-client-id/my-order-1")
+    assert by_id.json() == by_cid.json()
+    assert by_id.json()["client_order_id"] == "my-order-1"
+    missing = await client.get("/api/v1/orders/by-client-id/nope")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "ORDER_NOT_FOUND"

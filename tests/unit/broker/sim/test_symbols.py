@@ -1,0 +1,84 @@
+"""Tests for parsing the simulated symbol list."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from stocks_api.broker.sim.symbols import REFERENCE_PRICES, SymbolSpec, parse_symbols
+
+
+def test_parses_mixed_list_with_prices_case_and_blanks() -> None:
+    specs = parse_symbols("AAPL,MSFT:410.50, spy")
+
+    assert [s.symbol for s in specs] == ["AAPL", "MSFT", "SPY"]
+    assert specs[0].start_price == REFERENCE_PRICES["AAPL"]
+    assert specs[1].start_price == Decimal("410.50")
+    assert specs[2].start_price == REFERENCE_PRICES["SPY"]
+
+
+def test_defaults_for_tick_and_lot_size() -> None:
+    (spec,) = parse_symbols("IBM")
+
+    assert spec == SymbolSpec("IBM", REFERENCE_PRICES["IBM"], Decimal("0.01"), Decimal("100"))
+
+
+def test_reference_table_covers_common_tickers() -> None:
+    expected = {"AAPL", "MSFT", "GOOGL", "AMZN", "NVDA", "META"}
+    expected |= {"TSLA", "SPY", "QQQ", "IBM", "AMD", "NFLX"}
+    assert expected <= set(REFERENCE_PRICES)
+    assert all(price > 0 for price in REFERENCE_PRICES.values())
+
+
+def test_unknown_ticker_starts_at_100() -> None:
+    (spec,) = parse_symbols("zzz")
+
+    assert spec.symbol == "ZZZ"
+    assert spec.start_price == Decimal("100.00")
+
+
+def test_whitespace_around_symbol_and_price_and_trailing_comma() -> None:
+    specs = parse_symbols("  brk.b : 12.5 ,\tX1 ,")
+
+    assert [(s.symbol, s.start_price) for s in specs] == [
+        ("BRK.B", Decimal("12.5")),
+        ("X1", Decimal("100.00")),
+    ]
+
+
+def test_explicit_price_overrides_reference_table() -> None:
+    (spec,) = parse_symbols("AAPL:1")
+
+    assert spec.start_price == Decimal("1")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "empty"),
+        (" , ,", "empty"),
+        ("1ABC", "invalid symbol"),
+        ("AB-C", "invalid symbol"),
+        ("ABCDEFGHIJKLM", "invalid symbol"),
+        ("AAPL:", "invalid price"),
+        ("AAPL:abc", "not a number"),
+        ("AAPL:0", "positive"),
+        ("AAPL:-5", "positive"),
+        ("AAPL:NaN", "positive"),
+        ("AAPL:Infinity", "positive"),
+        ("AAPL:1:2", "invalid price"),
+        ("AAPL,MSFT,aapl", "duplicate"),
+        (":100", "invalid symbol"),
+    ],
+)
+def test_rejects_bad_input(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_symbols(text)
+
+
+def test_symbol_spec_validates_its_fields() -> None:
+    with pytest.raises(ValueError, match="tick_size"):
+        SymbolSpec("AAPL", Decimal("10"), tick_size=Decimal("0"))
+    with pytest.raises(ValueError, match="invalid symbol"):
+        SymbolSpec("aapl", Decimal("10"))
