@@ -6,6 +6,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -29,10 +30,17 @@ async def _admin(sql: str) -> None:
         await conn.close()
 
 
+def _run_admin(sql: str) -> None:
+    # In a thread of its own, so it works from sync code and from inside a running loop.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, _admin(sql)).result()
+
+
 def postgres_available() -> bool:
     try:
-        asyncio.run(_admin("SELECT 1"))
-    except Exception:
+        _run_admin("SELECT 1")
+    except (OSError, TimeoutError) as exc:
+        print(f"PostgreSQL check failed: {exc!r}")
         return False
     return True
 
@@ -55,8 +63,8 @@ def fresh_database(backend: str, directory: Path) -> Iterator[str]:
         return
     require_postgres()
     name = f"stocks_test_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    _run_admin(f'CREATE DATABASE "{name}"')
     try:
         yield f"postgresql+asyncpg://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
     finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        _run_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

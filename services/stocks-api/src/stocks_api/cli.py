@@ -5,10 +5,26 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
-from stocks_api.core.config import get_settings
+from stocks_api.core.config import Settings, get_settings
 
-app = typer.Typer(help="stocks: a local trading API for Interactive Brokers.", no_args_is_help=True)
+app = typer.Typer(
+    help="stocks: a local trading API for Interactive Brokers.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+def _load_settings() -> Settings:
+    """Read settings; on a bad value, say which and exit instead of dumping a traceback."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"])
+            typer.echo(f"configuration error in {exc.title} {field}: {error['msg']}", err=True)
+        raise typer.Exit(code=2) from None
 
 
 @app.command()
@@ -21,7 +37,7 @@ def serve(
 
     from stocks_api.main import create_app
 
-    settings = get_settings()
+    settings = _load_settings()
     uvicorn.run(
         create_app(settings),
         host=host or settings.api.host,
@@ -39,7 +55,7 @@ def migrate(
     """Apply the database migrations (Alembic) to DATABASE_URL."""
     from stocks_api.core.migrations import upgrade
 
-    settings = get_settings()
+    settings = _load_settings()
     upgrade(settings.database.url, revision)
     typer.echo(f"database migrated to {revision}")
 

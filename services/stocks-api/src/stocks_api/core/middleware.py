@@ -58,8 +58,7 @@ class RequestContextMiddleware:
                 await _send_internal_error(send_with_id, request_id)
         finally:
             elapsed = time.perf_counter() - started
-            route = scope.get("route")
-            route_path = getattr(route, "path", None) or "unmatched"
+            route_path = _route_template(scope)
             method = scope["method"]
             metrics.API_REQUESTS.labels(method=method, route=route_path, status=str(status)).inc()
             metrics.API_REQUEST_DURATION.labels(method=method, route=route_path).observe(elapsed)
@@ -72,6 +71,17 @@ class RequestContextMiddleware:
                 duration_ms=round(elapsed * 1000, 3),
             )
             structlog.contextvars.clear_contextvars()
+
+
+def _route_template(scope: Scope) -> str:
+    """The matched route's path template ("/api/v1/orders/{order_id}"), for metric labels.
+
+    FastAPI >= 0.13x keeps included routers nested and records the full template on its
+    effective route context; older versions put the (already prefixed) route in scope.
+    """
+    context = scope.get("fastapi", {}).get("effective_route_context")
+    path = getattr(context, "path_format", None) or getattr(scope.get("route"), "path", None)
+    return path or "unmatched"
 
 
 def _incoming_request_id(scope: Scope) -> str | None:

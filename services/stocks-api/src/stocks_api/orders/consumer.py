@@ -104,7 +104,10 @@ class BrokerEventConsumer:
     async def _run(self) -> None:
         while True:
             first = await self._queue.get()
-            await self._apply_next_batch(first)
+            try:
+                await self._apply_next_batch(first)
+            except Exception:  # the consumer must outlive any one bad batch
+                log.exception("broker_consumer_error")
 
     async def _apply_next_batch(self, first: tuple[int, BrokerEvent] | None = None) -> None:
         batch = [first] if first is not None else []
@@ -112,10 +115,14 @@ class BrokerEventConsumer:
             batch.append(self._queue.get_nowait())
         if not batch:
             return
-        await self.apply([event for _, event in batch])
-        self._applied = batch[-1][0]
-        self._progress.set()
-        self._progress = asyncio.Event()
+        try:
+            await self.apply([event for _, event in batch])
+        finally:
+            # Progress even on failure (apply() has logged each failed event), so
+            # waiters are released rather than hung.
+            self._applied = batch[-1][0]
+            self._progress.set()
+            self._progress = asyncio.Event()
 
     # -- applying -----------------------------------------------------------------
 
@@ -131,7 +138,7 @@ class BrokerEventConsumer:
                     changed.merge(await self._apply_in_transaction([event]))
                 except Exception:
                     metrics.BROKER_EVENT_ERRORS.labels(reason="exception").inc()
-                    log.exception("broker_event_failed", event=repr(event))
+                    log.exception("broker_event_failed", broker_event=repr(event))
         await self._publish(changed)
 
     async def _apply_in_transaction(self, events: Sequence[BrokerEvent]) -> _Changes:
@@ -143,7 +150,7 @@ class BrokerEventConsumer:
                 order = orders.get(event.client_order_id)
                 if order is None:
                     metrics.BROKER_EVENT_ERRORS.labels(reason="unknown_order").inc()
-                    log.warning("broker_event_for_unknown_order", event=repr(event))
+                    log.warning("broker_event_for_unknown_order", broker_event=repr(event))
                     continue
                 if isinstance(event, Execution):
                     if event.exec_id in known_execs:

@@ -1,0 +1,118 @@
+"""The broker event consumer applies events idempotently and never applies an illegal step."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from stocks_api.broker.protocol import BrokerOrderStatus, Execution, OrderStatusUpdate, Side
+from stocks_api.broker.sim.engine import MatchingEngine
+from tests.factories import place, resting_limit_body
+
+NOW = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
+
+
+def execution(order: dict[str, Any], exec_id: str, qty: str, price: str) -> Execution:
+    return Execution(
+        exec_id=exec_id,
+        client_order_id=order["client_order_id"],
+        broker_order_id=order["broker_order_id"],
+        symbol=order["symbol"],
+        side=Side(order["side"]),
+        qty=Decimal(qty),
+        price=Decimal(price),
+        commission=Decimal("1.00"),
+        ts=NOW,
+    )
+
+
+def status(order: dict[str, Any], value: BrokerOrderStatus, filled: str = "0") -> OrderStatusUpdate:
+    return OrderStatusUpdate(
+        client_order_id=order["client_order_id"],
+        broker_order_id=order["broker_order_id"],
+        status=value,
+        filled_qty=Decimal(filled),
+        remaining_qty=Decimal(order["qty"]) - Decimal(filled),
+        ts=NOW,
+    )
+
+
+async def test_replayed_execution_is_stored_once(
+    app: Any, client: httpx.AsyncClient, engine: MatchingEngine
+) -> None:
+    order = await place(client, **resting_limit_body(engine, qty="10"))
+    fill = execution(order, "X-1", "4", "100.5")
+    await app.state.consumer.apply([fill, fill])
+    await app.state.consumer.apply([fill])
+    current = (await client.get(f"/api/v1/orders/{order['id']}")).json()
+    assert current["filled_qty"] == "4"
+    assert current["status"] == "partially_filled"
+    fills = (await client.get("/api/v1/fills", params={"order_id": order["id"]})).json()["items"]
+    assert [f["exec_id"] for f in fills] == ["X-1"]
+
+
+async def test_filled_status_before_its_execution_waits_for_the_fill(
+    app: Any, client: httpx.AsyncClient, engine: MatchingEngine
+) -> None:
+    # IB may report "Filled" before execDetails; quantities follow the stored fills.
+    order = await place(client, **resting_limit_body(engine, qty="10"))
+    await app.state.consumer.apply([status(order, BrokerOrderStatus.FILLED, "10")])
+    assert (await client.get(f"/api/v1/orders/{order['id']}")).json()["status"] == "submitted"
+    await app.state.consumer.apply([execution(order, "X-2", "10", "101")])
+    current = (await client.get(f"/api/v1/orders/{order['id']}")).json()
+    assert current["status"] == "filled"
+    assert current["avg_fill_price"] == "101"
+
+
+async def test_late_fill_on_a_cancelled_order_is_kept_but_status_stays(
+    app: Any, client: httpx.AsyncClient, engine: MatchingEngine
+) -> None:
+    order = await place(client, **resting_limit_body(engine, qty="10"))
+    await client.delete(f"/api/v1/orders/{order['id']}")
+    await app.state.consumer.apply([execution(order, "X-3", "2", "99")])
+    current = (await client.get(f"/api/v1/orders/{order['id']}")).json()
+    assert current["status"] == "cancelled"
+    assert current["filled_qty"] == "2", "a fill is never dropped"
+    events = (await client.get(f"/api/v1/orders/{order['id']}/events")).json()
+    assert events[-1]["kind"] == "illegal_transition"
+    assert events[-1]["to_status"] == "cancelled"
+
+
+async def test_illegal_status_is_not_applied(app: Any, client: httpx.AsyncClient) -> None:
+    order = await place(client)
+    assert order["status"] == "filled"
+    await app.state.consumer.apply([status(order, BrokerOrderStatus.CANCELLED)])
+    current = (await client.get(f"/api/v1/orders/{order['id']}")).json()
+    assert current["status"] == "filled"
+    events = (await client.get(f"/api/v1/orders/{order['id']}/events")).json()
+    assert events[-1]["kind"] == "illegal_transition"
+
+
+async def test_event_for_unknown_order_is_ignored(app: Any, client: httpx.AsyncClient) -> None:
+    stray = {
+        "client_order_id": "nobody",
+        "broker_order_id": "B-1",
+        "symbol": "AAPL",
+        "side": "buy",
+        "qty": "1",
+    }
+    await app.state.consumer.apply(
+        [execution(stray, "X-4", "1", "1"), status(stray, BrokerOrderStatus.SUBMITTED)]
+    )
+    assert (await client.get("/api/v1/fills")).json()["items"] == []
+
+
+async def test_domain_events_are_published_after_commit(
+    app: Any, client: httpx.AsyncClient
+) -> None:
+    queue = app.state.bus.subscribe()
+    order = await place(client)
+    seen = []
+    while not queue.empty():
+        topic, data = queue.get_nowait()
+        seen.append((topic, data.get("status"), data.get("order_id", data.get("id"))))
+    assert ("fill.created", None, order["id"]) in seen
+    assert ("order.updated", "filled", order["id"]) in seen

@@ -1,0 +1,60 @@
+"""A restart keeps every order, event and fill; orders the broker lost are closed, not forgotten."""
+
+from __future__ import annotations
+
+import httpx
+
+from stocks_api.core.config import Settings
+from stocks_api.main import create_app
+from tests.conftest import manual_sim_broker
+from tests.factories import resting_limit_body
+
+
+async def _snapshot(http: httpx.AsyncClient) -> tuple[list[dict], list[dict], dict[int, list]]:  # type: ignore[type-arg]
+    orders = (await http.get("/api/v1/orders")).json()["items"]
+    fills = (await http.get("/api/v1/fills")).json()["items"]
+    events = {o["id"]: (await http.get(f"/api/v1/orders/{o['id']}/events")).json() for o in orders}
+    return orders, fills, events
+
+
+async def test_restart_keeps_orders_events_and_fills(settings: Settings) -> None:
+    first = create_app(settings, broker_factory=manual_sim_broker)
+    async with (
+        first.router.lifespan_context(first),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=first), base_url="http://test") as http,
+    ):
+        filled = (
+            await http.post(
+                "/api/v1/orders",
+                json={"symbol": "MSFT", "side": "buy", "qty": "3", "type": "market"},
+            )
+        ).json()
+        resting_body = resting_limit_body(first.state.broker.engine, client_order_id="rest-1")
+        resting = (await http.post("/api/v1/orders", json=resting_body)).json()
+        assert (filled["status"], resting["status"]) == ("filled", "submitted")
+        orders_before, fills_before, events_before = await _snapshot(http)
+
+    second = create_app(settings, broker_factory=manual_sim_broker)
+    async with (
+        second.router.lifespan_context(second),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=second), base_url="http://test"
+        ) as http,
+    ):
+        orders_after, fills_after, events_after = await _snapshot(http)
+
+    assert fills_after == fills_before
+    assert len(fills_after) == 1
+    by_id = {o["id"]: o for o in orders_after}
+    assert by_id[filled["id"]] == next(o for o in orders_before if o["id"] == filled["id"])
+    assert events_after[filled["id"]] == events_before[filled["id"]]
+    # The simulated broker restarted with the app, so the resting order is gone there:
+    # it is closed with a reason in its audit trail, never silently left "open".
+    assert by_id[resting["id"]]["status"] == "cancelled"
+    assert (
+        events_after[resting["id"]][: len(events_before[resting["id"]])]
+        == events_before[resting["id"]]
+    )
+    last = events_after[resting["id"]][-1]
+    assert last["to_status"] == "cancelled"
+    assert "restart" in last["reason"]

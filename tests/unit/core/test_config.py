@@ -1,0 +1,49 @@
+"""Settings: flat environment variables, nested groups, clear errors."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from stocks_api.core.config import Settings
+
+
+def test_environment_variables_fill_the_groups(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://u@h:5432/db")
+    monkeypatch.setenv("SIM_SEED", "99")
+    monkeypatch.setenv("SIM_SYMBOLS", "AAPL,XYZ:12.5")
+    monkeypatch.setenv("LOG_LEVEL", "debug")
+    monkeypatch.setenv("BROKER_TIMEOUT_SECONDS", "2.5")
+    settings = Settings()
+    assert settings.database.url == "postgresql+asyncpg://u@h:5432/db"
+    assert not settings.database.is_sqlite
+    assert settings.sim.seed == 99
+    assert [s.symbol for s in settings.sim.symbol_specs()] == ["AAPL", "XYZ"]
+    assert settings.log.level == "DEBUG"
+    assert settings.broker_timeout_seconds == 2.5
+
+
+def test_defaults_are_the_embedded_mode(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
+    for name in ("DATABASE_URL", "BROKER", "SIM_SEED", "SIM_SYMBOLS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # type: ignore[arg-type]
+    settings = Settings()
+    assert settings.database.url == "sqlite+aiosqlite:///./data/stocks.db"
+    assert settings.broker == "sim"
+    assert (settings.api.host, settings.api.port) == ("127.0.0.1", 8000)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DATABASE_URL", "mysql://x"),
+        ("SIM_SYMBOLS", "AAPL,,bad symbol"),
+        ("SIM_SEED", "many"),
+        ("BROKER", "etrade"),
+        ("LOG_LEVEL", "LOUD"),
+    ],
+)
+def test_bad_values_are_refused(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError):
+        Settings()

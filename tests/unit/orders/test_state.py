@@ -1,0 +1,72 @@
+"""The order state machine."""
+
+from __future__ import annotations
+
+import pytest
+
+from stocks_api.core.errors import IllegalTransitionError
+from stocks_api.orders.state import (
+    OPEN,
+    TERMINAL,
+    TRANSITIONS,
+    OrderStatus,
+    can_transition,
+    check_transition,
+    is_open,
+)
+
+S = OrderStatus
+
+
+def test_every_status_has_a_rule_and_terminal_states_are_final() -> None:
+    assert set(TRANSITIONS) == set(S)
+    for status in TERMINAL:
+        assert TRANSITIONS[status] == frozenset()
+    assert set(S) == OPEN | TERMINAL
+    assert not OPEN & TERMINAL
+
+
+@pytest.mark.parametrize(
+    ("current", "target"),
+    [
+        (S.PENDING_SUBMIT, S.SUBMITTED),
+        (S.SUBMITTED, S.PARTIALLY_FILLED),
+        (S.PARTIALLY_FILLED, S.PARTIALLY_FILLED),
+        (S.PARTIALLY_FILLED, S.FILLED),
+        (S.SUBMITTED, S.PENDING_CANCEL),
+        (S.PENDING_CANCEL, S.FILLED),
+        (S.PENDING_CANCEL, S.CANCELLED),
+        (S.SUBMITTED, S.EXPIRED),
+        (S.PENDING_SUBMIT, S.REJECTED),
+    ],
+)
+def test_legal_steps(current: OrderStatus, target: OrderStatus) -> None:
+    assert can_transition(current, target)
+    check_transition(current, target)
+
+
+@pytest.mark.parametrize(
+    ("current", "target"),
+    [
+        (S.FILLED, S.CANCELLED),
+        (S.CANCELLED, S.FILLED),
+        (S.REJECTED, S.SUBMITTED),
+        (S.EXPIRED, S.SUBMITTED),
+        (S.SUBMITTED, S.PENDING_SUBMIT),
+        (S.PARTIALLY_FILLED, S.SUBMITTED),
+        (S.PARTIALLY_FILLED, S.REJECTED),
+        (S.SUBMITTED, S.SUBMITTED),
+    ],
+)
+def test_illegal_steps_raise(current: OrderStatus, target: OrderStatus) -> None:
+    assert not can_transition(current, target)
+    with pytest.raises(IllegalTransitionError) as info:
+        check_transition(current, target)
+    assert info.value.code == "ILLEGAL_TRANSITION"
+    assert current.value in info.value.message
+
+
+def test_is_open() -> None:
+    assert is_open("submitted")
+    assert is_open("pending_cancel")
+    assert not is_open("filled")
