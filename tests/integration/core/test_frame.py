@@ -14,7 +14,7 @@ from stocks_api.core.database import Database
 from stocks_api.core.dependencies import get_database
 from stocks_api.main import create_app
 from tests.conftest import manual_sim_broker
-from tests.factories import order_body
+from tests.factories import count_orders, order_body
 
 
 async def test_request_id_is_generated_and_echoed(client: httpx.AsyncClient) -> None:
@@ -72,6 +72,7 @@ async def test_ready_is_503_when_the_broker_is_down(app: Any, client: httpx.Asyn
     order = await client.post("/api/v1/orders", json=order_body())
     assert order.status_code == 503
     assert order.json()["error"]["code"] == "BROKER_UNAVAILABLE"
+    assert await count_orders(client) == 0
 
 
 async def test_ready_is_503_when_the_database_is_down(app: Any, client: httpx.AsyncClient) -> None:

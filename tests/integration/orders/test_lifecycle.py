@@ -205,3 +205,28 @@ async def test_get_by_id_and_client_id(client: httpx.AsyncClient) -> None:
     missing = await client.get("/api/v1/orders/by-client-id/nope")
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "ORDER_NOT_FOUND"
+
+
+async def test_modify_the_broker_refuses_is_rolled_back(
+    client: httpx.AsyncClient, engine: MatchingEngine
+) -> None:
+    engine.set_quote(
+        "AAPL",
+        bid=Decimal("100.00"),
+        ask=Decimal("100.02"),
+        bid_size=Decimal(500),
+        ask_size=Decimal(500),
+        last=Decimal("100.01"),
+    )
+    # The stop triggers at once, the limit is below the ask: a triggered, working order.
+    order = await place(client, type="stop_limit", stop_price="100.00", limit_price="99.00")
+    assert order["status"] == "submitted"
+    # Our validation passes; the broker refuses to move a stop that already triggered.
+    response = await client.patch(f"/api/v1/orders/{order['id']}", json={"stop_price": "101"})
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == "BROKER_REJECTED"
+    current = (await client.get(f"/api/v1/orders/{order['id']}")).json()
+    assert current["stop_price"] == "100"
+    assert current["status"] == "submitted"
+    kinds = [e["kind"] for e in (await client.get(f"/api/v1/orders/{order['id']}/events")).json()]
+    assert kinds[-2:] == ["modify_requested", "modify_rejected"]
