@@ -111,6 +111,8 @@ async def test_stop_order_triggers(
     await settle()
     current = (await client.get(f"/api/v1/orders/{order['id']}")).json()
     assert current["status"] == "filled"
+    events = (await client.get(f"/api/v1/orders/{order['id']}/events")).json()
+    assert [e["reason"] for e in events if e["kind"] == "broker_update"] == ["stop triggered"]
 
 
 async def test_cancel_resting_order(client: httpx.AsyncClient, engine: MatchingEngine) -> None:

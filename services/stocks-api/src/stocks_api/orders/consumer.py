@@ -33,6 +33,8 @@ from stocks_api.streaming.bus import EventBus
 
 log = structlog.get_logger(__name__)
 
+AVG_PRICE_PLACES = Decimal("1E-10")
+
 _DIRECT_STATUS = {
     BrokerOrderStatus.SUBMITTED: OrderStatus.SUBMITTED,
     BrokerOrderStatus.CANCELLED: OrderStatus.CANCELLED,
@@ -217,9 +219,11 @@ def _apply_execution(session: AsyncSession, order: Order, event: Execution) -> F
     session.add(fill)
     before = order.filled_qty
     order.filled_qty = before + event.qty
-    order.avg_fill_price = (
-        (order.avg_fill_price or Decimal(0)) * before + event.price * event.qty
-    ) / order.filled_qty
+    average = ((order.avg_fill_price or Decimal(0)) * before + event.price * event.qty) / (
+        order.filled_qty
+    )
+    # The column's scale (10 places), so both backends store the same digits.
+    order.avg_fill_price = average.quantize(AVG_PRICE_PLACES)
     if order.broker_order_id is None:
         order.broker_order_id = event.broker_order_id
     target = OrderStatus.FILLED if order.filled_qty >= order.qty else OrderStatus.PARTIALLY_FILLED
@@ -243,6 +247,8 @@ def _apply_status(session: AsyncSession, order: Order, event: OrderStatusUpdate)
         # may report "filled" before the execution itself arrives.
         target = _status_from_fills(order)
     if target.value == order.status:
+        if event.reason:  # no status change, but worth the audit trail ("stop triggered")
+            _record_note(session, order, event)
         return
     if target is OrderStatus.REJECTED:
         order.reject_reason = event.reason
@@ -254,6 +260,19 @@ def _apply_status(session: AsyncSession, order: Order, event: OrderStatusUpdate)
         reason=event.reason,
         payload={"broker_status": event.status.value, **event.payload},
         at=event.ts,
+    )
+
+
+def _record_note(session: AsyncSession, order: Order, event: OrderStatusUpdate) -> None:
+    session.add(
+        OrderEvent(
+            order_id=order.id,
+            kind="broker_update",
+            from_status=order.status,
+            to_status=order.status,
+            reason=event.reason,
+            payload={"broker_status": event.status.value, **event.payload},
+        )
     )
 
 
