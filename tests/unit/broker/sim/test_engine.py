@@ -734,3 +734,16 @@ def test_engine_rejects_empty_or_duplicate_symbols() -> None:
         MatchingEngine(symbols=[], seed=1, on_event=lambda _: None)
     with pytest.raises(ValueError, match="duplicate"):
         MatchingEngine(symbols=parse_symbols("AAPL") * 2, seed=1, on_event=lambda _: None)
+
+
+def test_finished_orders_are_forgotten_after_a_while(monkeypatch: pytest.MonkeyPatch) -> None:
+    from stocks_api.broker.sim import engine as engine_module
+
+    monkeypatch.setattr(engine_module, "FINISHED_ORDERS_KEPT", 3)
+    engine, _ = make_engine()
+    ids = [engine.submit(req(qty="1", coid=f"c-{n}")) for n in range(5)]
+    assert engine.get_order(ids[-1]).status is S.FILLED
+    with pytest.raises(BrokerRejectedError):
+        engine.get_order(ids[0])
+    # Ids keep counting even though old orders are gone.
+    assert engine.submit(req(qty="1", coid="c-6")).endswith("-6")

@@ -37,7 +37,7 @@ class DatabaseSettings(BaseSettings):
     model_config = _group_config("DATABASE_")
 
     url: str = "sqlite+aiosqlite:///./data/stocks.db"
-    pool_size: int = Field(default=10, ge=1, le=100)
+    pool_size: int = Field(default=40, ge=1, le=200)
     echo: bool = False
 
     @field_validator("url")

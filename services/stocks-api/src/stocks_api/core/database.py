@@ -135,12 +135,15 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
+    # No pre-ping: it costs three round trips per checkout; a dead connection fails its
+    # statement and is discarded instead. Overflow connections are closed on return,
+    # so the pool itself must cover the usual concurrency to avoid reconnect churn.
     return create_async_engine(
         settings.url,
         echo=settings.echo,
         pool_size=settings.pool_size,
-        max_overflow=settings.pool_size,
-        pool_pre_ping=True,
+        max_overflow=settings.pool_size // 2,
+        pool_recycle=3600,
     )
 
 

@@ -1,5 +1,8 @@
 """`Annotated` dependency aliases used by routers: the one place that wires the app's parts.
 
+All are `async def`: FastAPI runs plain `def` dependencies in a thread pool, which costs
+more than these one-liners themselves.
+
 Everything here comes from `app.state`, built in the lifespan; tests replace any of it
 with `app.dependency_overrides`.
 """
@@ -24,22 +27,22 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def get_database(request: Request) -> Database:
+async def get_database(request: Request) -> Database:
     db: Database = request.app.state.db
     return db
 
 
-def get_broker(request: Request) -> BrokerClient:
+async def get_broker(request: Request) -> BrokerClient:
     broker: BrokerClient = request.app.state.broker
     return broker
 
 
-def get_consumer(request: Request) -> BrokerEventConsumer:
+async def get_consumer(request: Request) -> BrokerEventConsumer:
     consumer: BrokerEventConsumer = request.app.state.consumer
     return consumer
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -51,7 +54,7 @@ class Principal:
     name: str
 
 
-def current_principal() -> Principal:
+async def current_principal() -> Principal:
     """The caller of an `/api/v1` route; every such route depends on this (one plug point)."""
     return Principal(name="local")
 

@@ -25,6 +25,8 @@ def configure_logging(settings: LogSettings) -> None:
     ]
     structlog.configure(
         processors=[
+            # First, so a disabled level costs nothing further (the request line is hot).
+            structlog.stdlib.filter_by_level,
             *shared,
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
         ],

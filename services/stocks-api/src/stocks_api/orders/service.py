@@ -97,9 +97,10 @@ async def submit(
     request_hash = order_in.request_hash(client_order_id)
     structlog.contextvars.bind_contextvars(client_order_id=client_order_id)
 
-    existing = await _by_client_id(session, client_order_id)
-    if existing is not None:
-        return _replay(existing, request_hash), False
+    if order_in.client_order_id is not None:  # a generated id cannot have been used yet
+        existing = await _by_client_id(session, client_order_id)
+        if existing is not None:
+            return _replay(existing, request_hash), False
     if not await call_broker(broker.is_tradable(order_in.symbol), timeout=timeout):
         raise UnknownSymbolError(order_in.symbol)
 
@@ -220,6 +221,9 @@ async def _after_broker_call(
     if consumer.last_received > mark:
         await consumer.wait_applied(consumer.last_received, timeout)
     await session.refresh(order)
+    # End the read transaction now, returning the connection to the pool before the
+    # response is serialised and sent.
+    await session.commit()
     return order
 
 

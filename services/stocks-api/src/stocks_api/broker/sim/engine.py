@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -34,6 +35,8 @@ from stocks_api.broker.sim.commission import execution_commission
 from stocks_api.broker.sim.symbols import SymbolSpec
 
 _ZERO = Decimal(0)
+# Finished orders stay queryable (get_order) for a while; older ones are dropped.
+FINISHED_ORDERS_KEPT = 10_000
 _LIMIT_TYPES = frozenset({OrderType.LIMIT, OrderType.STOP_LIMIT})
 _STOP_TYPES = frozenset({OrderType.STOP, OrderType.STOP_LIMIT})
 _CHANGE_FIELDS = ("qty", "limit_price", "stop_price")
@@ -253,7 +256,9 @@ class MatchingEngine:
         self._id_prefix = id_prefix
         # Only the width of the random step is a float; prices stay Decimal.
         self._volatility = float(volatility)
-        self._orders: dict[str, _Order] = {}
+        self._orders: dict[str, _Order] = {}  # working orders and the recently finished
+        self._finished: deque[str] = deque()
+        self._submitted = 0
         self._working: dict[str, _Order] = {}  # insertion order is time priority
 
     # -- market data ---------------------------------------------------------------------
@@ -324,7 +329,8 @@ class MatchingEngine:
         problem = _request_problem(order)
         if problem is not None:
             raise BrokerRejectedError(problem)
-        broker_order_id = f"{self._id_prefix}-{len(self._orders) + 1}"
+        self._submitted += 1
+        broker_order_id = f"{self._id_prefix}-{self._submitted}"
         state = _Order(broker_order_id, order)
         self._orders[broker_order_id] = state
         self._working[broker_order_id] = state
@@ -471,7 +477,14 @@ class MatchingEngine:
         """Move an order to a final status and report it."""
         state.status = status
         del self._working[state.broker_order_id]
+        self._forget_old_finished(state.broker_order_id)
         self._emit_status(state, reason=reason, payload=payload)
+
+    def _forget_old_finished(self, broker_order_id: str) -> None:
+        """Keep only the newest finished orders, so memory does not grow with every order."""
+        self._finished.append(broker_order_id)
+        while len(self._finished) > FINISHED_ORDERS_KEPT:
+            self._orders.pop(self._finished.popleft(), None)
 
     def _emit_status(
         self, state: _Order, *, reason: str | None = None, payload: _Payload = None
