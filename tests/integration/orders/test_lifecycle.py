@@ -232,3 +232,48 @@ async def test_modify_the_broker_refuses_is_rolled_back(
     assert current["status"] == "submitted"
     kinds = [e["kind"] for e in (await client.get(f"/api/v1/orders/{order['id']}/events")).json()]
     assert kinds[-2:] == ["modify_requested", "modify_rejected"]
+
+
+async def test_list_filters_and_pagination(
+    client: httpx.AsyncClient, engine: MatchingEngine
+) -> None:
+    filled = [await place(client, symbol=s) for s in ("AAPL", "MSFT", "AAPL")]
+    resting = await place(client, **resting_limit_body(engine))
+    sold = await place(client, side="sell", symbol="MSFT")
+
+    async def ids(**params: object) -> list[int]:
+        response = await client.get("/api/v1/orders", params=params)
+        assert response.status_code == 200, response.text
+        return [o["id"] for o in response.json()["items"]]
+
+    everything = [sold["id"], resting["id"], *[o["id"] for o in reversed(filled)]]
+    assert await ids() == everything  # newest first
+    assert await ids(status="open") == [resting["id"]]
+    assert await ids(status="submitted") == [resting["id"]]
+    assert await ids(status="closed") == [i for i in everything if i != resting["id"]]
+    assert await ids(symbol="msft") == [sold["id"], filled[1]["id"]]
+    assert await ids(side="sell") == [sold["id"]]
+    created = (await client.get(f"/api/v1/orders/{resting['id']}")).json()["created_at"]
+    naive = created.removesuffix("Z")  # no offset means UTC
+    assert await ids(since=naive) == [sold["id"], resting["id"]]
+    assert await ids(until=created) == [o["id"] for o in reversed(filled)]
+
+    pages, cursor = [], None
+    while True:
+        params: dict[str, object] = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        body = (await client.get("/api/v1/orders", params=params)).json()
+        pages.append([o["id"] for o in body["items"]])
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert pages == [everything[0:2], everything[2:4], everything[4:5]]
+
+    fills = (await client.get("/api/v1/fills", params={"symbol": "AAPL"})).json()["items"]
+    assert sorted(f["order_id"] for f in fills) == sorted(
+        o["id"] for o in filled if o["symbol"] == "AAPL"
+    )
+    first = (await client.get("/api/v1/fills", params={"limit": 1})).json()
+    rest = (await client.get("/api/v1/fills", params={"cursor": first["next_cursor"]})).json()
+    assert len(first["items"]) + len(rest["items"]) == 4
+    since_fills = await client.get("/api/v1/fills", params={"since": naive})
+    assert [f["order_id"] for f in since_fills.json()["items"]] == [sold["id"]]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -147,8 +146,12 @@ class OrderFilters(RequestModel):
     status: StatusFilter = "all"
     symbol: Symbol | None = None
     side: Side | None = None
-    since: datetime | None = Field(default=None, description="created at or after (ISO 8601)")
-    until: datetime | None = Field(default=None, description="created before (ISO 8601)")
+    since: UTCDatetime | None = Field(
+        default=None, description="created at or after (ISO 8601; UTC when no offset)"
+    )
+    until: UTCDatetime | None = Field(
+        default=None, description="created before (ISO 8601; UTC when no offset)"
+    )
     limit: int = Field(default=100, ge=1, le=500)
     cursor: str | None = Field(default=None, max_length=200)
 
@@ -194,8 +197,10 @@ class FillFilters(RequestModel):
     """Query parameters of `GET /api/v1/fills`."""
 
     symbol: Symbol | None = None
-    order_id: int | None = Field(default=None, ge=1)
-    since: datetime | None = None
+    order_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    since: UTCDatetime | None = Field(
+        default=None, description="executed at or after (ISO 8601; UTC when no offset)"
+    )
     limit: int = Field(default=100, ge=1, le=500)
     cursor: str | None = Field(default=None, max_length=200)
 
