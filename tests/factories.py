@@ -25,6 +25,20 @@ def resting_limit_body(engine: MatchingEngine, **overrides: Any) -> dict[str, An
     return order_body(type="limit", limit_price=str(price), tif="gtc", **overrides)
 
 
+def set_market(
+    engine: MatchingEngine, bid: str, ask: str, *, size: int = 500, last: str | None = None
+) -> None:
+    """Put AAPL's quote where a test needs it (the engine matches resting orders at once)."""
+    engine.set_quote(
+        "AAPL",
+        bid=Decimal(bid),
+        ask=Decimal(ask),
+        bid_size=Decimal(size),
+        ask_size=Decimal(size),
+        last=None if last is None else Decimal(last),
+    )
+
+
 async def place(client: httpx.AsyncClient, **overrides: Any) -> dict[str, Any]:
     """Place an order that must be accepted; return its JSON."""
     response = await client.post("/api/v1/orders", json=order_body(**overrides))

@@ -8,7 +8,7 @@ from decimal import Decimal
 import httpx
 
 from stocks_api.broker.sim.engine import MatchingEngine
-from tests.factories import place, resting_limit_body
+from tests.factories import place, resting_limit_body, set_market
 
 Settle = Callable[[], Awaitable[None]]
 
@@ -33,13 +33,7 @@ async def test_market_order_fills_with_commission(client: httpx.AsyncClient) -> 
 async def test_market_order_larger_than_displayed_size_fills_partially(
     client: httpx.AsyncClient, engine: MatchingEngine, settle: Settle
 ) -> None:
-    engine.set_quote(
-        "AAPL",
-        bid=Decimal("100.00"),
-        ask=Decimal("100.02"),
-        bid_size=Decimal(100),
-        ask_size=Decimal(100),
-    )
+    set_market(engine, "100.00", "100.02", size=100)
     order = await place(client, qty="250")
     assert order["status"] == "partially_filled"
     assert order["filled_qty"] == "100"
@@ -65,22 +59,10 @@ async def test_market_order_larger_than_displayed_size_fills_partially(
 async def test_limit_order_rests_then_fills_when_market_reaches_it(
     client: httpx.AsyncClient, engine: MatchingEngine, settle: Settle
 ) -> None:
-    engine.set_quote(
-        "AAPL",
-        bid=Decimal("100.00"),
-        ask=Decimal("100.02"),
-        bid_size=Decimal(500),
-        ask_size=Decimal(500),
-    )
+    set_market(engine, "100.00", "100.02", size=500)
     order = await place(client, type="limit", limit_price="99.50", qty="5")
     assert order["status"] == "submitted"
-    engine.set_quote(
-        "AAPL",
-        bid=Decimal("99.40"),
-        ask=Decimal("99.45"),
-        bid_size=Decimal(500),
-        ask_size=Decimal(500),
-    )
+    set_market(engine, "99.40", "99.45", size=500)
     await settle()
     current = (await client.get(f"/api/v1/orders/{order['id']}")).json()
     assert current["status"] == "filled"
@@ -90,24 +72,10 @@ async def test_limit_order_rests_then_fills_when_market_reaches_it(
 async def test_stop_order_triggers(
     client: httpx.AsyncClient, engine: MatchingEngine, settle: Settle
 ) -> None:
-    engine.set_quote(
-        "AAPL",
-        bid=Decimal("100.00"),
-        ask=Decimal("100.02"),
-        bid_size=Decimal(500),
-        ask_size=Decimal(500),
-        last=Decimal("100.01"),
-    )
+    set_market(engine, "100.00", "100.02", size=500, last="100.01")
     order = await place(client, type="stop", stop_price="101.00", qty="5")
     assert order["status"] == "submitted"
-    engine.set_quote(
-        "AAPL",
-        bid=Decimal("101.10"),
-        ask=Decimal("101.12"),
-        bid_size=Decimal(500),
-        ask_size=Decimal(500),
-        last=Decimal("101.11"),
-    )
+    set_market(engine, "101.10", "101.12", size=500, last="101.11")
     await settle()
     current = (await client.get(f"/api/v1/orders/{order['id']}")).json()
     assert current["status"] == "filled"
@@ -212,14 +180,7 @@ async def test_get_by_id_and_client_id(client: httpx.AsyncClient) -> None:
 async def test_modify_the_broker_refuses_is_rolled_back(
     client: httpx.AsyncClient, engine: MatchingEngine
 ) -> None:
-    engine.set_quote(
-        "AAPL",
-        bid=Decimal("100.00"),
-        ask=Decimal("100.02"),
-        bid_size=Decimal(500),
-        ask_size=Decimal(500),
-        last=Decimal("100.01"),
-    )
+    set_market(engine, "100.00", "100.02", size=500, last="100.01")
     # The stop triggers at once, the limit is below the ask: a triggered, working order.
     order = await place(client, type="stop_limit", stop_price="100.00", limit_price="99.00")
     assert order["status"] == "submitted"

@@ -26,7 +26,8 @@ from stocks_api.broker.protocol import (
     OrderStatusUpdate,
 )
 from stocks_api.core import metrics
-from stocks_api.orders.models import Fill, Order, OrderEvent
+from stocks_api.orders.audit import record_event
+from stocks_api.orders.models import Fill, Order
 from stocks_api.orders.schemas import FillRead, OrderRead
 from stocks_api.orders.state import OrderStatus, can_transition
 from stocks_api.streaming.bus import EventBus
@@ -248,7 +249,8 @@ def _apply_status(session: AsyncSession, order: Order, event: OrderStatusUpdate)
         target = _status_from_fills(order)
     if target.value == order.status:
         if event.reason:  # no status change, but worth the audit trail ("stop triggered")
-            _record_note(session, order, event)
+            payload = {"broker_status": event.status.value, **event.payload}
+            record_event(session, order, "broker_update", reason=event.reason, payload=payload)
         return
     if target is OrderStatus.REJECTED:
         order.reject_reason = event.reason
@@ -260,19 +262,6 @@ def _apply_status(session: AsyncSession, order: Order, event: OrderStatusUpdate)
         reason=event.reason,
         payload={"broker_status": event.status.value, **event.payload},
         at=event.ts,
-    )
-
-
-def _record_note(session: AsyncSession, order: Order, event: OrderStatusUpdate) -> None:
-    session.add(
-        OrderEvent(
-            order_id=order.id,
-            kind="broker_update",
-            from_status=order.status,
-            to_status=order.status,
-            reason=event.reason,
-            payload={"broker_status": event.status.value, **event.payload},
-        )
     )
 
 
@@ -307,17 +296,10 @@ def _move(
             current=current.value,
             target=target.value,
         )
-        session.add(
-            OrderEvent(
-                order_id=order.id,
-                kind="illegal_transition",
-                from_status=current.value,
-                to_status=current.value,
-                reason=f"broker reported {target.value} for a {current.value} order",
-                payload=dict(payload),
-            )
-        )
+        reason = f"broker reported {target.value} for a {current.value} order"
+        record_event(session, order, "illegal_transition", reason=reason, payload=payload)
         return
+    record_event(session, order, kind, to_status=target.value, reason=reason, payload=payload)
     order.status = target.value
     if target is OrderStatus.SUBMITTED and order.submitted_at is None:
         order.submitted_at = at
@@ -325,14 +307,4 @@ def _move(
         order.filled_at = at
     elif target in (OrderStatus.CANCELLED, OrderStatus.EXPIRED):
         order.cancelled_at = at
-    session.add(
-        OrderEvent(
-            order_id=order.id,
-            kind=kind,
-            from_status=current.value,
-            to_status=target.value,
-            reason=reason,
-            payload=dict(payload),
-        )
-    )
     metrics.ORDERS.labels(type=order.order_type, side=order.side, status=target.value).inc()

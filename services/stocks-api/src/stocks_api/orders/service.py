@@ -45,6 +45,7 @@ from stocks_api.core.errors import (
     UnprocessableError,
 )
 from stocks_api.core.schemas import decode_cursor, encode_cursor
+from stocks_api.orders.audit import record_event
 from stocks_api.orders.consumer import BrokerEventConsumer
 from stocks_api.orders.exceptions import (
     IdempotencyConflictError,
@@ -340,7 +341,7 @@ async def modify(
     if change.stop_price is not None:
         order.stop_price = change.stop_price
     new = _modifiable_fields(order)
-    _record(session, order, "modify_requested", payload={"old": old, "new": new})
+    record_event(session, order, "modify_requested", payload={"old": old, "new": new})
     await session.commit()
 
     mark = consumer.last_received
@@ -356,7 +357,7 @@ async def modify(
         await session.refresh(order)
         for name, value in old.items():
             setattr(order, name, None if value is None else Decimal(value))
-        _record(session, order, "modify_rejected", reason=exc.message, payload={"old": old})
+        record_event(session, order, "modify_rejected", reason=exc.message, payload={"old": old})
         await session.commit()
         raise
     return await _after_broker_call(session, consumer, order, mark, timeout)
@@ -398,7 +399,7 @@ async def cancel(
 ) -> Order:
     """Ask the broker to cancel an open order."""
     order = await _working_order(session, order_id)
-    _record(session, order, "cancel_requested")
+    record_event(session, order, "cancel_requested")
     await session.commit()
     mark = consumer.last_received
     assert order.broker_order_id is not None
@@ -449,26 +450,6 @@ async def _working_order(session: AsyncSession, order_id: int) -> Order:
         raise OrderNotOpenError(order.id, "not yet acknowledged by the broker")
     structlog.contextvars.bind_contextvars(order_id=order.id, client_order_id=order.client_order_id)
     return order
-
-
-def _record(
-    session: AsyncSession,
-    order: Order,
-    kind: str,
-    *,
-    reason: str | None = None,
-    payload: dict[str, Any] | None = None,
-) -> None:
-    session.add(
-        OrderEvent(
-            order_id=order.id,
-            kind=kind,
-            from_status=order.status,
-            to_status=order.status,
-            reason=reason,
-            payload=payload or {},
-        )
-    )
 
 
 # -- start-up -----------------------------------------------------------------------
