@@ -95,7 +95,6 @@ class ApiSettings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
-    max_page_size: int = Field(default=500, ge=1, le=10_000)
 
 
 class Settings(BaseSettings):

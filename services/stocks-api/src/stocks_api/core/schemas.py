@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Generic, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer
 
 from stocks_api.core.money import normalize_decimal
 
@@ -49,9 +49,6 @@ class Page(ApiModel, Generic[T]):
 
     items: list[T]
     next_cursor: str | None = None
-
-
-PageLimit = Annotated[int, Field(ge=1, le=500, description="page size")]
 
 
 def encode_cursor(last_id: int) -> str:
