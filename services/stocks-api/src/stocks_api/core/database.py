@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -13,7 +12,6 @@ from sqlalchemy import BigInteger, DateTime, Integer, MetaData, Numeric, String,
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
-    AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
@@ -108,10 +106,6 @@ class Database:
         self.engine = create_engine(settings)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
 
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        async with self.sessionmaker() as session:
-            yield session
-
     async def ping(self) -> float:
         """Run a trivial query; return its latency in seconds."""
         started = time.perf_counter()
@@ -126,7 +120,7 @@ class Database:
 def create_engine(settings: DatabaseSettings) -> AsyncEngine:
     """Build the async engine for the configured URL."""
     if settings.is_sqlite:
-        _ensure_sqlite_directory(settings.url)
+        ensure_sqlite_directory(settings.url)
         engine = create_async_engine(
             settings.url,
             echo=settings.echo,
@@ -158,7 +152,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _ensure_sqlite_directory(url: str) -> None:
+def ensure_sqlite_directory(url: str) -> None:
+    """Create the directory of a SQLite file URL, so a first start needs no set-up."""
     path = url.split(":///", 1)[1] if ":///" in url else ""
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)

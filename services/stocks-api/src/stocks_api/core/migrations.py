@@ -9,7 +9,7 @@ from alembic.config import Config
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from stocks_api.core.database import _ensure_sqlite_directory
+from stocks_api.core.database import ensure_sqlite_directory
 
 # services/stocks-api/alembic.ini, next to src/ (the package is installed editable).
 SERVICE_DIR = Path(__file__).resolve().parents[3]
@@ -27,7 +27,7 @@ def alembic_config(url: str) -> Config:
 def upgrade(url: str, revision: str = "head") -> None:
     """Migrate the database at `url` (runs its own event loop; not for async callers)."""
     if url.startswith("sqlite"):
-        _ensure_sqlite_directory(url)
+        ensure_sqlite_directory(url)
     command.upgrade(alembic_config(url), revision)
 
 

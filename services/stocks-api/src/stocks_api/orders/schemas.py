@@ -7,7 +7,13 @@ import json
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, StrictBool, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BeforeValidator,
+    Field,
+    StrictBool,
+    model_validator,
+)
 
 from stocks_api.broker.protocol import OrderType, Side, TimeInForce
 from stocks_api.core.schemas import (
@@ -32,7 +38,18 @@ Price = Annotated[
     Field(gt=0, le=MAX_PRICE, max_digits=18, decimal_places=8, examples=["190.25"]),
 ]
 ClientOrderId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$")]
-Symbol = Annotated[str, Field(min_length=1, max_length=12, pattern=r"^[A-Z][A-Z0-9.]{0,11}$")]
+
+
+def _upper(value: Any) -> Any:
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+# Symbols are case-insensitive on input ("aapl" is AAPL) and upper-case everywhere after.
+Symbol = Annotated[
+    str,
+    BeforeValidator(_upper),
+    Field(min_length=1, max_length=12, pattern=r"^[A-Z][A-Z0-9.]{0,11}$"),
+]
 
 _NEEDS_LIMIT = {OrderType.LIMIT, OrderType.STOP_LIMIT}
 _NEEDS_STOP = {OrderType.STOP, OrderType.STOP_LIMIT}
@@ -52,11 +69,6 @@ class OrderCreate(RequestModel):
     client_order_id: ClientOrderId | None = Field(
         default=None, description="your idempotency key; generated when absent"
     )
-
-    @field_validator("symbol", mode="before")
-    @classmethod
-    def _upper_symbol(cls, value: Any) -> Any:
-        return value.strip().upper() if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _prices_match_type(self) -> OrderCreate:
@@ -155,11 +167,6 @@ class OrderFilters(RequestModel):
     limit: int = Field(default=100, ge=1, le=500)
     cursor: str | None = Field(default=None, max_length=200)
 
-    @field_validator("symbol", mode="before")
-    @classmethod
-    def _upper_symbol(cls, value: Any) -> Any:
-        return value.strip().upper() if isinstance(value, str) else value
-
 
 class OrderEventRead(ApiModel):
     """One entry of an order's audit trail."""
@@ -203,11 +210,6 @@ class FillFilters(RequestModel):
     )
     limit: int = Field(default=100, ge=1, le=500)
     cursor: str | None = Field(default=None, max_length=200)
-
-    @field_validator("symbol", mode="before")
-    @classmethod
-    def _upper_symbol(cls, value: Any) -> Any:
-        return value.strip().upper() if isinstance(value, str) else value
 
 
 class CancelAllResult(ApiModel):
