@@ -56,7 +56,19 @@ FILLED_MARK = b'"status":"filled"'
 MAX_FAILURES_SHOWN = 10
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 # Environment variables that configure the API (stocks_api.core.config).
-SETTING_PREFIXES = ("DATABASE_", "SIM_", "LOG_", "API_", "BROKER", "ENVIRONMENT")
+SETTING_PREFIXES = (
+    "DATABASE_",
+    "SIM_",
+    "SESSION_",
+    "PORTFOLIO_",
+    "LOG_",
+    "API_",
+    "BROKER",
+    "ENVIRONMENT",
+)
+# Market orders must fill whatever the hour, so the simulated session is open around the
+# clock unless the environment says otherwise.
+ALWAYS_OPEN_SESSION = {"SESSION_OPEN": "00:00", "SESSION_CLOSE": "24:00", "SESSION_DAYS": "mon-sun"}
 REPORTED_PACKAGES = (
     "fastapi",
     "starlette",
@@ -606,7 +618,12 @@ async def postgres_version(admin_dsn: str) -> str:
 
 def api_env(database_url: str) -> dict[str, str]:
     """The API's environment: ours, plus the bench database and quiet logging."""
-    return {**os.environ, "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING"}
+    return {
+        **ALWAYS_OPEN_SESSION,
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "LOG_LEVEL": "WARNING",
+    }
 
 
 def inherited_settings() -> dict[str, str]:

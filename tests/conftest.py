@@ -12,13 +12,28 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from stocks_api.broker.sim.broker import SimBroker
 from stocks_api.broker.sim.engine import MatchingEngine
-from stocks_api.core.config import DatabaseSettings, LogSettings, Settings, SimSettings
+from stocks_api.core.config import (
+    DatabaseSettings,
+    LogSettings,
+    SessionSettings,
+    Settings,
+    SimSettings,
+)
 from stocks_api.core.migrations import upgrade
 from stocks_api.main import create_app
 from tests.databases import fresh_database
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-TABLES = ("fill", "order_event", "order")
+# Children first, so deleting respects foreign keys on SQLite.
+TABLES = (
+    "account_snapshot",
+    "position_snapshot",
+    "position",
+    "fill",
+    "order_event",
+    "order",
+    "account",
+)
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -35,7 +50,8 @@ async def _truncate(url: str) -> None:
     engine = create_async_engine(url)
     async with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
-            await conn.execute(text('TRUNCATE fill, order_event, "order" RESTART IDENTITY'))
+            tables = ", ".join(f'"{table}"' for table in TABLES)
+            await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY"))
         else:
             for table in TABLES:
                 await conn.execute(text(f'DELETE FROM "{table}"'))
@@ -49,17 +65,24 @@ async def clean_database(database_url: str) -> str:
     return database_url
 
 
-def make_settings(database_url: str, **sim: Any) -> Settings:
+# Tests trade at any hour: the regular session runs around the clock unless a test says not.
+ALWAYS_OPEN = SessionSettings(timezone="UTC", open="00:00", close="24:00", days="mon-sun")
+
+
+def make_settings(
+    database_url: str, *, session: SessionSettings = ALWAYS_OPEN, **sim: Any
+) -> Settings:
     return Settings(
         database=DatabaseSettings(url=database_url),
         sim=SimSettings(seed=7, **sim),
+        session=session,
         log=LogSettings(level="WARNING"),
     )
 
 
 def manual_sim_broker(settings: Settings) -> SimBroker:
     """A simulated broker whose prices move only when a test calls `engine.tick()`."""
-    return SimBroker(settings.sim, tick=False)
+    return SimBroker(settings.sim, calendar=settings.session.calendar(), tick=False)
 
 
 @pytest.fixture

@@ -22,15 +22,21 @@ def resting_limit_body(engine: MatchingEngine, **overrides: Any) -> dict[str, An
     """A buy limit order well below the market, so it rests until cancelled."""
     bid = engine.quote("AAPL").bid
     price = (bid * Decimal("0.9")).quantize(Decimal("0.01"))
-    return order_body(type="limit", limit_price=str(price), tif="gtc", **overrides)
+    return order_body(**{"type": "limit", "limit_price": str(price), "tif": "gtc", **overrides})
 
 
 def set_market(
-    engine: MatchingEngine, bid: str, ask: str, *, size: int = 500, last: str | None = None
+    engine: MatchingEngine,
+    bid: str,
+    ask: str,
+    *,
+    size: int = 500,
+    last: str | None = None,
+    symbol: str = "AAPL",
 ) -> None:
-    """Put AAPL's quote where a test needs it (the engine matches resting orders at once)."""
+    """Put a symbol's quote where a test needs it (the engine matches resting orders at once)."""
     engine.set_quote(
-        "AAPL",
+        symbol,
         bid=Decimal(bid),
         ask=Decimal(ask),
         bid_size=Decimal(size),

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from stocks_api.broker.protocol import Contract
 from stocks_api.broker.sim.broker import SimBroker
 from stocks_api.core.config import DatabaseSettings, Settings
 from stocks_api.core.database import Database
@@ -31,7 +32,7 @@ async def test_request_id_is_generated_and_echoed(client: httpx.AsyncClient) -> 
 
 
 class ExplodingBroker(SimBroker):
-    async def is_tradable(self, symbol: str) -> bool:
+    async def contract(self, symbol: str) -> Contract | None:
         raise RuntimeError("secret internals /etc/passwd")
 
 

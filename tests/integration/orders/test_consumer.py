@@ -20,6 +20,7 @@ def execution(order: dict[str, Any], exec_id: str, qty: str, price: str) -> Exec
         exec_id=exec_id,
         client_order_id=order["client_order_id"],
         broker_order_id=order["broker_order_id"],
+        account_id="DU1234567",
         symbol=order["symbol"],
         side=Side(order["side"]),
         qty=Decimal(qty),

@@ -47,3 +47,36 @@ def test_bad_values_are_refused(monkeypatch: pytest.MonkeyPatch, name: str, valu
     monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError):
         Settings()
+
+
+def test_session_settings_build_the_calendar(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SESSION_TIMEZONE", "Europe/London")
+    monkeypatch.setenv("SESSION_OPEN", "08:00")
+    monkeypatch.setenv("SESSION_CLOSE", "16:30")
+    monkeypatch.setenv("SESSION_DAYS", "mon,wed-fri")
+    monkeypatch.setenv("SESSION_HOLIDAYS", "2026-12-25")
+    calendar = Settings().session.calendar()
+    assert (calendar.open_minute, calendar.close_minute) == (480, 990)
+    assert calendar.weekdays == frozenset({0, 2, 3, 4})
+    assert len(calendar.holidays) == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("SESSION_TIMEZONE", "Mars/Olympus", "unknown time zone"),
+        ("SESSION_OPEN", "9.30", "expected HH:MM"),
+        ("SESSION_CLOSE", "25:00", "between 00:00 and 24:00"),
+        ("SESSION_DAYS", "mon-funday", "unknown weekday"),
+        ("SESSION_HOLIDAYS", "25/12/2026", "expected YYYY-MM-DD"),
+        ("SESSION_OPEN", "17:00", "SESSION_OPEN must be before SESSION_CLOSE"),
+        ("SIM_FRACTIONAL_SYMBOLS", "AAPL,ZZZZ", "untraded symbols"),
+        ("SIM_ACCOUNT_ID", "not an id", "SIM_ACCOUNT_ID|account_id"),
+    ],
+)
+def test_bad_session_and_account_settings_are_refused(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError, match=message):
+        Settings()

@@ -46,3 +46,39 @@ def test_update_needs_a_change() -> None:
     with pytest.raises(ValidationError):
         OrderUpdate.model_validate({})
     assert OrderUpdate.model_validate({"qty": "5"}).qty == Decimal(5)
+
+
+def test_a_trailing_stop_takes_one_trail() -> None:
+    order = make(type="trailing_stop", side="sell", trail_percent="1.5")
+    assert order.trail_percent == Decimal("1.5")
+    with pytest.raises(ValidationError, match="exactly one of trail_amount and trail_percent"):
+        make(type="trailing_stop", trail_amount="1", trail_percent="1")
+    with pytest.raises(ValidationError, match="not allowed for limit orders"):
+        make(type="limit", limit_price="10", trail_amount="1")
+
+
+@pytest.mark.parametrize(
+    ("side", "legs", "problem"),
+    [
+        ("buy", {"take_profit": {"limit_price": "99"}}, "above the entry price of a buy"),
+        ("buy", {"stop_loss": {"stop_price": "101"}}, "below the entry price of a buy"),
+        ("sell", {"take_profit": {"limit_price": "101"}}, "below the entry price of a sell"),
+        ("sell", {"stop_loss": {"stop_price": "99"}}, "above the entry price of a sell"),
+    ],
+)
+def test_bracket_legs_sit_on_the_right_side_of_the_entry(
+    side: str, legs: dict[str, object], problem: str
+) -> None:
+    with pytest.raises(ValidationError, match=problem):
+        make(side=side, type="limit", limit_price="100", **legs)
+
+
+def test_market_bracket_legs_are_checked_against_each_other() -> None:
+    order = make(take_profit={"limit_price": "110"}, stop_loss={"stop_price": "90"})
+    assert order.is_bracket
+    with pytest.raises(ValidationError, match=r"above stop_loss\.stop_price"):
+        make(take_profit={"limit_price": "90"}, stop_loss={"stop_price": "110"})
+    with pytest.raises(ValidationError):
+        make(take_profit={"limit_price": "110", "tif": "ioc"})
+    with pytest.raises(ValidationError):
+        make(take_profit={"limit_price": "110", "extra": 1})

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import UTC, datetime
-from decimal import Decimal
-
 import pytest
 
 from stocks_api.broker.protocol import (
     BrokerEvent,
-    BrokerOrderStatus,
     BrokerRejectedError,
     Execution,
     OrderChange,
@@ -23,78 +18,17 @@ from stocks_api.broker.protocol import (
 from stocks_api.broker.sim.commission import order_commission
 from stocks_api.broker.sim.engine import MatchingEngine
 from stocks_api.broker.sim.symbols import SymbolSpec, parse_symbols
-
-T0 = datetime(2024, 3, 4, 15, 30, tzinfo=UTC)
-D = Decimal
-S = BrokerOrderStatus
-
-
-def make_engine(
-    *, seed: int = 7, symbols: str = "AAPL,MSFT", **kwargs: object
-) -> tuple[MatchingEngine, list[BrokerEvent]]:
-    events: list[BrokerEvent] = []
-    engine = MatchingEngine(
-        symbols=parse_symbols(symbols),
-        seed=seed,
-        on_event=events.append,
-        clock=lambda: T0,
-        **kwargs,  # type: ignore[arg-type]
-    )
-    return engine, events
-
-
-def req(
-    order_type: OrderType = OrderType.MARKET,
-    *,
-    side: Side = Side.BUY,
-    qty: str = "100",
-    tif: TimeInForce = TimeInForce.DAY,
-    limit: str | None = None,
-    stop: str | None = None,
-    symbol: str = "AAPL",
-    coid: str = "c-1",
-) -> OrderRequest:
-    return OrderRequest(
-        client_order_id=coid,
-        symbol=symbol,
-        side=side,
-        qty=D(qty),
-        order_type=order_type,
-        tif=tif,
-        limit_price=None if limit is None else D(limit),
-        stop_price=None if stop is None else D(stop),
-    )
-
-
-def set_book(
-    engine: MatchingEngine,
-    bid: str = "100.00",
-    ask: str = "100.02",
-    size: str = "500",
-    last: str | None = None,
-    symbol: str = "AAPL",
-) -> None:
-    engine.set_quote(
-        symbol,
-        bid=D(bid),
-        ask=D(ask),
-        bid_size=D(size),
-        ask_size=D(size),
-        last=None if last is None else D(last),
-    )
-
-
-def execs(events: Sequence[BrokerEvent]) -> list[Execution]:
-    return [e for e in events if isinstance(e, Execution)]
-
-
-def updates(events: Sequence[BrokerEvent]) -> list[OrderStatusUpdate]:
-    return [e for e in events if isinstance(e, OrderStatusUpdate)]
-
-
-def kinds(events: Sequence[BrokerEvent]) -> list[str]:
-    return [e.status.value if isinstance(e, OrderStatusUpdate) else "exec" for e in events]
-
+from tests.unit.broker.sim.support import (
+    T0,
+    D,
+    S,
+    execs,
+    kinds,
+    make_engine,
+    req,
+    set_book,
+    updates,
+)
 
 # -- order types ---------------------------------------------------------------------------
 
@@ -119,6 +53,7 @@ def test_market_buy_fills_at_ask_with_full_event_sequence() -> None:
         exec_id="SIM-1.01",
         client_order_id="c-1",
         broker_order_id="SIM-1",
+        account_id="DU0000001",
         symbol="AAPL",
         side=Side.BUY,
         qty=D(100),

@@ -10,5 +10,5 @@ from stocks_api.core.config import Settings
 def build_broker(settings: Settings) -> BrokerClient:
     """Return the broker named by `BROKER`."""
     if settings.broker == "sim":
-        return SimBroker(settings.sim)
+        return SimBroker(settings.sim, calendar=settings.session.calendar())
     raise ValueError(f"unsupported BROKER {settings.broker!r}")  # pragma: no cover

@@ -12,7 +12,7 @@ All money, prices and quantities are `Decimal`; timestamps are timezone-aware UT
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -29,12 +29,26 @@ class OrderType(enum.StrEnum):
     LIMIT = "limit"
     STOP = "stop"
     STOP_LIMIT = "stop_limit"
+    # A stop that follows the market by `trail_amount` or `trail_percent`, then trades at market.
+    TRAILING_STOP = "trailing_stop"
 
 
 class TimeInForce(enum.StrEnum):
     DAY = "day"
     GTC = "gtc"
     IOC = "ioc"
+
+
+class AccountType(enum.StrEnum):
+    MARGIN = "margin"
+    CASH = "cash"
+
+
+class BarInterval(enum.StrEnum):
+    M1 = "1m"
+    M5 = "5m"
+    H1 = "1h"
+    D1 = "1d"
 
 
 class BrokerOrderStatus(enum.StrEnum):
@@ -50,7 +64,12 @@ class BrokerOrderStatus(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class OrderRequest:
-    """A new order as sent to the broker; `client_order_id` travels with it (IB `orderRef`)."""
+    """A new order as sent to the broker; `client_order_id` travels with it (IB `orderRef`).
+
+    A trailing stop gives exactly one of `trail_amount` (price distance) or `trail_percent`
+    (0-100) and no prices. The children of a bracket name their parent in
+    `parent_client_order_id` and share an `oca_group` (one cancels the other).
+    """
 
     client_order_id: str
     symbol: str
@@ -61,6 +80,10 @@ class OrderRequest:
     limit_price: Decimal | None = None
     stop_price: Decimal | None = None
     outside_rth: bool = False
+    trail_amount: Decimal | None = None
+    trail_percent: Decimal | None = None
+    parent_client_order_id: str | None = None
+    oca_group: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +93,54 @@ class OrderChange:
     qty: Decimal | None = None
     limit_price: Decimal | None = None
     stop_price: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Contract:
+    """What the broker says about a tradable symbol."""
+
+    symbol: str
+    currency: str
+    tick_size: Decimal
+    # The smallest quantity step: 1 for whole shares, 0.0001 where fractions are allowed.
+    qty_increment: Decimal
+
+    @property
+    def fractional(self) -> bool:
+        """Whether orders may use fractions of a share."""
+        return self.qty_increment < 1
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerAccount:
+    """One account the broker manages for us; `cash` is its balance when first seen."""
+
+    account_id: str
+    account_type: AccountType
+    currency: str
+    cash: Decimal
+
+    @property
+    def is_paper(self) -> bool:
+        """Whether this is a paper-trading account."""
+        return is_paper_account(self.account_id)
+
+
+def is_paper_account(account_id: str) -> bool:
+    """Tell a paper account by its id: IBKR's paper account ids start with DU."""
+    return account_id.startswith("DU")
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """One OHLCV bar; `start` is the beginning of its interval (UTC)."""
+
+    start: datetime
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +160,10 @@ class OrderStatusUpdate:
     """The broker's view of an order changed (acknowledged, cancelled, rejected, ...).
 
     `filled_qty` is the broker's cumulative filled quantity; fills themselves arrive as
-    `Execution`s, which are the source of truth for quantities and prices.
+    `Execution`s, which are the source of truth for quantities and prices. `stop_price`
+    is set when the broker moved an order's stop (a trailing stop's level on acceptance
+    and when it triggers); `qty` when the broker changed the order's quantity (a bracket
+    child reduced by its sibling's fill, or resized to a partly filled parent).
     """
 
     client_order_id: str
@@ -100,6 +174,8 @@ class OrderStatusUpdate:
     ts: datetime
     reason: str | None = None
     payload: dict[str, Any] = field(default_factory=dict)
+    stop_price: Decimal | None = None
+    qty: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +185,7 @@ class Execution:
     exec_id: str
     client_order_id: str
     broker_order_id: str
+    account_id: str
     symbol: str
     side: Side
     qty: Decimal
@@ -165,11 +242,19 @@ class BrokerClient(Protocol):
         """Disconnect and stop reporting events; safe to call twice."""
         ...
 
-    async def is_tradable(self, symbol: str) -> bool:
-        """Tell whether the broker knows and trades `symbol`.
+    async def accounts(self) -> list[BrokerAccount]:
+        """List the accounts this connection manages (one for the simulator).
+
+        Raises:
+            BrokerUnavailableError, BrokerTimeoutError.
+        """
+        ...
+
+    async def contract(self, symbol: str) -> Contract | None:
+        """Look up `symbol`.
 
         Returns:
-            True when orders for `symbol` can be placed.
+            Its contract details, or None when the broker does not trade it.
 
         Raises:
             BrokerUnavailableError, BrokerTimeoutError.
@@ -181,6 +266,23 @@ class BrokerClient(Protocol):
 
         Returns:
             The broker's order id. Acknowledgement and fills follow as events.
+
+        Raises:
+            BrokerUnavailableError, BrokerTimeoutError, BrokerRejectedError.
+        """
+        ...
+
+    async def place_bracket(
+        self, parent: OrderRequest, children: Sequence[OrderRequest]
+    ) -> list[str]:
+        """Send a parent order with children that work only once it has filled.
+
+        All or nothing: either every order is accepted or none is. The children name the
+        parent in `parent_client_order_id` and share an `oca_group`: a fill of one reduces
+        the other, and a complete fill cancels it. Cancelling the parent cancels them.
+
+        Returns:
+            The broker order ids, parent first, then the children in the given order.
 
         Raises:
             BrokerUnavailableError, BrokerTimeoutError, BrokerRejectedError.
@@ -214,6 +316,19 @@ class BrokerClient(Protocol):
 
     async def get_quote(self, symbol: str) -> Quote:
         """Return the current quote of `symbol`.
+
+        Raises:
+            BrokerUnavailableError, BrokerTimeoutError, BrokerRejectedError (unknown symbol).
+        """
+        ...
+
+    async def get_bars(
+        self, symbol: str, interval: BarInterval, *, limit: int, end: datetime | None = None
+    ) -> list[Bar]:
+        """Return up to `limit` OHLCV bars of `symbol` that start before `end` (default now).
+
+        Returns:
+            Bars oldest first; intervals without trades have no bar.
 
         Raises:
             BrokerUnavailableError, BrokerTimeoutError, BrokerRejectedError (unknown symbol).

@@ -9,13 +9,22 @@ nothing reads the environment at import time.
 from __future__ import annotations
 
 import enum
+from dataclasses import replace
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from stocks_api.broker.sim.symbols import SymbolSpec, parse_symbols
+from stocks_api.core.calendar import (
+    SessionCalendar,
+    build_calendar,
+    load_zone,
+    parse_dates,
+    parse_time_of_day,
+    parse_weekdays,
+)
 
 ENV_FILE = ".env"
 
@@ -55,14 +64,22 @@ class DatabaseSettings(BaseSettings):
 
 
 class SimSettings(BaseSettings):
-    """The simulated broker: its symbols, random seed and clock."""
+    """The simulated broker: its symbols, random seed, clock and paper account."""
 
     model_config = _group_config("SIM_")
 
     seed: int = 42
     symbols: str = "AAPL,MSFT,GOOGL,AMZN,NVDA,META,TSLA,SPY,QQQ,IBM,AMD,NFLX"
+    # Symbols that trade in fractions of a share (0.0001 increments); others need whole shares.
+    fractional_symbols: str = ""
     tick_interval_seconds: float = Field(default=0.25, gt=0, le=60)
     volatility: Decimal = Field(default=Decimal("0.001"), gt=0, lt=1)
+    # IBKR paper accounts start with DU; another id makes the simulator look live.
+    account_id: str = Field(default="DU1234567", pattern=r"^[A-Z]{1,3}[0-9]{1,12}$")
+    account_type: Literal["margin", "cash"] = "margin"
+    starting_cash: Decimal = Field(default=Decimal("1000000"), ge=0, le=Decimal("1E12"))
+    # Minute bars kept per symbol (history is back-filled on first use).
+    bar_history_days: int = Field(default=3, ge=1, le=30)
 
     @field_validator("symbols")
     @classmethod
@@ -70,8 +87,85 @@ class SimSettings(BaseSettings):
         parse_symbols(value)  # raises ValueError with a clear message
         return value
 
+    @field_validator("fractional_symbols")
+    @classmethod
+    def _known_symbols(cls, value: str) -> str:
+        return ",".join(name.strip().upper() for name in value.split(",") if name.strip())
+
+    @model_validator(mode="after")
+    def _fractional_symbols_traded(self) -> SimSettings:
+        self.symbol_specs()  # raises ValueError naming untraded fractional symbols
+        return self
+
     def symbol_specs(self) -> list[SymbolSpec]:
-        return parse_symbols(self.symbols)
+        fractional = set(self.fractional_symbols.split(",")) if self.fractional_symbols else set()
+        specs = parse_symbols(self.symbols)
+        unknown = fractional - {spec.symbol for spec in specs}
+        if unknown:
+            raise ValueError(f"SIM_FRACTIONAL_SYMBOLS names untraded symbols: {sorted(unknown)}")
+        return [
+            replace(spec, fractional=True) if spec.symbol in fractional else spec for spec in specs
+        ]
+
+
+class SessionSettings(BaseSettings):
+    """The regular trading session: DAY-order expiry, RTH-only matching, daily P&L reset."""
+
+    model_config = _group_config("SESSION_")
+
+    timezone: str = "America/New_York"
+    open: str = "09:30"
+    close: str = "16:00"
+    days: str = "mon-fri"
+    holidays: str = ""
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        load_zone(value)
+        return value
+
+    @field_validator("open", "close")
+    @classmethod
+    def _time(cls, value: str) -> str:
+        parse_time_of_day(value)
+        return value
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, value: str) -> str:
+        parse_weekdays(value)
+        return value
+
+    @field_validator("holidays")
+    @classmethod
+    def _holidays(cls, value: str) -> str:
+        parse_dates(value)
+        return value
+
+    @model_validator(mode="after")
+    def _opens_before_close(self) -> SessionSettings:
+        if parse_time_of_day(self.open) >= parse_time_of_day(self.close):
+            raise ValueError("SESSION_OPEN must be before SESSION_CLOSE")
+        return self
+
+    def calendar(self) -> SessionCalendar:
+        return build_calendar(
+            zone=self.timezone,
+            open_at=self.open,
+            close_at=self.close,
+            weekdays=self.days,
+            holidays=self.holidays,
+        )
+
+
+class PortfolioSettings(BaseSettings):
+    """Position and account snapshots (the history endpoints)."""
+
+    model_config = _group_config("PORTFOLIO_")
+
+    # Besides one snapshot per fill, every open position and account is snapshotted this often.
+    snapshot_interval_seconds: float = Field(default=60, ge=1, le=86400)
 
 
 class LogSettings(BaseSettings):
@@ -109,6 +203,8 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     sim: SimSettings = Field(default_factory=SimSettings)
+    session: SessionSettings = Field(default_factory=SessionSettings)
+    portfolio: PortfolioSettings = Field(default_factory=PortfolioSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 
 

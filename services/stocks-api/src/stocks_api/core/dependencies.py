@@ -16,7 +16,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from stocks_api.broker.protocol import BrokerClient
+from stocks_api.broker.protocol import BrokerAccount, BrokerClient
+from stocks_api.core.calendar import SessionCalendar
 from stocks_api.core.config import Settings
 from stocks_api.core.database import Database
 from stocks_api.orders.consumer import BrokerEventConsumer
@@ -42,6 +43,17 @@ async def get_consumer(request: Request) -> BrokerEventConsumer:
     return consumer
 
 
+async def get_calendar(request: Request) -> SessionCalendar:
+    calendar: SessionCalendar = request.app.state.calendar
+    return calendar
+
+
+async def get_trading_account(request: Request) -> BrokerAccount | None:
+    """The account orders trade in: the broker's first managed account."""
+    accounts: list[BrokerAccount] = request.app.state.accounts
+    return accounts[0] if accounts else None
+
+
 async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
@@ -64,4 +76,6 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 BrokerDep = Annotated[BrokerClient, Depends(get_broker)]
 ConsumerDep = Annotated[BrokerEventConsumer, Depends(get_consumer)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+TradingAccountDep = Annotated[BrokerAccount | None, Depends(get_trading_account)]
+CalendarDep = Annotated[SessionCalendar, Depends(get_calendar)]
 PrincipalDep = Annotated[Principal, Depends(current_principal)]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 API_REQUESTS = Counter("api_requests_total", "HTTP requests handled", ["method", "route", "status"])
 API_REQUEST_DURATION = Histogram(
@@ -21,3 +21,8 @@ ORDER_LATENCY = Histogram(
 BROKER_EVENT_ERRORS = Counter(
     "broker_event_errors_total", "Broker events that could not be applied", ["reason"]
 )
+ACTIVE_POSITIONS = Gauge("active_positions", "Positions with a non-zero quantity")
+PNL_UNREALIZED = Gauge(
+    "pnl_unrealized", "Unrealized P&L of open positions at the last price", ["account"]
+)
+PNL_REALIZED = Gauge("pnl_realized", "P&L realized since the session boundary", ["account"])

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 
@@ -30,6 +30,8 @@ from stocks_api.orders.audit import record_event
 from stocks_api.orders.models import Fill, Order
 from stocks_api.orders.schemas import FillRead, OrderRead
 from stocks_api.orders.state import OrderStatus, can_transition
+from stocks_api.positions.booking import FillBook
+from stocks_api.positions.models import Position
 from stocks_api.streaming.bus import EventBus
 
 log = structlog.get_logger(__name__)
@@ -62,6 +64,11 @@ class BrokerEventConsumer:
         self._applied = 0
         self._progress = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._fill_listeners: list[Callable[[], None]] = []
+
+    def on_fills(self, listener: Callable[[], None]) -> None:
+        """Call `listener` (synchronously, never blocking) after each commit that booked fills."""
+        self._fill_listeners.append(listener)
 
     # -- intake -------------------------------------------------------------------
 
@@ -142,6 +149,9 @@ class BrokerEventConsumer:
                 except Exception:
                     metrics.BROKER_EVENT_ERRORS.labels(reason="exception").inc()
                     log.exception("broker_event_failed", broker_event=repr(event))
+        if changed.fills:
+            for listener in self._fill_listeners:
+                listener()
         await self._publish(changed)
 
     async def _apply_in_transaction(self, events: Sequence[BrokerEvent]) -> _Changes:
@@ -149,6 +159,10 @@ class BrokerEventConsumer:
         async with self._sessionmaker() as session, session.begin():
             orders = await _orders_by_client_id(session, events)
             known_execs = await _known_exec_ids(session, events)
+            book = await FillBook.load(
+                session,
+                [e for e in events if isinstance(e, Execution) and e.exec_id not in known_execs],
+            )
             for event in events:
                 order = orders.get(event.client_order_id)
                 if order is None:
@@ -159,7 +173,10 @@ class BrokerEventConsumer:
                     if event.exec_id in known_execs:
                         continue  # a replay: stored already
                     known_execs.add(event.exec_id)
-                    changes.fills.append(_apply_execution(session, order, event))
+                    fill = _apply_execution(session, order, event)
+                    changes.fills.append(fill)
+                    position = book.book(session, fill, event.ts)
+                    changes.positions[(position.account_id, position.symbol)] = position
                 else:
                     _apply_status(session, order, event)
                 changes.orders[order.client_order_id] = order
@@ -183,10 +200,12 @@ class _Changes:
     def __init__(self) -> None:
         self.orders: dict[str, Order] = {}
         self.fills: list[Fill] = []
+        self.positions: dict[tuple[str, str], Position] = {}
 
     def merge(self, other: _Changes) -> None:
         self.orders.update(other.orders)
         self.fills.extend(other.fills)
+        self.positions.update(other.positions)
 
 
 async def _orders_by_client_id(
@@ -209,6 +228,7 @@ def _apply_execution(session: AsyncSession, order: Order, event: Execution) -> F
     fill = Fill(
         exec_id=event.exec_id,
         order_id=order.id,
+        account_id=event.account_id,
         symbol=event.symbol,
         side=event.side.value,
         qty=event.qty,
@@ -241,6 +261,7 @@ def _apply_execution(session: AsyncSession, order: Order, event: Execution) -> F
 def _apply_status(session: AsyncSession, order: Order, event: OrderStatusUpdate) -> None:
     if order.broker_order_id is None and event.broker_order_id:
         order.broker_order_id = event.broker_order_id
+    changed = _apply_broker_terms(order, event)
     if event.status in _DIRECT_STATUS:
         target = _DIRECT_STATUS[event.status]
     else:
@@ -248,8 +269,9 @@ def _apply_status(session: AsyncSession, order: Order, event: OrderStatusUpdate)
         # may report "filled" before the execution itself arrives.
         target = _status_from_fills(order)
     if target.value == order.status:
-        if event.reason:  # no status change, but worth the audit trail ("stop triggered")
-            payload = {"broker_status": event.status.value, **event.payload}
+        # No status change, but worth the audit trail ("stop triggered", "activated", ...).
+        if event.reason or changed:
+            payload = {"broker_status": event.status.value, **event.payload, **changed}
             record_event(session, order, "broker_update", reason=event.reason, payload=payload)
         return
     if target is OrderStatus.REJECTED:
@@ -260,9 +282,21 @@ def _apply_status(session: AsyncSession, order: Order, event: OrderStatusUpdate)
         target,
         kind="status",
         reason=event.reason,
-        payload={"broker_status": event.status.value, **event.payload},
+        payload={"broker_status": event.status.value, **event.payload, **changed},
         at=event.ts,
     )
+
+
+def _apply_broker_terms(order: Order, event: OrderStatusUpdate) -> dict[str, str]:
+    """Take over a stop or quantity the broker moved (trailing stop, bracket child)."""
+    changed = {}
+    if event.stop_price is not None and event.stop_price != order.stop_price:
+        order.stop_price = event.stop_price
+        changed["stop_price"] = str(event.stop_price)
+    if event.qty is not None and event.qty != order.qty:
+        changed["old_qty"], changed["qty"] = str(order.qty), str(event.qty)
+        order.qty = event.qty
+    return changed
 
 
 def _status_from_fills(order: Order) -> OrderStatus:

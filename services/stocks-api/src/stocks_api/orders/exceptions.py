@@ -42,3 +42,22 @@ class UnknownSymbolError(UnprocessableError):
 
 class InvalidModificationError(UnprocessableError):
     code = "INVALID_MODIFICATION"
+
+
+class InvalidQuantityError(UnprocessableError):
+    code = "INVALID_QUANTITY"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(
+            message, details=[{"loc": ["body", "qty"], "msg": message, "type": "qty_increment"}]
+        )
+
+
+class ShortSaleNotAllowedError(UnprocessableError):
+    code = "SHORT_SALE_NOT_ALLOWED"
+
+    def __init__(self, symbol: str, available: object) -> None:
+        super().__init__(
+            f"a cash account cannot sell short: {available} {symbol} available to sell",
+            details=[{"loc": ["body", "qty"], "msg": "exceeds the shares held", "type": "short"}],
+        )

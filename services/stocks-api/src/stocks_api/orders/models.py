@@ -27,6 +27,8 @@ class Order(Base):
     qty: Mapped[Decimal] = mapped_column(DecimalType())
     limit_price: Mapped[Decimal | None] = mapped_column(DecimalType())
     stop_price: Mapped[Decimal | None] = mapped_column(DecimalType())
+    trail_amount: Mapped[Decimal | None] = mapped_column(DecimalType())
+    trail_percent: Mapped[Decimal | None] = mapped_column(DecimalType())
     tif: Mapped[str] = mapped_column(String(8))
     outside_rth: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(20), index=True)
@@ -35,7 +37,9 @@ class Order(Base):
     broker_order_id: Mapped[str | None] = mapped_column(String(64))
     perm_id: Mapped[str | None] = mapped_column(String(64))
     reject_reason: Mapped[str | None] = mapped_column(Text)
-    parent_id: Mapped[int | None] = mapped_column(ForeignKey("order.id"))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("order.id"), index=True)
+    # The children of a bracket share a group: a fill of one reduces or cancels the other.
+    oca_group: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     filled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -45,6 +49,9 @@ class Order(Base):
     events: Mapped[list[OrderEvent]] = relationship(
         back_populates="order", order_by="OrderEvent.id", lazy="raise"
     )
+    # A bracket's children, loaded with their parent in one extra query per statement;
+    # one level deep only (children have no children), so nothing loads lazily later.
+    legs: Mapped[list[Order]] = relationship(order_by="Order.id", lazy="selectin", join_depth=1)
 
 
 class OrderEvent(Base):
@@ -73,11 +80,15 @@ class Fill(Base):
     id: Mapped[int] = mapped_column(BigIntPk, primary_key=True, autoincrement=True)
     exec_id: Mapped[str] = mapped_column(String(64), unique=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("order.id"))
+    # Nullable only for fills stored before accounts existed.
+    account_id: Mapped[str | None] = mapped_column(String(32))
     symbol: Mapped[str] = mapped_column(String(16), index=True)
     side: Mapped[str] = mapped_column(String(4))
     qty: Mapped[Decimal] = mapped_column(DecimalType())
     price: Mapped[Decimal] = mapped_column(DecimalType())
     commission: Mapped[Decimal] = mapped_column(DecimalType())
+    # P&L this fill realized (commission included); 0 for a fill that only opens or adds.
+    realized_pnl: Mapped[Decimal | None] = mapped_column(DecimalType())
     currency: Mapped[str] = mapped_column(String(3), default="USD")
     executed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -6,7 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
 
-from stocks_api.core.dependencies import BrokerDep, ConsumerDep, SessionDep, SettingsDep
+from stocks_api.core.dependencies import (
+    BrokerDep,
+    ConsumerDep,
+    SessionDep,
+    SettingsDep,
+    TradingAccountDep,
+)
 from stocks_api.orders import service
 from stocks_api.orders.schemas import (
     CancelAllResult,
@@ -50,14 +56,16 @@ async def place_order(
     broker: BrokerDep,
     consumer: ConsumerDep,
     settings: SettingsDep,
+    account: TradingAccountDep,
 ) -> OrderRead:
-    """Place an order (idempotent on `client_order_id`)."""
+    """Place an order (idempotent on `client_order_id`); bracket legs come back in `legs`."""
     order, created = await service.submit(
         session=session,
         broker=broker,
         consumer=consumer,
         order_in=order_in,
         timeout=settings.broker_timeout_seconds,
+        account=account,
     )
     if not created:
         response.status_code = status.HTTP_200_OK

@@ -37,6 +37,9 @@ Price = Annotated[
     DecimalStr,
     Field(gt=0, le=MAX_PRICE, max_digits=18, decimal_places=8, examples=["190.25"]),
 ]
+TrailPercent = Annotated[
+    DecimalStr, Field(gt=0, lt=100, max_digits=8, decimal_places=4, examples=["1.5"])
+]
 ClientOrderId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$")]
 
 
@@ -53,10 +56,31 @@ Symbol = Annotated[
 
 _NEEDS_LIMIT = {OrderType.LIMIT, OrderType.STOP_LIMIT}
 _NEEDS_STOP = {OrderType.STOP, OrderType.STOP_LIMIT}
+_STOPS = {OrderType.STOP, OrderType.STOP_LIMIT, OrderType.TRAILING_STOP}
+LegTimeInForce = Literal[TimeInForce.DAY, TimeInForce.GTC]
+
+
+class TakeProfit(RequestModel):
+    """The profit-taking child of a bracket: a limit order on the other side."""
+
+    limit_price: Price
+    tif: LegTimeInForce | None = Field(
+        default=None, description="default: the parent's (day for an ioc parent)"
+    )
+
+
+class StopLoss(RequestModel):
+    """The protective child of a bracket: a stop (or stop-limit) order on the other side."""
+
+    stop_price: Price
+    limit_price: Price | None = Field(default=None, description="makes it a stop-limit order")
+    tif: LegTimeInForce | None = Field(
+        default=None, description="default: the parent's (day for an ioc parent)"
+    )
 
 
 class OrderCreate(RequestModel):
-    """A new order."""
+    """A new order; with `take_profit` and/or `stop_loss` it is the parent of a bracket."""
 
     symbol: Symbol
     side: Side
@@ -64,20 +88,35 @@ class OrderCreate(RequestModel):
     type: OrderType
     limit_price: Price | None = None
     stop_price: Price | None = None
+    trail_amount: Price | None = Field(
+        default=None, description="trailing_stop: distance from the market, in price"
+    )
+    trail_percent: TrailPercent | None = Field(
+        default=None, description="trailing_stop: distance from the market, in percent"
+    )
     tif: TimeInForce = TimeInForce.DAY
     outside_rth: StrictBool = False
     client_order_id: ClientOrderId | None = Field(
         default=None, description="your idempotency key; generated when absent"
     )
+    take_profit: TakeProfit | None = None
+    stop_loss: StopLoss | None = None
 
     @model_validator(mode="after")
     def _prices_match_type(self) -> OrderCreate:
         problems = _price_problems(self.type, self.limit_price, self.stop_price)
-        if self.tif is TimeInForce.IOC and self.type in _NEEDS_STOP:
+        problems += _trail_problems(self.type, self.trail_amount, self.trail_percent)
+        if self.tif is TimeInForce.IOC and self.type in _STOPS:
             problems.append("tif ioc is only allowed for market and limit orders")
+        problems += _bracket_problems(self)
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    @property
+    def is_bracket(self) -> bool:
+        """Whether the order carries take-profit or stop-loss legs."""
+        return self.take_profit is not None or self.stop_loss is not None
 
     def request_hash(self, client_order_id: str) -> str:
         """Fingerprint the order as requested, so a replay can be told from a conflict."""
@@ -101,6 +140,41 @@ def _price_problems(
     return problems
 
 
+def _trail_problems(
+    order_type: OrderType, trail_amount: Decimal | None, trail_percent: Decimal | None
+) -> list[str]:
+    given = (trail_amount is not None) + (trail_percent is not None)
+    if order_type is OrderType.TRAILING_STOP and given != 1:
+        return ["a trailing_stop order needs exactly one of trail_amount and trail_percent"]
+    if order_type is not OrderType.TRAILING_STOP and given:
+        return [f"trail_amount and trail_percent are not allowed for {order_type} orders"]
+    return []
+
+
+def _bracket_problems(order: OrderCreate) -> list[str]:
+    """Check that the legs sit on the right sides: profit beyond the entry, loss below it."""
+    take_profit, stop_loss = order.take_profit, order.stop_loss
+    buy = order.side is Side.BUY
+    entry = order.limit_price if order.limit_price is not None else order.stop_price
+    problems = []
+    if take_profit is not None and entry is not None:
+        if buy and take_profit.limit_price <= entry:
+            problems.append("take_profit.limit_price must be above the entry price of a buy")
+        if not buy and take_profit.limit_price >= entry:
+            problems.append("take_profit.limit_price must be below the entry price of a sell")
+    if stop_loss is not None and entry is not None:
+        if buy and stop_loss.stop_price >= entry:
+            problems.append("stop_loss.stop_price must be below the entry price of a buy")
+        if not buy and stop_loss.stop_price <= entry:
+            problems.append("stop_loss.stop_price must be above the entry price of a sell")
+    if take_profit is not None and stop_loss is not None:
+        if buy and take_profit.limit_price <= stop_loss.stop_price:
+            problems.append("take_profit.limit_price must be above stop_loss.stop_price")
+        if not buy and take_profit.limit_price >= stop_loss.stop_price:
+            problems.append("take_profit.limit_price must be below stop_loss.stop_price")
+    return problems
+
+
 class OrderUpdate(RequestModel):
     """A change to an open order: new quantity, limit or stop price."""
 
@@ -115,8 +189,8 @@ class OrderUpdate(RequestModel):
         return self
 
 
-class OrderRead(ApiModel):
-    """An order with its current state."""
+class OrderLegRead(ApiModel):
+    """An order with its current state (as a leg of a bracket, without legs of its own)."""
 
     id: int
     client_order_id: str
@@ -126,8 +200,9 @@ class OrderRead(ApiModel):
     type: OrderType = Field(validation_alias=AliasChoices("type", "order_type"))
     limit_price: DecimalStr | None
     stop_price: DecimalStr | None
-    trail_percent: DecimalStr | None = None
     trail_amount: DecimalStr | None = None
+    trail_percent: DecimalStr | None = None
+    oca_group: str | None = None
     tif: TimeInForce
     outside_rth: bool
     status: OrderStatus
@@ -137,12 +212,17 @@ class OrderRead(ApiModel):
     perm_id: str | None
     reject_reason: str | None
     parent_id: int | None
-    legs: list[OrderRead] = Field(default_factory=list)
     created_at: UTCDatetime
     submitted_at: UTCDatetime | None
     filled_at: UTCDatetime | None
     cancelled_at: UTCDatetime | None
     updated_at: UTCDatetime
+
+
+class OrderRead(OrderLegRead):
+    """An order with its current state; a bracket's parent lists its children in `legs`."""
+
+    legs: list[OrderLegRead] = Field(default_factory=list)
 
 
 class OrderPage(Page[OrderRead]):

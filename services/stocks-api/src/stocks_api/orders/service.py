@@ -10,25 +10,24 @@ response shows what the broker already did.
 
 from __future__ import annotations
 
-import asyncio
+import hashlib
 import time
 import uuid
-from collections.abc import Awaitable
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 import structlog
-from sqlalchemy import Select, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stocks_api.broker.protocol import (
+    AccountType,
+    BrokerAccount,
     BrokerClient,
     BrokerOrderStatus,
-    BrokerRejectedError,
-    BrokerTimeoutError,
-    BrokerUnavailableError,
+    Contract,
     OrderChange,
     OrderRequest,
     OrderStatusUpdate,
@@ -37,46 +36,31 @@ from stocks_api.broker.protocol import (
     TimeInForce,
 )
 from stocks_api.core import metrics
+from stocks_api.core.broker_calls import call_broker
 from stocks_api.core.database import utcnow
 from stocks_api.core.errors import (
     BrokerRejectedAppError,
     BrokerTimeoutAppError,
     BrokerUnavailableAppError,
-    UnprocessableError,
 )
-from stocks_api.core.schemas import decode_cursor, encode_cursor
+from stocks_api.core.pagination import paginate
 from stocks_api.orders.audit import record_event
 from stocks_api.orders.consumer import BrokerEventConsumer
 from stocks_api.orders.exceptions import (
     IdempotencyConflictError,
     InvalidModificationError,
+    InvalidQuantityError,
     OrderNotFoundError,
     OrderNotOpenError,
+    ShortSaleNotAllowedError,
     UnknownSymbolError,
 )
 from stocks_api.orders.models import Fill, Order, OrderEvent
 from stocks_api.orders.schemas import FillFilters, OrderCreate, OrderFilters, OrderUpdate
 from stocks_api.orders.state import OPEN, TERMINAL, OrderStatus
+from stocks_api.positions.models import Position
 
 log = structlog.get_logger(__name__)
-
-T = TypeVar("T")
-
-
-async def call_broker(call: Awaitable[T], *, timeout: float) -> T:
-    """Await a broker call with a timeout, turning broker errors into API errors."""
-    try:
-        async with asyncio.timeout(timeout):
-            return await call
-    except TimeoutError as exc:
-        raise BrokerTimeoutAppError() from exc
-    except BrokerTimeoutError as exc:
-        raise BrokerTimeoutAppError(str(exc) or None) from exc
-    except BrokerUnavailableError as exc:
-        raise BrokerUnavailableAppError(str(exc) or None) from exc
-    except BrokerRejectedError as exc:
-        raise BrokerRejectedAppError(str(exc) or None) from exc
-
 
 # -- placing ------------------------------------------------------------------------
 
@@ -88,10 +72,12 @@ async def submit(
     consumer: BrokerEventConsumer,
     order_in: OrderCreate,
     timeout: float,
+    account: BrokerAccount | None = None,
 ) -> tuple[Order, bool]:
-    """Place an order, or replay the one with the same `client_order_id`.
+    """Place an order (with its bracket legs), or replay the one with the same `client_order_id`.
 
-    Returns the order and whether it was created by this call.
+    `account` is the account the order trades in (its type decides whether short sales
+    are allowed). Returns the order and whether it was created by this call.
     """
     started = time.perf_counter()
     client_order_id = order_in.client_order_id or uuid.uuid4().hex
@@ -102,12 +88,17 @@ async def submit(
         existing = await _by_client_id(session, client_order_id)
         if existing is not None:
             return _replay(existing, request_hash), False
-    if not await call_broker(broker.is_tradable(order_in.symbol), timeout=timeout):
+    contract = await call_broker(broker.contract(order_in.symbol), timeout=timeout)
+    if contract is None:
         raise UnknownSymbolError(order_in.symbol)
+    check_qty_increment(contract, order_in.qty)
+    if account is not None and account.account_type is AccountType.CASH:
+        await _check_covered_sale(session, account.account_id, order_in)
 
     order = _new_order(order_in, client_order_id, request_hash)
+    legs = _new_legs(order_in, order)
     try:
-        await _write_ahead(session, order)
+        await _write_ahead(session, order, legs)
     except IntegrityError:
         # Another request with the same client_order_id won the race; answer as a replay.
         await session.rollback()
@@ -116,14 +107,20 @@ async def submit(
             raise
         return _replay(winner, request_hash), False
     structlog.contextvars.bind_contextvars(order_id=order.id)
-    metrics.ORDERS.labels(type=order.order_type, side=order.side, status=order.status).inc()
+    for new in (order, *legs):
+        metrics.ORDERS.labels(type=new.order_type, side=new.side, status=new.status).inc()
 
     mark = consumer.last_received
+    parent_request = _broker_request(order)
     try:
-        await call_broker(broker.place_order(_broker_request(order)), timeout=timeout)
+        if legs:
+            children = [_broker_request(leg, parent=order) for leg in legs]
+            await call_broker(broker.place_bracket(parent_request, children), timeout=timeout)
+        else:
+            await call_broker(broker.place_order(parent_request), timeout=timeout)
     except (BrokerRejectedAppError, BrokerUnavailableAppError) as exc:
-        # The broker never took the order: record why, keep the row (audit trail).
-        await _reject_unsent(session, consumer, order, exc.message)
+        # The broker never took the order: record why, keep the rows (audit trail).
+        await _reject_unsent(session, consumer, [order, *legs], exc.message)
         exc.details = [{"order_id": order.id, "client_order_id": client_order_id}]
         raise
     except BrokerTimeoutAppError as exc:
@@ -133,6 +130,48 @@ async def submit(
         raise
     metrics.ORDER_LATENCY.observe(time.perf_counter() - started)
     return await _after_broker_call(session, consumer, order, mark, timeout), True
+
+
+def check_qty_increment(contract: Contract, qty: Decimal) -> None:
+    """Refuse a quantity the symbol does not trade in (fractions of whole-share symbols)."""
+    if qty % contract.qty_increment == 0:
+        return
+    if contract.fractional:
+        message = f"{contract.symbol} trades in steps of {contract.qty_increment} shares"
+    else:
+        message = f"{contract.symbol} trades in whole shares only; {qty} has a fraction"
+    raise InvalidQuantityError(message)
+
+
+async def _check_covered_sale(
+    session: AsyncSession, account_id: str, order_in: OrderCreate
+) -> None:
+    """In a cash account, refuse a sell beyond the shares held and not yet offered."""
+    if order_in.side is not Side.SELL:
+        return
+    held = await session.scalar(
+        select(Position.qty).where(
+            Position.account_id == account_id, Position.symbol == order_in.symbol
+        )
+    )
+    open_sells = await session.execute(
+        select(Order.qty, Order.filled_qty, Order.oca_group).where(
+            Order.symbol == order_in.symbol,
+            Order.side == Side.SELL.value,
+            Order.status.in_([s.value for s in OPEN]),
+        )
+    )
+    # Orders of one OCA group can fill only once between them: count the largest.
+    offered_by_group: dict[str | None, Decimal] = {}
+    offered = Decimal(0)
+    for qty, filled, group in open_sells:
+        if group is None:
+            offered += qty - filled
+        else:
+            offered_by_group[group] = max(offered_by_group.get(group, Decimal(0)), qty - filled)
+    available = (held or Decimal(0)) - offered - sum(offered_by_group.values(), Decimal(0))
+    if order_in.qty > available:
+        raise ShortSaleNotAllowedError(order_in.symbol, max(available, Decimal(0)))
 
 
 def _new_order(order_in: OrderCreate, client_order_id: str, request_hash: str) -> Order:
@@ -146,6 +185,8 @@ def _new_order(order_in: OrderCreate, client_order_id: str, request_hash: str) -
         qty=order_in.qty,
         limit_price=order_in.limit_price,
         stop_price=order_in.stop_price,
+        trail_amount=order_in.trail_amount,
+        trail_percent=order_in.trail_percent,
         tif=order_in.tif.value,
         outside_rth=order_in.outside_rth,
         status=OrderStatus.PENDING_SUBMIT.value,
@@ -155,17 +196,85 @@ def _new_order(order_in: OrderCreate, client_order_id: str, request_hash: str) -
     )
 
 
-async def _write_ahead(session: AsyncSession, order: Order) -> None:
+def _new_legs(order_in: OrderCreate, parent: Order) -> list[Order]:
+    """Build a bracket's children: opposite side, same quantity, one OCA group."""
+    if not order_in.is_bracket:
+        return []
+    side = Side.SELL if order_in.side is Side.BUY else Side.BUY
+    oca_group = f"oca-{uuid.uuid4().hex}"
+    # A leg inherits the parent's time in force, except that an ioc leg would vanish
+    # the moment it activates: it works for the day instead.
+    default_tif = TimeInForce.DAY if order_in.tif is TimeInForce.IOC else order_in.tif
+    # (role, type, limit price, stop price, time in force) of each leg
+    legs: list[tuple[str, OrderType, Decimal | None, Decimal | None, TimeInForce]] = []
+    if order_in.take_profit is not None:
+        legs.append(
+            (
+                "take_profit",
+                OrderType.LIMIT,
+                order_in.take_profit.limit_price,
+                None,
+                order_in.take_profit.tif or default_tif,
+            )
+        )
+    if order_in.stop_loss is not None:
+        stop_loss = order_in.stop_loss
+        stop_type = OrderType.STOP if stop_loss.limit_price is None else OrderType.STOP_LIMIT
+        legs.append(
+            (
+                "stop_loss",
+                stop_type,
+                stop_loss.limit_price,
+                stop_loss.stop_price,
+                stop_loss.tif or default_tif,
+            )
+        )
+    return [
+        Order(
+            client_order_id=_leg_client_order_id(parent.client_order_id, role),
+            request_hash=parent.request_hash,
+            symbol=parent.symbol,
+            side=side.value,
+            order_type=order_type.value,
+            qty=parent.qty,
+            limit_price=limit_price,
+            stop_price=stop_price,
+            tif=tif.value,
+            outside_rth=parent.outside_rth,
+            oca_group=oca_group,
+            status=OrderStatus.PENDING_SUBMIT.value,
+            filled_qty=0,
+            created_at=parent.created_at,
+            updated_at=parent.updated_at,
+        )
+        for role, order_type, limit_price, stop_price, tif in legs
+    ]
+
+
+def _leg_client_order_id(parent_client_order_id: str, role: str) -> str:
+    """Derive a leg's id from its parent's, so it is stable and never the client's own."""
+    digest = hashlib.sha256(f"{parent_client_order_id}:{role}".encode()).hexdigest()
+    return f"leg-{digest[:40]}"
+
+
+async def _write_ahead(session: AsyncSession, order: Order, legs: list[Order]) -> None:
     session.add(order)
     await session.flush()
-    session.add(
+    for leg in legs:
+        leg.parent_id = order.id
+    session.add_all(legs)
+    if legs:
+        await session.flush()
+    session.add_all(
         OrderEvent(
-            order_id=order.id,
+            order_id=new.id,
             kind="created",
             from_status=None,
-            to_status=order.status,
-            payload={"request_hash": order.request_hash},
+            to_status=new.status,
+            payload={"request_hash": new.request_hash}
+            | ({"parent_id": new.parent_id} if new.parent_id else {}),
         )
+        for new in (order, *legs)
     )
     await session.commit()
 
@@ -176,7 +285,7 @@ def _replay(existing: Order, request_hash: str) -> Order:
     return existing
 
 
-def _broker_request(order: Order) -> OrderRequest:
+def _broker_request(order: Order, parent: Order | None = None) -> OrderRequest:
     return OrderRequest(
         client_order_id=order.client_order_id,
         symbol=order.symbol,
@@ -187,11 +296,15 @@ def _broker_request(order: Order) -> OrderRequest:
         limit_price=order.limit_price,
         stop_price=order.stop_price,
         outside_rth=order.outside_rth,
+        trail_amount=order.trail_amount,
+        trail_percent=order.trail_percent,
+        parent_client_order_id=None if parent is None else parent.client_order_id,
+        oca_group=order.oca_group,
     )
 
 
 async def _reject_unsent(
-    session: AsyncSession, consumer: BrokerEventConsumer, order: Order, reason: str
+    session: AsyncSession, consumer: BrokerEventConsumer, orders: list[Order], reason: str
 ) -> None:
     # Goes through the consumer like any broker verdict, so one code path moves statuses.
     await consumer.apply(
@@ -205,9 +318,11 @@ async def _reject_unsent(
                 ts=utcnow(),
                 reason=reason,
             )
+            for order in orders
         ]
     )
-    await session.refresh(order)
+    for order in orders:
+        await session.refresh(order)
 
 
 async def _after_broker_call(
@@ -222,6 +337,8 @@ async def _after_broker_call(
     if consumer.last_received > mark:
         await consumer.wait_applied(consumer.last_received, timeout)
     await session.refresh(order)
+    for leg in order.legs:  # loaded with the parent, but possibly before the consumer ran
+        await session.refresh(leg)
     # End the read transaction now, returning the connection to the pool before the
     # response is serialised and sent.
     await session.commit()
@@ -271,7 +388,7 @@ async def list_orders(
         query = query.where(Order.created_at >= filters.since)
     if filters.until:
         query = query.where(Order.created_at < filters.until)
-    return await _page(session, query, Order.id, filters.cursor, filters.limit)
+    return await paginate(session, query, Order.id, filters.cursor, filters.limit)
 
 
 async def list_events(*, session: AsyncSession, order_id: int) -> list[OrderEvent]:
@@ -294,26 +411,7 @@ async def list_fills(
         query = query.where(Fill.order_id == filters.order_id)
     if filters.since:
         query = query.where(Fill.executed_at >= filters.since)
-    return await _page(session, query, Fill.id, filters.cursor, filters.limit)
-
-
-async def _page(
-    session: AsyncSession, query: Select[Any], id_column: Any, cursor: str | None, limit: int
-) -> tuple[list[Any], str | None]:
-    if cursor is not None:
-        try:
-            last_id = decode_cursor(cursor)
-        except ValueError as exc:
-            raise UnprocessableError(
-                "invalid cursor",
-                details=[{"loc": ["query", "cursor"], "msg": str(exc), "type": "value_error"}],
-            ) from exc
-        query = query.where(id_column < last_id)
-    rows = list(await session.scalars(query.order_by(id_column.desc()).limit(limit + 1)))
-    if len(rows) > limit:
-        rows = rows[:limit]
-        return rows, encode_cursor(rows[-1].id)
-    return rows, None
+    return await paginate(session, query, Fill.id, filters.cursor, filters.limit)
 
 
 # -- changing -----------------------------------------------------------------------
@@ -331,6 +429,10 @@ async def modify(
     """Change quantity, limit or stop price of an open order."""
     order = await _working_order(session, order_id)
     _check_change(order, change)
+    if change.qty is not None:
+        contract = await call_broker(broker.contract(order.symbol), timeout=timeout)
+        if contract is not None:
+            check_qty_increment(contract, change.qty)
     old = _modifiable_fields(order)
     # Write-ahead for the change too: the row holds the new values before the broker
     # works with them, so fills that follow are measured against the new quantity.

@@ -9,17 +9,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Sequence
+from datetime import datetime
 
 import structlog
 
 from stocks_api.broker.protocol import (
+    AccountType,
+    Bar,
+    BarInterval,
+    BrokerAccount,
     BrokerUnavailableError,
+    Contract,
     EventSink,
     OrderChange,
     OrderRequest,
     Quote,
 )
 from stocks_api.broker.sim.engine import MatchingEngine
+from stocks_api.core.calendar import SessionCalendar
 from stocks_api.core.config import SimSettings
 
 log = structlog.get_logger(__name__)
@@ -30,8 +38,16 @@ class SimBroker:
 
     kind = "sim"
 
-    def __init__(self, settings: SimSettings, *, tick: bool = True) -> None:
+    def __init__(
+        self,
+        settings: SimSettings,
+        *,
+        calendar: SessionCalendar | None = None,
+        tick: bool = True,
+    ) -> None:
+        """Prepare a broker for `settings`; `calendar` sets the regular session (default 24/7)."""
         self._settings = settings
+        self._calendar = calendar
         self._tick_enabled = tick
         self._engine: MatchingEngine | None = None
         self._ticker: asyncio.Task[None] | None = None
@@ -45,9 +61,11 @@ class SimBroker:
 
     @property
     def is_connected(self) -> bool:
+        """Whether the engine is running."""
         return self._engine is not None
 
     async def connect(self, sink: EventSink) -> None:
+        """Open a fresh simulated market that reports to `sink`."""
         # A fresh id prefix per start: a restarted engine never reuses an order or
         # execution id that is already stored.
         self._engine = MatchingEngine(
@@ -56,12 +74,16 @@ class SimBroker:
             on_event=sink,
             id_prefix=f"SIM{time.time_ns() // 1_000_000:x}",
             volatility=self._settings.volatility,
+            calendar=self._calendar,
+            account_id=self._settings.account_id,
+            bar_history_minutes=self._settings.bar_history_days * 1440,
         )
         if self._tick_enabled:
             self._ticker = asyncio.create_task(self._tick_forever(), name="sim-broker-ticker")
         log.info("sim_broker_connected", symbols=self._engine.symbols())
 
     async def close(self) -> None:
+        """Stop the market clock and drop the engine."""
         ticker, self._ticker = self._ticker, None
         if ticker is not None:
             ticker.cancel()
@@ -70,6 +92,7 @@ class SimBroker:
         self._engine = None
 
     async def _tick_forever(self) -> None:
+        """Move prices (and expire DAY orders) every tick interval until closed."""
         while True:
             await asyncio.sleep(self._settings.tick_interval_seconds)
             try:
@@ -79,25 +102,52 @@ class SimBroker:
             except Exception:  # a bad tick must not stop the market
                 log.exception("sim_tick_failed")
 
-    async def is_tradable(self, symbol: str) -> bool:
-        return self.engine.has_symbol(symbol)
+    async def accounts(self) -> list[BrokerAccount]:
+        """List the one configured account."""
+        if not self.is_connected:
+            raise BrokerUnavailableError("simulated broker is not connected")
+        settings = self._settings
+        account_type = AccountType(settings.account_type)
+        return [BrokerAccount(settings.account_id, account_type, "USD", settings.starting_cash)]
+
+    async def contract(self, symbol: str) -> Contract | None:
+        """Look up a simulated symbol."""
+        return self.engine.contract(symbol)
 
     async def place_order(self, order: OrderRequest) -> str:
+        """Submit an order to the engine."""
         return self.engine.submit(order)
 
+    async def place_bracket(
+        self, parent: OrderRequest, children: Sequence[OrderRequest]
+    ) -> list[str]:
+        """Submit a bracket (parent first) to the engine."""
+        return self.engine.submit_bracket(parent, children)
+
     async def modify_order(self, broker_order_id: str, change: OrderChange) -> None:
+        """Modify a working order."""
         self.engine.modify(broker_order_id, change)
 
     async def cancel_order(self, broker_order_id: str) -> None:
+        """Cancel a working order."""
         self.engine.cancel(broker_order_id)
 
     async def open_order_ids(self) -> set[str]:
+        """List the client order ids of the working orders, held bracket children included."""
         return {order.request.client_order_id for order in self.engine.open_orders()}
 
     async def get_quote(self, symbol: str) -> Quote:
+        """Return the current top of book."""
         return self.engine.quote(symbol)
 
+    async def get_bars(
+        self, symbol: str, interval: BarInterval, *, limit: int, end: datetime | None = None
+    ) -> list[Bar]:
+        """Return bars from the engine's own price history."""
+        return self.engine.bars(symbol, interval, limit, end)
+
     async def ping(self) -> float:
+        """Measure a call into the engine."""
         started = time.perf_counter()
         self.engine.symbols()
         return time.perf_counter() - started

@@ -6,22 +6,28 @@ the displayed top of book: buys take the ask, sells hit the bid, up to the displ
 which fills consume until the next `tick` refreshes it. Everything that happens is reported
 synchronously through `on_event` as neutral `BrokerEvent`s. Plain Python on purpose: no I/O,
 no asyncio, so the HTTP broker and the TWS protocol simulator can both drive it.
+
+Time comes from the injected clock and the session calendar: outside regular hours only
+`outside_rth` orders work (the others rest untouched), and DAY orders expire at the first
+regular close after they were accepted. Bracket children are held until their parent has
+filled and then work as one-cancels-other (OCA) siblings.
 """
 
 from __future__ import annotations
 
-import hashlib
-import random
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 
 from stocks_api.broker.protocol import (
+    Bar,
+    BarInterval,
     BrokerEvent,
     BrokerOrderStatus,
     BrokerRejectedError,
+    Contract,
     Execution,
     OrderChange,
     OrderRequest,
@@ -31,202 +37,54 @@ from stocks_api.broker.protocol import (
     Side,
     TimeInForce,
 )
+from stocks_api.broker.sim.bars import (
+    MinuteBars,
+    SyntheticWalk,
+    bucket_function,
+    minute_of,
+    to_bar,
+    volume_units,
+)
+from stocks_api.broker.sim.book import Book, new_book, seeded_rng, step_book
 from stocks_api.broker.sim.commission import execution_commission
+from stocks_api.broker.sim.orders import (
+    LIMIT_TYPES,
+    STOP_TYPES,
+    TRIGGERED_TYPES,
+    EngineOrder,
+    OrderState,
+    bracket_problem,
+    change_problem,
+    positive,
+    qty_problem,
+    request_problem,
+    terms,
+)
 from stocks_api.broker.sim.symbols import SymbolSpec
+from stocks_api.broker.sim.trailing import ratchet, stop_reached, trail_stop
+from stocks_api.core.calendar import SessionCalendar
 
-_ZERO = Decimal(0)
+__all__ = ["FINISHED_ORDERS_KEPT", "EngineOrder", "MatchingEngine"]
+
 # Finished orders stay queryable (get_order) for a while; older ones are dropped.
 FINISHED_ORDERS_KEPT = 10_000
-_LIMIT_TYPES = frozenset({OrderType.LIMIT, OrderType.STOP_LIMIT})
-_STOP_TYPES = frozenset({OrderType.STOP, OrderType.STOP_LIMIT})
 _CHANGE_FIELDS = ("qty", "limit_price", "stop_price")
-_WORKING = frozenset({BrokerOrderStatus.SUBMITTED, BrokerOrderStatus.PARTIALLY_FILLED})
 _Payload = dict[str, str] | None
+
+HELD = "held until the parent fills"
+ACTIVATED = "activated: parent filled"
+ACTIVATED_PARTLY = "activated: parent partly filled"
+RESIZED = "resized to the parent's filled quantity"
+RESIZED_WITH_PARENT = "resized with the parent"
+OCA_REDUCED = "reduced by OCA sibling fill"
+OCA_FILLED = "OCA sibling filled"
+DAY_EXPIRED_AT_CLOSE = "day order expired at the session close"
+IOC_OUTSIDE_RTH = "IOC order cancelled: outside regular trading hours"
 
 
 def _utc_now() -> datetime:
     """Return the current time in UTC."""
     return datetime.now(UTC)
-
-
-def _symbol_rng(seed: int, symbol: str) -> random.Random:
-    """Return the symbol's generator; hashlib (not hash()) keeps it stable across processes."""
-    digest = hashlib.sha256(f"{seed}:{symbol}".encode()).digest()
-    return random.Random(int.from_bytes(digest[:8], "big"))  # noqa: S311 - simulation only
-
-
-def _positive(value: Decimal) -> bool:
-    """Tell whether `value` is a finite number above zero."""
-    return value.is_finite() and value > 0
-
-
-@dataclass(frozen=True, slots=True)
-class EngineOrder:
-    """A snapshot of an order as the engine sees it; `request` reflects modifications."""
-
-    broker_order_id: str
-    request: OrderRequest
-    filled_qty: Decimal
-    avg_fill_price: Decimal | None
-    status: BrokerOrderStatus
-    triggered: bool
-    commission: Decimal
-
-    @property
-    def remaining_qty(self) -> Decimal:
-        """Quantity still to fill."""
-        return self.request.qty - self.filled_qty
-
-
-@dataclass(slots=True)
-class _Book:
-    """The simulated top of book of one symbol; prices are kept as integer tick counts."""
-
-    spec: SymbolSpec
-    rng: random.Random
-    mid: int
-    bid: int
-    ask: int
-    bid_size: Decimal
-    ask_size: Decimal
-    last: Decimal
-    volume: Decimal
-
-    def price(self, ticks: int) -> Decimal:
-        """Convert a tick count to a price."""
-        return self.spec.tick_size * ticks
-
-    def ticks(self, price: Decimal) -> int:
-        """Convert a price to the nearest tick count."""
-        return int((price / self.spec.tick_size).to_integral_value(ROUND_HALF_EVEN))
-
-
-def _new_book(spec: SymbolSpec, seed: int) -> _Book:
-    """Create the opening book of a symbol around its start price."""
-    mid = (spec.start_price / spec.tick_size).to_integral_value(ROUND_HALF_EVEN)
-    book = _Book(
-        spec,
-        _symbol_rng(seed, spec.symbol),
-        max(1, int(mid)),
-        0,
-        0,
-        _ZERO,
-        _ZERO,
-        last=_ZERO,
-        volume=_ZERO,
-    )
-    _refresh_touch(book)
-    book.last = book.price(book.mid)
-    book.volume = book.rng.randint(100, 5000) * spec.lot_size
-    return book
-
-
-def _refresh_touch(book: _Book) -> None:
-    """Draw a new 1-3 tick spread around the mid and new displayed sizes."""
-    spread = book.rng.randint(1, 3)
-    book.bid = max(1, book.mid - spread // 2)
-    book.ask = book.bid + spread
-    book.bid_size = book.rng.randint(1, 10) * book.spec.lot_size
-    book.ask_size = book.rng.randint(1, 10) * book.spec.lot_size
-
-
-def _step_book(book: _Book, volatility: float) -> None:
-    """Move the mid by a Gaussian number of ticks and refresh the touch."""
-    sigma_ticks = max(1.0, book.mid * volatility)
-    book.mid = max(1, book.mid + round(book.rng.gauss(0.0, sigma_ticks)))
-    _refresh_touch(book)
-    # The rest of the market trades too, so `last` (and with it stop triggers) follows prices
-    # even when nobody here trades.
-    book.last = book.price(book.ask if book.rng.random() < 0.5 else book.bid)
-    book.volume += book.rng.randint(1, 10) * book.spec.lot_size
-
-
-@dataclass(slots=True)
-class _Order:
-    """Mutable engine-side state of one order."""
-
-    broker_order_id: str
-    request: OrderRequest
-    status: BrokerOrderStatus = BrokerOrderStatus.SUBMITTED
-    filled_qty: Decimal = _ZERO
-    filled_value: Decimal = _ZERO
-    commission: Decimal = _ZERO
-    executions: int = 0
-    triggered: bool = False
-
-    @property
-    def remaining(self) -> Decimal:
-        """Quantity still to fill."""
-        return self.request.qty - self.filled_qty
-
-    @property
-    def working(self) -> bool:
-        """Whether the order can still fill."""
-        return self.status in _WORKING
-
-    def snapshot(self) -> EngineOrder:
-        """Return an immutable view of the order."""
-        avg = self.filled_value / self.filled_qty if self.filled_qty else None
-        return EngineOrder(
-            self.broker_order_id,
-            self.request,
-            self.filled_qty,
-            avg,
-            self.status,
-            self.triggered,
-            self.commission,
-        )
-
-
-def _request_problem(order: OrderRequest) -> str | None:
-    """Return why a new order is invalid, or None when it is acceptable."""
-    kind = order.order_type.value
-    if not _positive(order.qty):
-        return f"quantity must be positive, got {order.qty}"
-    if order.order_type in _LIMIT_TYPES and order.limit_price is None:
-        return f"a {kind} order needs a limit_price"
-    if order.order_type not in _LIMIT_TYPES and order.limit_price is not None:
-        return f"limit_price is not allowed on a {kind} order"
-    if order.order_type in _STOP_TYPES and order.stop_price is None:
-        return f"a {kind} order needs a stop_price"
-    if order.order_type not in _STOP_TYPES and order.stop_price is not None:
-        return f"stop_price is not allowed on a {kind} order"
-    for name, price in (("limit_price", order.limit_price), ("stop_price", order.stop_price)):
-        if price is not None and not _positive(price):
-            return f"{name} must be positive, got {price}"
-    if order.tif is TimeInForce.IOC and order.order_type in _STOP_TYPES:
-        return f"time in force ioc is not allowed on a {kind} order"
-    return None
-
-
-def _terms(request: OrderRequest) -> dict[str, str]:
-    """Describe an order's terms as JSON-safe strings."""
-    terms: dict[str, object] = {"order_type": request.order_type, "side": request.side}
-    terms |= {"tif": request.tif, "qty": request.qty}
-    terms |= {"limit_price": request.limit_price, "stop_price": request.stop_price}
-    return {name: str(value) for name, value in terms.items() if value is not None}
-
-
-def _change_problem(order: _Order, change: OrderChange) -> str | None:
-    """Return why a modification of a working order is invalid, or None."""
-    kind = order.request.order_type
-    if change.qty is None and change.limit_price is None and change.stop_price is None:
-        return "the modification changes nothing"
-    if change.qty is not None and not (_positive(change.qty) and change.qty > order.filled_qty):
-        return f"quantity must be above the filled quantity {order.filled_qty}, got {change.qty}"
-    if change.limit_price is not None:
-        if kind not in _LIMIT_TYPES:
-            return f"limit_price cannot be set on a {kind.value} order"
-        if not _positive(change.limit_price):
-            return f"limit_price must be positive, got {change.limit_price}"
-    if change.stop_price is not None:
-        if kind not in _STOP_TYPES:
-            return f"stop_price cannot be set on a {kind.value} order"
-        if order.triggered:
-            return "stop_price cannot be changed after the stop triggered"
-        if not _positive(change.stop_price):
-            return f"stop_price must be positive, got {change.stop_price}"
-    return None
 
 
 class MatchingEngine:
@@ -241,6 +99,9 @@ class MatchingEngine:
         clock: Callable[[], datetime] = _utc_now,
         id_prefix: str = "SIM",
         volatility: Decimal = Decimal("0.001"),
+        calendar: SessionCalendar | None = None,
+        account_id: str = "DU0000001",
+        bar_history_minutes: int = 3 * 1440,
     ) -> None:
         """Open the market for `symbols`; `seed` fixes every random draw."""
         names = [spec.symbol for spec in symbols]
@@ -250,16 +111,29 @@ class MatchingEngine:
             raise ValueError(f"duplicate symbols: {names}")
         if not volatility.is_finite() or volatility < 0:
             raise ValueError(f"volatility must be a non-negative number, got {volatility}")
-        self._books = {spec.symbol: _new_book(spec, seed) for spec in symbols}
+        if bar_history_minutes < 1:
+            raise ValueError(f"bar_history_minutes must be at least 1, got {bar_history_minutes}")
+        self._seed = seed
+        self._books = {spec.symbol: new_book(spec, seed) for spec in symbols}
         self._on_event = on_event
         self._clock = clock
+        self._calendar = calendar or SessionCalendar.always_open()
+        self._account_id = account_id
         self._id_prefix = id_prefix
         # Only the width of the random step is a float; prices stay Decimal.
         self._volatility = float(volatility)
-        self._orders: dict[str, _Order] = {}  # working orders and the recently finished
+        self._orders: dict[str, OrderState] = {}  # working orders and the recently finished
         self._finished: deque[str] = deque()
         self._submitted = 0
-        self._working: dict[str, _Order] = {}  # insertion order is time priority
+        self._working: dict[str, OrderState] = {}  # insertion order is time priority
+        # DAY orders by expiry: orders accepted in one session share one close, so this
+        # stays a handful of buckets and expiring is a look at their keys.
+        self._expiries: dict[datetime, dict[str, OrderState]] = {}
+        self._close_cache: tuple[datetime, datetime] | None = None  # (asked at, next close)
+        self._rth_cache: tuple[datetime, bool] | None = None
+        self._bars = {name: MinuteBars(bar_history_minutes) for name in names}
+        self._opening = {name: book.ticks(book.last) for name, book in self._books.items()}
+        self._history_pending = set(names)  # back-filled on the first bars() call
 
     # -- market data ---------------------------------------------------------------------
 
@@ -270,6 +144,14 @@ class MatchingEngine:
     def has_symbol(self, symbol: str) -> bool:
         """Tell whether `symbol` is traded."""
         return symbol in self._books
+
+    def contract(self, symbol: str) -> Contract | None:
+        """Return the contract details of `symbol`, or None when it is not traded."""
+        book = self._books.get(symbol)
+        if book is None:
+            return None
+        spec = book.spec
+        return Contract(symbol, "USD", spec.tick_size, spec.qty_increment)
 
     def quote(self, symbol: str) -> Quote:
         """Return the current top of book of `symbol`."""
@@ -285,10 +167,39 @@ class MatchingEngine:
             ts=self._clock(),
         )
 
+    def bars(
+        self, symbol: str, interval: BarInterval, limit: int, end: datetime | None = None
+    ) -> list[Bar]:
+        """Return up to `limit` newest bars of `symbol` starting before `end`, oldest first.
+
+        Without `end`, the bar of the current minute is the newest. Prices are on the tick
+        grid. The first call for a symbol back-fills a synthetic history that ends at the
+        opening price.
+        """
+        book = self._book(symbol)
+        if limit < 1:
+            raise BrokerRejectedError(f"limit must be at least 1, got {limit}")
+        if symbol in self._history_pending:
+            self._backfill(symbol, book)
+        if end is None:
+            # Now: the bar of the current minute counts even in its very first microsecond.
+            end_minute = minute_of(self._clock()) + 1
+        else:
+            if end.tzinfo is None:  # a naive time is taken as UTC, like everywhere in the API
+                end = end.replace(tzinfo=UTC)
+            # The first minute that does not start before `end`.
+            end_minute = minute_of(end) + (1 if end.second or end.microsecond else 0)
+        bucket = bucket_function(interval, self._calendar.zone)
+        rows = self._bars[symbol].aggregate(limit, end_minute, bucket)
+        return [to_bar(row, book.spec.tick_size) for row in rows]
+
     def tick(self) -> None:
-        """Advance every symbol by one price step, then trigger and match resting orders."""
-        for book in self._books.values():
-            _step_book(book, self._volatility)
+        """Expire due DAY orders, advance every symbol by one price step, then match."""
+        self._expire_due()
+        minute = minute_of(self._clock())
+        for symbol, book in self._books.items():
+            traded = step_book(book, self._volatility)
+            self._bars[symbol].record(minute, book.ticks(book.last), volume_units(traded))
         self._match_working()
 
     def set_quote(
@@ -312,38 +223,60 @@ class MatchingEngine:
             raise ValueError(f"{symbol}: prices must be multiples of {book.spec.tick_size}")
         if not 0 < bid_ticks < ask_ticks or bid_size < 0 or ask_size < 0:
             raise ValueError(f"{symbol}: need 0 < bid < ask and sizes >= 0")
-        if last is not None and not _positive(last):
+        if last is not None and not positive(last):
             raise ValueError(f"{symbol}: last must be positive, got {last}")
         book.bid, book.ask, book.bid_size, book.ask_size = bid_ticks, ask_ticks, bid_size, ask_size
         book.mid = (bid_ticks + ask_ticks) // 2
-        if last is not None:
+        if last is not None and last != book.last:
             book.last = last
+            self._bars[symbol].record(minute_of(self._clock()), book.ticks(last), 0)
         self._match_working()
 
     # -- orders --------------------------------------------------------------------------
 
     def submit(self, order: OrderRequest) -> str:
         """Accept a new order, acknowledge it and match it at once; return its broker id."""
-        if not self.has_symbol(order.symbol):
-            raise BrokerRejectedError(f"unknown symbol {order.symbol!r}")
-        problem = _request_problem(order)
+        self._validate(order)
+        if order.parent_client_order_id is not None or order.oca_group is not None:
+            raise BrokerRejectedError(
+                "an order with parent_client_order_id or oca_group is a bracket child: "
+                "use submit_bracket"
+            )
+        self._expire_due()
+        state = self._accept(order)
+        self._emit_status(state, payload=terms(order), stop_price=self._trail_level(state))
+        self._start(state)
+        return state.broker_order_id
+
+    def submit_bracket(self, parent: OrderRequest, children: Sequence[OrderRequest]) -> list[str]:
+        """Accept a parent with 1-2 OCA children held until it fills; return the broker ids.
+
+        All or nothing: every request is validated before any is accepted. The ids come
+        parent first, then the children in the given order.
+        """
+        for request in (parent, *children):
+            self._validate(request)
+        problem = bracket_problem(parent, children)
         if problem is not None:
             raise BrokerRejectedError(problem)
-        self._submitted += 1
-        broker_order_id = f"{self._id_prefix}-{self._submitted}"
-        state = _Order(broker_order_id, order)
-        self._orders[broker_order_id] = state
-        self._working[broker_order_id] = state
-        self._emit_status(state, payload=_terms(order))
-        self._match(state)
-        if order.tif is TimeInForce.IOC and state.working:
-            self._finish(state, BrokerOrderStatus.CANCELLED, "IOC remainder cancelled")
-        return broker_order_id
+        self._expire_due()
+        head = self._accept(parent)
+        head.children = tuple(self._accept(child, parent=head) for child in children)
+        self._emit_status(head, payload=terms(parent), stop_price=self._trail_level(head))
+        for child in head.children:
+            payload = terms(child.request) | {"parent_broker_order_id": head.broker_order_id}
+            stop = self._trail_level(child)
+            self._emit_status(child, reason=HELD, payload=payload, stop_price=stop)
+        self._start(head)
+        return [head.broker_order_id, *(child.broker_order_id for child in head.children)]
 
     def modify(self, broker_order_id: str, change: OrderChange) -> None:
         """Change quantity or prices of a working order, then re-match it."""
+        self._expire_due()
         state = self._working_order(broker_order_id)
-        problem = _change_problem(state, change)
+        problem = change_problem(state, change)
+        if problem is None and change.qty is not None:
+            problem = qty_problem(self._books[state.request.symbol].spec, change.qty)
         if problem is not None:
             raise BrokerRejectedError(f"cannot modify {broker_order_id}: {problem}")
         request = state.request
@@ -353,26 +286,42 @@ class MatchingEngine:
             limit_price=request.limit_price if change.limit_price is None else change.limit_price,
             stop_price=request.stop_price if change.stop_price is None else change.stop_price,
         )
-        terms = _terms(state.request)
+        if change.stop_price is not None:
+            state.stop_price = change.stop_price
+        described = terms(state.request)
         payload = {
-            name: terms[name] for name in _CHANGE_FIELDS if getattr(change, name) is not None
+            name: described[name] for name in _CHANGE_FIELDS if getattr(change, name) is not None
         }
         self._emit_status(state, reason="modified", payload=payload)
-        self._match(state)
+        if change.qty is not None:
+            # Until the parent fills, its children protect exactly what it will buy or sell.
+            for child in self._held_children(state):
+                child.request = replace(child.request, qty=change.qty)
+                self._emit_status(child, reason=RESIZED_WITH_PARENT, qty=change.qty)
+        self._work(state)
 
     def cancel(self, broker_order_id: str) -> None:
-        """Cancel a working order."""
+        """Cancel a working order (a bracket parent takes its held children along)."""
+        self._expire_due()
         state = self._working_order(broker_order_id)
         self._finish(state, BrokerOrderStatus.CANCELLED, "cancelled by request")
 
     def expire_day_orders(self) -> None:
-        """Expire every working DAY order (end of the trading day)."""
-        for state in list(self._working.values()):
-            if state.request.tif is TimeInForce.DAY:
+        """Expire every working DAY order now (end of the trading day).
+
+        Held bracket children are left alone: their day starts when their parent fills.
+        """
+        due = [
+            state
+            for state in self._working.values()
+            if state.request.tif is TimeInForce.DAY and not state.held
+        ]
+        for state in due:
+            if state.working:
                 self._finish(state, BrokerOrderStatus.EXPIRED, "day order expired")
 
     def open_orders(self) -> list[EngineOrder]:
-        """Return the working orders in submission order."""
+        """Return the working orders (held bracket children included) in submission order."""
         return [state.snapshot() for state in self._working.values()]
 
     def get_order(self, broker_order_id: str) -> EngineOrder:
@@ -382,16 +331,95 @@ class MatchingEngine:
             raise BrokerRejectedError(f"unknown order {broker_order_id!r}")
         return state.snapshot()
 
-    # -- internals -----------------------------------------------------------------------
+    # -- acceptance and the session ------------------------------------------------------
 
-    def _book(self, symbol: str) -> _Book:
+    def _book(self, symbol: str) -> Book:
         """Return the book of `symbol` or reject an unknown symbol."""
         book = self._books.get(symbol)
         if book is None:
             raise BrokerRejectedError(f"unknown symbol {symbol!r}")
         return book
 
-    def _working_order(self, broker_order_id: str) -> _Order:
+    def _validate(self, order: OrderRequest) -> None:
+        """Reject an order the engine cannot accept, before anything is registered."""
+        book = self._book(order.symbol)
+        problem = request_problem(order) or qty_problem(book.spec, order.qty)
+        trailing = order.order_type is OrderType.TRAILING_STOP
+        if problem is None and trailing and self._trail_from_last(order, book) <= 0:
+            problem = f"the trailing stop would start at or below zero (last {book.last})"
+        if problem is not None:
+            raise BrokerRejectedError(problem)
+
+    def _accept(self, order: OrderRequest, *, parent: OrderState | None = None) -> OrderState:
+        """Register a validated order; a bracket child is held and not yet on the clock."""
+        self._submitted += 1
+        broker_order_id = f"{self._id_prefix}-{self._submitted}"
+        state = OrderState(broker_order_id, order, held=parent is not None, parent=parent)
+        if order.order_type in STOP_TYPES:
+            state.stop_price = order.stop_price
+        elif order.order_type is OrderType.TRAILING_STOP:
+            state.stop_price = self._trail_from_last(order, self._books[order.symbol])
+        self._orders[state.broker_order_id] = state
+        self._working[state.broker_order_id] = state
+        if not state.held:
+            self._schedule_expiry(state)
+        return state
+
+    def _start(self, state: OrderState) -> None:
+        """Match a just accepted or activated order; IOC orders never outlive this call."""
+        ioc = state.request.tif is TimeInForce.IOC
+        if ioc and not self._can_work(state.request):
+            self._finish(state, BrokerOrderStatus.CANCELLED, IOC_OUTSIDE_RTH)
+            return
+        self._work(state)
+        if ioc and state.working:
+            self._finish(state, BrokerOrderStatus.CANCELLED, "IOC remainder cancelled")
+
+    def _can_work(self, request: OrderRequest) -> bool:
+        """Tell whether an order may trigger and trade right now."""
+        return request.outside_rth or self._regular_hours()
+
+    def _regular_hours(self) -> bool:
+        """Tell whether the regular session is open now (asked once per clock reading)."""
+        now = self._clock()
+        if self._rth_cache is None or self._rth_cache[0] != now:
+            self._rth_cache = (now, self._calendar.is_regular_hours(now))
+        return self._rth_cache[1]
+
+    def _schedule_expiry(self, state: OrderState) -> None:
+        """Give a DAY order its expiry: the first regular close after now."""
+        if state.request.tif is not TimeInForce.DAY:
+            return
+        now = self._clock()
+        cached = self._close_cache
+        if cached is None or not cached[0] <= now < cached[1]:
+            # No close lies between the cached moment and its next close, so the answer
+            # holds for every moment in between.
+            cached = self._close_cache = (now, self._calendar.next_close(now))
+        state.expires_at = cached[1]
+        self._expiries.setdefault(cached[1], {})[state.broker_order_id] = state
+
+    def _unschedule_expiry(self, state: OrderState) -> None:
+        """Forget a finished order's expiry."""
+        if state.expires_at is None:
+            return
+        bucket = self._expiries.get(state.expires_at)
+        if bucket is not None:
+            bucket.pop(state.broker_order_id, None)
+            if not bucket:
+                del self._expiries[state.expires_at]
+
+    def _expire_due(self) -> None:
+        """Expire the working DAY orders whose session has closed."""
+        if not self._expiries:
+            return
+        now = self._clock()
+        for at in sorted(at for at in self._expiries if at <= now):
+            for state in list(self._expiries.get(at, {}).values()):
+                if state.working:
+                    self._finish(state, BrokerOrderStatus.EXPIRED, DAY_EXPIRED_AT_CLOSE)
+
+    def _working_order(self, broker_order_id: str) -> OrderState:
         """Return a working order or reject an unknown or finished one."""
         state = self._orders.get(broker_order_id)
         if state is None:
@@ -400,30 +428,43 @@ class MatchingEngine:
             raise BrokerRejectedError(f"order {broker_order_id} is {state.status.value}")
         return state
 
+    # -- matching ------------------------------------------------------------------------
+
     def _match_working(self) -> None:
-        """Trigger and match every working order in time priority."""
+        """Expire due DAY orders, then trigger and match every working order in time priority."""
+        self._expire_due()
+        regular_hours = self._regular_hours()  # asked once: one pass sees one session state
         for state in list(self._working.values()):
-            if state.working:
+            if state.working and not state.held and (regular_hours or state.request.outside_rth):
                 self._match(state)
 
-    def _match(self, state: _Order) -> None:
-        """Check the stop trigger of an order, then fill what the touch allows."""
+    def _work(self, state: OrderState) -> None:
+        """Match an order if it may trade now; held children and closed sessions wait."""
+        if state.held or not self._can_work(state.request):
+            return
+        self._match(state)
+
+    def _match(self, state: OrderState) -> None:
+        """Follow and check the stop of an order, then fill what the touch allows."""
         request = state.request
         book = self._books[request.symbol]
-        if request.order_type in _STOP_TYPES and not state.triggered:
-            assert request.stop_price is not None  # validated at submit
-            buy = request.side is Side.BUY
-            if not (book.last >= request.stop_price if buy else book.last <= request.stop_price):
+        if request.order_type in TRIGGERED_TYPES and not state.triggered:
+            assert state.stop_price is not None  # set on acceptance
+            if state.trailing:
+                candidate = self._trail_from_last(request, book)
+                state.stop_price = ratchet(request.side, state.stop_price, candidate)
+            if not stop_reached(request.side, state.stop_price, book.last):
                 return
             state.triggered = True
-            payload = {"stop_price": str(request.stop_price), "last": str(book.last)}
-            self._emit_status(state, reason="stop triggered", payload=payload)
+            payload = {"stop_price": str(state.stop_price), "last": str(book.last)}
+            stop = self._trail_level(state)
+            self._emit_status(state, reason="stop triggered", payload=payload, stop_price=stop)
         self._fill_at_touch(state, book)
 
-    def _fill_at_touch(self, state: _Order, book: _Book) -> None:
+    def _fill_at_touch(self, state: OrderState, book: Book) -> None:
         """Fill as much as the displayed size on the order's side allows, if marketable."""
         request = state.request
-        limit = request.limit_price if request.order_type in _LIMIT_TYPES else None
+        limit = request.limit_price if request.order_type in LIMIT_TYPES else None
         if request.side is Side.BUY:
             price, available = book.price(book.ask), book.ask_size
             marketable = limit is None or price <= limit
@@ -440,10 +481,12 @@ class MatchingEngine:
             book.bid_size -= qty
         book.last = price
         book.volume += qty
+        minute = minute_of(self._clock())
+        self._bars[request.symbol].record(minute, book.ticks(price), volume_units(qty))
         self._record_fill(state, qty, price)
 
-    def _record_fill(self, state: _Order, qty: Decimal, price: Decimal) -> None:
-        """Book a fill on the order and report the execution, then the new status."""
+    def _record_fill(self, state: OrderState, qty: Decimal, price: Decimal) -> None:
+        """Book a fill, report the execution and the new status, then tell OCA siblings."""
         commission = execution_commission(state.filled_qty, state.filled_value, qty, price)
         state.filled_qty += qty
         state.filled_value += qty * price
@@ -455,6 +498,7 @@ class MatchingEngine:
                 exec_id=f"{state.broker_order_id}.{state.executions:02d}",
                 client_order_id=request.client_order_id,
                 broker_order_id=state.broker_order_id,
+                account_id=self._account_id,
                 symbol=request.symbol,
                 side=request.side,
                 qty=qty,
@@ -470,15 +514,91 @@ class MatchingEngine:
             self._emit_status(state, payload=payload)
         else:
             self._finish(state, BrokerOrderStatus.FILLED, None, payload)
+        if state.parent is not None:
+            self._reduce_siblings(state, qty)
+
+    def _trail_from_last(self, request: OrderRequest, book: Book) -> Decimal:
+        """Return where a trailing stop would sit given the current last price."""
+        return trail_stop(
+            request.side,
+            book.last,
+            book.spec.tick_size,
+            amount=request.trail_amount,
+            percent=request.trail_percent,
+        )
+
+    def _trail_level(self, state: OrderState) -> Decimal | None:
+        """Return the stop to report in an update: a trailing stop's level, else None."""
+        return state.stop_price if state.trailing else None
+
+    # -- brackets ------------------------------------------------------------------------
+
+    def _held_children(self, state: OrderState) -> list[OrderState]:
+        """Return the children of a bracket parent still waiting for it."""
+        return [child for child in state.children if child.working and child.held]
+
+    def _settle_children(self, parent: OrderState) -> None:
+        """Act on a finished parent: cancel its held children, or resize and activate them."""
+        held = self._held_children(parent)
+        if not held:
+            return
+        if parent.filled_qty == 0:
+            reason = f"parent order {parent.status.value}"
+            payload = {"parent_broker_order_id": parent.broker_order_id}
+            for child in held:
+                self._finish(child, BrokerOrderStatus.CANCELLED, reason, payload)
+            return
+        reason = ACTIVATED
+        if parent.remaining > 0:
+            # The parent bought or sold less than planned: protect only what it did.
+            reason = ACTIVATED_PARTLY
+            for child in held:
+                child.request = replace(child.request, qty=parent.filled_qty)
+                self._emit_status(child, reason=RESIZED, qty=parent.filled_qty)
+        for child in held:
+            child.held = False
+            self._schedule_expiry(child)
+            if child.trailing:
+                # The trail starts from the market of now, not from when it was accepted.
+                child.stop_price = self._trail_from_last(
+                    child.request, self._books[child.request.symbol]
+                )
+            self._emit_status(child, reason=reason, stop_price=self._trail_level(child))
+        for child in held:
+            if child.working:
+                self._start(child)
+
+    def _reduce_siblings(self, child: OrderState, qty: Decimal) -> None:
+        """Apply one child's fill of `qty` to its OCA siblings: reduce, or cancel when done."""
+        assert child.parent is not None
+        for sibling in child.parent.children:
+            if sibling is child or not sibling.working:
+                continue
+            reduced = sibling.request.qty - qty
+            if child.remaining == 0 or reduced <= sibling.filled_qty:
+                payload = {"oca_group": str(child.request.oca_group)}
+                self._finish(sibling, BrokerOrderStatus.CANCELLED, OCA_FILLED, payload)
+            else:
+                sibling.request = replace(sibling.request, qty=reduced)
+                self._emit_status(sibling, reason=OCA_REDUCED, qty=reduced)
+
+    # -- reporting -----------------------------------------------------------------------
 
     def _finish(
-        self, state: _Order, status: BrokerOrderStatus, reason: str | None, payload: _Payload = None
+        self,
+        state: OrderState,
+        status: BrokerOrderStatus,
+        reason: str | None,
+        payload: _Payload = None,
     ) -> None:
-        """Move an order to a final status and report it."""
+        """Move an order to a final status and report it, then settle its bracket children."""
         state.status = status
         del self._working[state.broker_order_id]
+        self._unschedule_expiry(state)
         self._forget_old_finished(state.broker_order_id)
         self._emit_status(state, reason=reason, payload=payload)
+        if state.children:
+            self._settle_children(state)
 
     def _forget_old_finished(self, broker_order_id: str) -> None:
         """Keep only the newest finished orders, so memory does not grow with every order."""
@@ -487,9 +607,15 @@ class MatchingEngine:
             self._orders.pop(self._finished.popleft(), None)
 
     def _emit_status(
-        self, state: _Order, *, reason: str | None = None, payload: _Payload = None
+        self,
+        state: OrderState,
+        *,
+        reason: str | None = None,
+        payload: _Payload = None,
+        stop_price: Decimal | None = None,
+        qty: Decimal | None = None,
     ) -> None:
-        """Report the order's current status."""
+        """Report the order's current status (with a stop or quantity the engine moved)."""
         self._on_event(
             OrderStatusUpdate(
                 client_order_id=state.request.client_order_id,
@@ -500,5 +626,18 @@ class MatchingEngine:
                 ts=self._clock(),
                 reason=reason,
                 payload={**(payload or {}), "remaining": str(state.remaining)},
+                stop_price=stop_price,
+                qty=qty,
             )
         )
+
+    def _backfill(self, symbol: str, book: Book) -> None:
+        """Give `symbol` a synthetic past that ends just before its first live bar."""
+        self._history_pending.discard(symbol)
+        series = self._bars[symbol]
+        end = series.first_minute
+        if end is None:
+            end = minute_of(self._clock())
+        walk = SyntheticWalk(self._volatility, volume_units(book.spec.lot_size))
+        rng = seeded_rng(f"{self._seed}:{symbol}:history")
+        series.prepend_history(end, self._opening[symbol], walk, rng)

@@ -11,6 +11,7 @@ from types import MappingProxyType
 _SYMBOL_RE = re.compile(r"^[A-Z][A-Z0-9.]{0,11}$")
 
 DEFAULT_START_PRICE = Decimal("100.00")
+FRACTIONAL_INCREMENT = Decimal("0.0001")
 
 # Plausible starting prices so a default setup looks like a real market; exactness is irrelevant.
 REFERENCE_PRICES: Mapping[str, Decimal] = MappingProxyType(
@@ -39,6 +40,13 @@ class SymbolSpec:
     start_price: Decimal
     tick_size: Decimal = Decimal("0.01")
     lot_size: Decimal = Decimal("100")
+    # Fractional symbols trade in 0.0001-share increments, the others in whole shares.
+    fractional: bool = False
+
+    @property
+    def qty_increment(self) -> Decimal:
+        """The smallest quantity step an order may use."""
+        return FRACTIONAL_INCREMENT if self.fractional else Decimal(1)
 
     def __post_init__(self) -> None:
         """Reject specs the engine could not quote sensibly."""

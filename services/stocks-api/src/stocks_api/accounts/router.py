@@ -1,0 +1,81 @@
+"""REST routes of accounts: managed accounts, summary, P&L and history."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from stocks_api.accounts import service
+from stocks_api.accounts.schemas import (
+    AccountHistoryFilters,
+    AccountPnl,
+    AccountRead,
+    AccountSnapshotPage,
+    AccountSnapshotRead,
+    AccountSummary,
+)
+from stocks_api.core.dependencies import BrokerDep, CalendarDep, SessionDep, SettingsDep
+
+router = APIRouter(prefix="/accounts", tags=["accounts"])
+
+AccountId = Annotated[str, Path(min_length=1, max_length=32, examples=["DU1234567"])]
+
+_ERRORS: dict[int | str, dict[str, object]] = {
+    404: {"description": "account not found"},
+    422: {"description": "validation failed"},
+    503: {"description": "broker unavailable"},
+}
+
+
+@router.get("", responses=_ERRORS)
+async def list_accounts(broker: BrokerDep, settings: SettingsDep) -> list[AccountRead]:
+    """List the accounts the broker manages."""
+    accounts = await service.list_managed(broker=broker, timeout=settings.broker_timeout_seconds)
+    return [AccountRead.model_validate(a) for a in accounts]
+
+
+@router.get("/{account_id}/summary", responses=_ERRORS)
+async def get_account_summary(
+    session: SessionDep, broker: BrokerDep, settings: SettingsDep, account_id: AccountId
+) -> AccountSummary:
+    """Get net liquidation, cash, margins, buying power and cushion."""
+    return await service.summary(
+        session=session,
+        broker=broker,
+        account_id=account_id,
+        timeout=settings.broker_timeout_seconds,
+    )
+
+
+@router.get("/{account_id}/pnl", responses=_ERRORS)
+async def get_account_pnl(
+    session: SessionDep,
+    broker: BrokerDep,
+    settings: SettingsDep,
+    calendar: CalendarDep,
+    account_id: AccountId,
+) -> AccountPnl:
+    """Get today's daily, unrealized and realized P&L."""
+    return await service.pnl(
+        session=session,
+        broker=broker,
+        calendar=calendar,
+        account_id=account_id,
+        timeout=settings.broker_timeout_seconds,
+    )
+
+
+@router.get("/{account_id}/history", responses=_ERRORS)
+async def list_account_history(
+    session: SessionDep,
+    account_id: AccountId,
+    filters: Annotated[AccountHistoryFilters, Query()],
+) -> AccountSnapshotPage:
+    """List the account's snapshots, newest first."""
+    rows, next_cursor = await service.list_history(
+        session=session, account_id=account_id, filters=filters
+    )
+    return AccountSnapshotPage(
+        items=[AccountSnapshotRead.model_validate(r) for r in rows], next_cursor=next_cursor
+    )

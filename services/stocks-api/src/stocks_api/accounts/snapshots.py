@@ -1,0 +1,107 @@
+"""The snapshot recorder: account and position history, and the portfolio gauges.
+
+A background task of the lifespan. Every `refresh_seconds` it values the portfolio and
+updates `active_positions`, `pnl_unrealized` and `pnl_realized`; every snapshot interval
+it also persists account and position snapshots, and after each batch of fills (the
+consumer notifies it) an account snapshot. Position snapshots per fill are written by
+the consumer itself, in the fill's own transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from stocks_api.accounts import service as account_service
+from stocks_api.broker.protocol import BrokerClient
+from stocks_api.core import metrics
+from stocks_api.core.calendar import SessionCalendar
+from stocks_api.core.database import utcnow
+
+log = structlog.get_logger(__name__)
+
+
+class SnapshotRecorder:
+    """Records snapshots on an interval and after fills; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        broker: BrokerClient,
+        calendar: SessionCalendar,
+        interval: float,
+        timeout: float,
+        refresh_seconds: float = 5.0,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._broker = broker
+        self._calendar = calendar
+        self._interval = interval
+        self._timeout = timeout
+        self._refresh = min(refresh_seconds, interval)
+        self._fills = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def notify_fills(self) -> None:
+        """Note that fills were booked (called by the consumer after its commit)."""
+        self._fills.set()
+
+    def start(self) -> None:
+        """Start the background task; the first pass snapshots at once."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="snapshot-recorder")
+
+    async def stop(self) -> None:
+        """Stop the background task."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_interval = loop.time()
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._fills.wait(), self._refresh)
+            fills, due = self._fills.is_set(), loop.time() >= next_interval
+            self._fills.clear()
+            reason = "interval" if due else "fill" if fills else None
+            try:
+                await self.record(reason)
+            except Exception:  # history must not stop because one pass failed
+                log.exception("snapshot_failed", reason=reason)
+            if due:
+                next_interval = loop.time() + self._interval
+
+    async def record(self, reason: str | None) -> None:
+        """Value the portfolio, update the gauges, and persist snapshots when `reason` is set."""
+        async with self._sessionmaker() as session:
+            if reason is None:
+                states = [
+                    await account_service.evaluate(
+                        session=session, broker=self._broker, account=account, timeout=self._timeout
+                    )
+                    for account in await account_service.all_accounts(session)
+                ]
+            else:
+                states = await account_service.record_snapshots(
+                    session=session,
+                    broker=self._broker,
+                    reason=reason,
+                    with_positions=reason == "interval",
+                    timeout=self._timeout,
+                )
+            session_start = self._calendar.last_close(utcnow())
+            metrics.ACTIVE_POSITIONS.set(sum(len(s.positions) for s in states))
+            for state in states:
+                account_id = state.account.account_id
+                realized = await account_service.realized_since(session, account_id, session_start)
+                metrics.PNL_UNREALIZED.labels(account=account_id).set(float(state.unrealized_pnl))
+                metrics.PNL_REALIZED.labels(account=account_id).set(float(realized))
+            await session.commit()

@@ -1,0 +1,88 @@
+"""Market data from the broker: quotes, bars, and the marks that value positions."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+
+from stocks_api.broker.protocol import Bar, BarInterval, BrokerClient, Quote
+from stocks_api.core.broker_calls import call_broker
+from stocks_api.core.errors import AppError, UnprocessableError
+from stocks_api.marketdata.exceptions import SymbolNotFoundError, TooManySymbolsError
+from stocks_api.marketdata.schemas import MAX_QUOTE_SYMBOLS, QuoteError
+
+_SYMBOL_RE = re.compile(r"^[A-Z][A-Z0-9.]{0,11}$")
+
+
+def parse_symbol_list(text: str) -> list[str]:
+    """Split ``"aapl, MSFT,aapl"`` into distinct upper-case symbols, in order.
+
+    Raises:
+        UnprocessableError: no symbols; TooManySymbolsError: more than the cap.
+    """
+    symbols = list(dict.fromkeys(s.strip().upper() for s in text.split(",") if s.strip()))
+    if not symbols:
+        raise UnprocessableError(
+            "give at least one symbol",
+            details=[{"loc": ["query", "symbols"], "msg": "no symbols", "type": "missing"}],
+        )
+    if len(symbols) > MAX_QUOTE_SYMBOLS:
+        raise TooManySymbolsError(len(symbols), MAX_QUOTE_SYMBOLS)
+    return symbols
+
+
+async def get_quotes(
+    *, broker: BrokerClient, symbols: list[str], timeout: float
+) -> tuple[list[Quote], list[QuoteError]]:
+    """Fetch quotes concurrently; a symbol that fails is reported, not raised."""
+    results = await asyncio.gather(
+        *(_quote_or_error(broker, symbol, timeout) for symbol in symbols)
+    )
+    quotes = [r for r in results if isinstance(r, Quote)]
+    errors = [r for r in results if isinstance(r, QuoteError)]
+    return quotes, errors
+
+
+async def _quote_or_error(broker: BrokerClient, symbol: str, timeout: float) -> Quote | QuoteError:
+    if not _SYMBOL_RE.match(symbol):
+        return QuoteError(symbol=symbol, code="INVALID_SYMBOL", message="not a valid symbol")
+    try:
+        if await call_broker(broker.contract(symbol), timeout=timeout) is None:
+            return QuoteError(
+                symbol=symbol, code="UNKNOWN_SYMBOL", message="not known to the broker"
+            )
+        return await call_broker(broker.get_quote(symbol), timeout=timeout)
+    except AppError as exc:
+        return QuoteError(symbol=symbol, code=exc.code, message=exc.message)
+
+
+async def get_bars(
+    *,
+    broker: BrokerClient,
+    symbol: str,
+    interval: BarInterval,
+    limit: int,
+    end: datetime | None = None,
+    timeout: float,
+) -> list[Bar]:
+    """Return OHLCV bars of a known symbol, oldest first."""
+    if await call_broker(broker.contract(symbol), timeout=timeout) is None:
+        raise SymbolNotFoundError(symbol)
+    return await call_broker(
+        broker.get_bars(symbol, interval, limit=limit, end=end), timeout=timeout
+    )
+
+
+async def marks(
+    *, broker: BrokerClient, symbols: Iterable[str], timeout: float
+) -> dict[str, Decimal | None]:
+    """Return the price each symbol is valued at (its last trade), None where unknown."""
+    unique = list(dict.fromkeys(symbols))
+    quotes, _ = await get_quotes(broker=broker, symbols=unique, timeout=timeout)
+    prices: dict[str, Decimal | None] = dict.fromkeys(unique)
+    for quote in quotes:
+        prices[quote.symbol] = quote.last
+    return prices

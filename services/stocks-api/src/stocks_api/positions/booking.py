@@ -1,0 +1,113 @@
+"""Booking fills into positions and account cash, inside the event consumer's transaction.
+
+The consumer calls `FillBook.load` once per batch, then `book` for each new fill, so a
+batch of fills costs two queries however many symbols it touches. Every booked fill also
+leaves a position snapshot marked at the fill's price (the position history).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+import structlog
+from sqlalchemy import select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from stocks_api.accounts.models import Account
+from stocks_api.broker.protocol import AccountType, Execution
+from stocks_api.orders.models import Fill
+from stocks_api.positions.ledger import ZERO, Holding, apply_fill, signed_qty, unrealized_pnl
+from stocks_api.positions.models import Position, PositionSnapshot
+
+log = structlog.get_logger(__name__)
+
+
+class FillBook:
+    """The positions and accounts that one batch of executions touches."""
+
+    def __init__(self, positions: dict[tuple[str, str], Position], accounts: dict[str, Account]):
+        self._positions = positions
+        self._accounts = accounts
+
+    @classmethod
+    async def load(cls, session: AsyncSession, executions: Iterable[Execution]) -> FillBook:
+        """Read the rows the executions will change."""
+        keys = {(e.account_id, e.symbol) for e in executions}
+        if not keys:
+            return cls({}, {})
+        rows = await session.scalars(
+            select(Position).where(tuple_(Position.account_id, Position.symbol).in_(keys))
+        )
+        positions = {(p.account_id, p.symbol): p for p in rows}
+        ids = {account_id for account_id, _ in keys}
+        accounts = {
+            a.account_id: a
+            for a in await session.scalars(select(Account).where(Account.account_id.in_(ids)))
+        }
+        return cls(positions, accounts)
+
+    def book(self, session: AsyncSession, fill: Fill, at: datetime) -> Position:
+        """Apply `fill` to its position and its account's cash; snapshot the position."""
+        assert fill.account_id is not None  # the consumer sets it from the execution
+        position = self._position(session, fill.account_id, fill.symbol)
+        account = self._account(session, fill.account_id)
+        before = Holding(position.qty, position.avg_cost, position.realized_pnl)
+        result = apply_fill(before, signed_qty(fill.side, fill.qty), fill.price, fill.commission)
+        after = result.holding
+        if before.qty == 0 or (after.qty != 0 and (after.qty > 0) != (before.qty > 0)):
+            position.opened_at = at  # a new position, or one flipped to the other side
+        position.qty, position.avg_cost = after.qty, after.avg_cost
+        position.realized_pnl = after.realized_pnl
+        position.updated_at = at
+        account.cash += result.cash_delta
+        account.realized_pnl += result.realized
+        account.updated_at = at
+        fill.realized_pnl = result.realized
+        session.add(
+            PositionSnapshot(
+                account_id=position.account_id,
+                symbol=position.symbol,
+                qty=after.qty,
+                avg_cost=after.avg_cost,
+                market_price=fill.price,
+                market_value=after.qty * fill.price,
+                unrealized_pnl=unrealized_pnl(after.qty, after.avg_cost, fill.price),
+                realized_pnl=after.realized_pnl,
+                reason="fill",
+                taken_at=at,
+            )
+        )
+        return position
+
+    def _position(self, session: AsyncSession, account_id: str, symbol: str) -> Position:
+        position = self._positions.get((account_id, symbol))
+        if position is None:
+            position = Position(
+                account_id=account_id,
+                symbol=symbol,
+                qty=ZERO,
+                avg_cost=ZERO,
+                realized_pnl=ZERO,
+            )
+            session.add(position)
+            self._positions[(account_id, symbol)] = position
+        return position
+
+    def _account(self, session: AsyncSession, account_id: str) -> Account:
+        account = self._accounts.get(account_id)
+        if account is None:
+            # Accounts are registered at start-up; a fill for another one is still booked
+            # (nothing is lost), against an account that starts from zero cash.
+            log.warning("fill_for_unregistered_account", account_id=account_id)
+            account = Account(
+                account_id=account_id,
+                account_type=AccountType.MARGIN.value,
+                currency="USD",
+                initial_cash=ZERO,
+                cash=ZERO,
+                realized_pnl=ZERO,
+            )
+            session.add(account)
+            self._accounts[account_id] = account
+        return account

@@ -1,0 +1,141 @@
+"""Trailing stops, DAY expiry, outside-RTH, fractional quantities and cash-account shorts."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+
+from stocks_api.broker.sim.engine import MatchingEngine
+from stocks_api.core.config import SessionSettings
+from stocks_api.main import create_app
+from tests.conftest import make_settings, manual_sim_broker
+from tests.factories import order_body, place, resting_limit_body, set_market, wait_for_status
+
+Settle = Callable[[], Awaitable[None]]
+
+
+async def test_a_trailing_stop_ratchets_up_and_triggers_on_the_way_down(
+    client: httpx.AsyncClient, engine: MatchingEngine, settle: Settle
+) -> None:
+    set_market(engine, "189.99", "190.00", last="190.00")
+    await place(client, qty="10")
+    order = await place(client, side="sell", qty="10", type="trailing_stop", trail_amount="1.00")
+    assert order["status"] == "submitted"
+    assert Decimal(order["trail_amount"]) == 1
+    assert Decimal(order["stop_price"]) == Decimal("189.00")
+
+    set_market(engine, "194.99", "195.00", last="195.00")  # stop follows to 194.00
+    set_market(engine, "194.49", "194.50", last="194.50")  # above the stop: nothing happens
+    assert (await client.get(f"/api/v1/orders/{order['id']}")).json()["status"] == "submitted"
+    set_market(engine, "193.99", "194.00", last="194.00")  # touches 194.00: triggered
+    filled = await wait_for_status(client, order["id"], "filled")
+    assert Decimal(filled["stop_price"]) == Decimal("194.00")
+    assert Decimal(filled["avg_fill_price"]) == Decimal("193.99")
+    events = (await client.get(f"/api/v1/orders/{order['id']}/events")).json()
+    assert "stop triggered" in [e["reason"] for e in events]
+
+
+async def test_a_trailing_percent_buy_stop_follows_the_market_down(
+    client: httpx.AsyncClient, engine: MatchingEngine
+) -> None:
+    set_market(engine, "99.99", "100.00", last="100.00")
+    order = await place(client, qty="5", type="trailing_stop", trail_percent="2")
+    assert Decimal(order["stop_price"]) == Decimal("102.00")
+    set_market(engine, "89.99", "90.00", last="90.00")  # stop follows to 91.80
+    set_market(engine, "91.79", "91.80", last="91.80")
+    filled = await wait_for_status(client, order["id"], "filled")
+    assert Decimal(filled["stop_price"]) == Decimal("91.80")
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"type": "trailing_stop"},
+        {"type": "trailing_stop", "trail_amount": "1", "trail_percent": "1"},
+        {"type": "trailing_stop", "trail_percent": "100"},
+        {"type": "trailing_stop", "trail_amount": "1", "stop_price": "10"},
+        {"type": "trailing_stop", "trail_amount": "1", "tif": "ioc"},
+        {"type": "market", "trail_amount": "1"},
+    ],
+)
+async def test_bad_trailing_stops_are_refused(
+    client: httpx.AsyncClient, fields: dict[str, Any]
+) -> None:
+    response = await client.post("/api/v1/orders", json=order_body(**fields))
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == "VALIDATION_ERROR"
+
+
+async def test_a_day_order_expires_and_the_expiry_is_an_order_event(
+    client: httpx.AsyncClient, engine: MatchingEngine
+) -> None:
+    order = await place(client, **resting_limit_body(engine, tif="day"))
+    gtc = await place(client, **resting_limit_body(engine))
+    engine.expire_day_orders()
+    expired = await wait_for_status(client, order["id"], "expired")
+    assert expired["cancelled_at"]
+    events = (await client.get(f"/api/v1/orders/{order['id']}/events")).json()
+    assert events[-1]["to_status"] == "expired"
+    assert (await client.get(f"/api/v1/orders/{gtc['id']}")).json()["status"] == "submitted"
+
+
+async def test_outside_regular_hours_only_outside_rth_orders_work(clean_database: str) -> None:
+    # A session that is never open: every day is a holiday-free weekend.
+    closed = SessionSettings(timezone="UTC", open="00:00", close="00:01", days="mon-sun")
+    settings = make_settings(clean_database, session=closed)
+    app = create_app(settings, broker_factory=manual_sim_broker)
+    async with app.router.lifespan_context(app):
+        engine: MatchingEngine = app.state.broker.engine
+        if engine._calendar.is_regular_hours(engine._clock()):
+            pytest.skip("the clock is inside the one-minute session")
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            set_market(engine, "189.99", "190.00", last="190.00")
+            waits = await place(client, qty="10")
+            assert waits["status"] == "submitted"
+            works = await place(client, qty="10", outside_rth=True)
+            assert works["status"] == "filled"
+
+
+async def test_fractional_quantities_need_a_fractional_symbol(clean_database: str) -> None:
+    settings = make_settings(clean_database, fractional_symbols="spy")
+    app = create_app(settings, broker_factory=manual_sim_broker)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            refused = await client.post("/api/v1/orders", json=order_body(qty="1.5"))
+            assert refused.status_code == 422
+            error = refused.json()["error"]
+            assert error["code"] == "INVALID_QUANTITY"
+            assert "whole shares" in error["message"]
+            assert error["details"][0]["loc"] == ["body", "qty"]
+            accepted = await place(client, symbol="SPY", qty="0.5")
+            assert accepted["status"] == "filled"
+            too_fine = await client.post(
+                "/api/v1/orders", json=order_body(symbol="SPY", qty="0.00001")
+            )
+            assert too_fine.status_code == 422
+            assert too_fine.json()["error"]["code"] == "INVALID_QUANTITY"
+            assert (await client.get("/api/v1/orders")).json()["items"][0]["id"] == accepted["id"]
+
+
+async def test_a_cash_account_cannot_sell_short(clean_database: str) -> None:
+    settings = make_settings(clean_database, account_type="cash")
+    app = create_app(settings, broker_factory=manual_sim_broker)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            short = await client.post("/api/v1/orders", json=order_body(side="sell"))
+            assert short.status_code == 422
+            assert short.json()["error"]["code"] == "SHORT_SALE_NOT_ALLOWED"
+            await place(client, qty="10")
+            await app.state.consumer.wait_applied(app.state.consumer.last_received, 5)
+            covered = await place(client, side="sell", qty="10")
+            assert covered["status"] == "filled"
+            summary = (await client.get("/api/v1/accounts/DU1234567/summary")).json()
+            assert summary["account_type"] == "cash"
+            assert Decimal(summary["buying_power"]) == Decimal(summary["cash"])
