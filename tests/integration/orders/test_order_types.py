@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 
+from stocks_api.broker.sim.broker import SimBroker
 from stocks_api.broker.sim.engine import MatchingEngine
 from stocks_api.core.config import SessionSettings
 from stocks_api.main import create_app
@@ -83,22 +86,70 @@ async def test_a_day_order_expires_and_the_expiry_is_an_order_event(
     assert (await client.get(f"/api/v1/orders/{gtc['id']}")).json()["status"] == "submitted"
 
 
-async def test_outside_regular_hours_only_outside_rth_orders_work(clean_database: str) -> None:
-    # A session that is never open: every day is a holiday-free weekend.
-    closed = SessionSettings(timezone="UTC", open="00:00", close="00:01", days="mon-sun")
-    settings = make_settings(clean_database, session=closed)
-    app = create_app(settings, broker_factory=manual_sim_broker)
+class Clock:
+    """A settable clock for the simulated broker."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+# Regular hours 09:30-16:00 New York time, Monday to Friday.
+NEW_YORK = SessionSettings(timezone="America/New_York", open="09:30", close="16:00")
+# Tuesday 2026-11-24 15:59 in New York (EST, UTC-5): one minute before the close.
+BEFORE_CLOSE = datetime(2026, 11, 24, 20, 59, tzinfo=UTC)
+
+
+@asynccontextmanager
+async def _app_at(
+    database_url: str, clock: Clock, **sim: Any
+) -> AsyncIterator[tuple[httpx.AsyncClient, MatchingEngine]]:
+    settings = make_settings(database_url, session=NEW_YORK, **sim)
+
+    def broker(s: Any) -> SimBroker:
+        return SimBroker(s.sim, calendar=s.session.calendar(), tick=False, clock=clock)
+
+    app = create_app(settings, broker_factory=broker)
     async with app.router.lifespan_context(app):
-        engine: MatchingEngine = app.state.broker.engine
-        if engine._calendar.is_regular_hours(engine._clock()):
-            pytest.skip("the clock is inside the one-minute session")
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            set_market(engine, "189.99", "190.00", last="190.00")
-            waits = await place(client, qty="10")
-            assert waits["status"] == "submitted"
-            works = await place(client, qty="10", outside_rth=True)
-            assert works["status"] == "filled"
+            yield client, app.state.broker.engine
+
+
+async def test_day_orders_expire_at_the_session_close(clean_database: str) -> None:
+    clock = Clock(BEFORE_CLOSE)
+    async with _app_at(clean_database, clock) as (client, engine):
+        day = await place(client, **resting_limit_body(engine, tif="day"))
+        gtc = await place(client, **resting_limit_body(engine))
+        engine.tick()
+        assert (await client.get(f"/api/v1/orders/{day['id']}")).json()["status"] == "submitted"
+
+        clock.now = BEFORE_CLOSE + timedelta(minutes=1)  # 16:00: the close
+        engine.tick()
+        expired = await wait_for_status(client, day["id"], "expired")
+        assert expired["cancelled_at"]
+        events = (await client.get(f"/api/v1/orders/{day['id']}/events")).json()
+        assert (events[-1]["to_status"], events[-1]["reason"]) == (
+            "expired",
+            "day order expired at the session close",
+        )
+        assert (await client.get(f"/api/v1/orders/{gtc['id']}")).json()["status"] == "submitted"
+
+
+async def test_outside_regular_hours_only_outside_rth_orders_work(clean_database: str) -> None:
+    clock = Clock(BEFORE_CLOSE + timedelta(hours=1))  # 17:00, after the close
+    async with _app_at(clean_database, clock) as (client, engine):
+        set_market(engine, "189.99", "190.00", last="190.00")
+        waits = await place(client, qty="10")
+        assert waits["status"] == "submitted"
+        works = await place(client, qty="10", outside_rth=True)
+        assert works["status"] == "filled"
+
+        clock.now = BEFORE_CLOSE + timedelta(hours=17, minutes=31)  # Wednesday 09:30: open
+        engine.tick()
+        await wait_for_status(client, waits["id"], "filled")
 
 
 async def test_fractional_quantities_need_a_fractional_symbol(clean_database: str) -> None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 
 import structlog
 
@@ -33,6 +33,10 @@ from stocks_api.core.config import SimSettings
 log = structlog.get_logger(__name__)
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 class SimBroker:
     """A simulated broker with a real matching engine, living inside the API process."""
 
@@ -44,10 +48,15 @@ class SimBroker:
         *,
         calendar: SessionCalendar | None = None,
         tick: bool = True,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
-        """Prepare a broker for `settings`; `calendar` sets the regular session (default 24/7)."""
+        """Prepare a broker for `settings`; `calendar` sets the regular session (default 24/7).
+
+        `clock` replaces the wall clock (tests move time across a session close with it).
+        """
         self._settings = settings
         self._calendar = calendar
+        self._clock = clock or _utc_now
         self._tick_enabled = tick
         self._engine: MatchingEngine | None = None
         self._ticker: asyncio.Task[None] | None = None
@@ -77,6 +86,7 @@ class SimBroker:
             calendar=self._calendar,
             account_id=self._settings.account_id,
             bar_history_minutes=self._settings.bar_history_days * 1440,
+            clock=self._clock,
         )
         if self._tick_enabled:
             self._ticker = asyncio.create_task(self._tick_forever(), name="sim-broker-ticker")
