@@ -141,3 +141,27 @@ async def test_a_bracket_replays_with_its_legs(client: httpx.AsyncClient) -> Non
         leg["id"] for leg in first.json()["legs"]
     }
     assert len((await client.get("/api/v1/orders")).json()["items"]) == 3
+
+
+async def test_cancel_all_takes_held_children_along_with_their_parent(
+    client: httpx.AsyncClient, engine: MatchingEngine
+) -> None:
+    set_market(engine, "189.99", "190.00", last="190.00")
+    parent = await place(
+        client,
+        qty="10",
+        type="limit",
+        limit_price="180.00",
+        take_profit={"limit_price": "200.00"},
+        stop_loss={"stop_price": "170.00"},
+    )
+    other = await place(client, qty="5", type="limit", limit_price="150.00")
+
+    response = await client.delete("/api/v1/orders")
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["failed"] == []
+    ids = {parent["id"], other["id"], *(leg["id"] for leg in parent["legs"])}
+    assert {order["id"] for order in result["cancel_requested"]} == ids
+    for order_id in ids:
+        await wait_for_status(client, order_id, "cancelled")

@@ -32,7 +32,7 @@ class Account(Base):
 
 
 class AccountSnapshot(Base):
-    """The account's figures at one moment (on every fill batch and on an interval)."""
+    """The account's figures at one moment (after fills, at most once a second; on an interval)."""
 
     __tablename__ = "account_snapshot"
     __table_args__ = (Index("ix_account_snapshot_account_taken", "account_id", "taken_at"),)

@@ -29,7 +29,6 @@ from stocks_api.core.broker_calls import call_broker
 from stocks_api.core.calendar import SessionCalendar
 from stocks_api.core.database import utcnow
 from stocks_api.core.pagination import paginate
-from stocks_api.orders.models import Fill
 from stocks_api.positions import service as position_service
 from stocks_api.positions.ledger import ZERO
 from stocks_api.positions.models import PositionSnapshot
@@ -81,19 +80,6 @@ async def list_managed(*, broker: BrokerClient, timeout: float) -> list[BrokerAc
 async def all_accounts(session: AsyncSession) -> list[Account]:
     """Return every registered account."""
     return list(await session.scalars(select(Account).order_by(Account.account_id)))
-
-
-async def realized_since(session: AsyncSession, account_id: str, moment: datetime) -> Decimal:
-    """Return the P&L the account's fills realized at or after `moment`."""
-    rows = await session.scalars(
-        select(Fill.realized_pnl).where(
-            Fill.account_id == account_id,
-            Fill.executed_at >= moment,
-            Fill.realized_pnl.is_not(None),
-        )
-    )
-    # Summed here, not in SQL: SQLite keeps decimals as text and would sum binary floats.
-    return sum((value for value in rows if value is not None), ZERO)
 
 
 async def get_or_raise(*, session: AsyncSession, account_id: str) -> Account:
@@ -151,31 +137,42 @@ async def pnl(
     """Return today's P&L of an account: daily, unrealized, and realized since the boundary."""
     account = await get_or_raise(session=session, account_id=account_id)
     session_start = calendar.last_close(utcnow())
-    baseline = await _net_liquidation_before(session, account, session_start)
-    realized_today = await realized_since(session, account_id, session_start)
+    day_start = await day_start_of(session, account, session_start)
     state = await evaluate(session=session, broker=broker, account=account, timeout=timeout)
     return AccountPnl(
         account_id=account_id,
-        daily_pnl=state.figures.net_liquidation - baseline,
+        daily_pnl=state.figures.net_liquidation - day_start.net_liquidation,
         unrealized_pnl=state.unrealized_pnl,
-        realized_pnl=realized_today,
+        realized_pnl=account.realized_pnl - day_start.realized_pnl,
         session_start=session_start,
         as_of=state.as_of,
     )
 
 
-async def _net_liquidation_before(
-    session: AsyncSession, account: Account, moment: datetime
-) -> Decimal:
-    """Net liquidation at `moment`: the newest snapshot before it, else the initial cash."""
-    value = await session.scalar(
-        select(AccountSnapshot.net_liquidation)
-        .where(AccountSnapshot.account_id == account.account_id, AccountSnapshot.taken_at < moment)
-        .order_by(AccountSnapshot.taken_at.desc(), AccountSnapshot.id.desc())
-        .limit(1)
-    )
+@dataclass(frozen=True, slots=True)
+class DayStart:
+    """Where the trading day began: net liquidation and realized P&L to date."""
+
+    net_liquidation: Decimal
+    realized_pnl: Decimal
+
+
+async def day_start_of(session: AsyncSession, account: Account, moment: datetime) -> DayStart:
+    """Return the account at `moment`: its newest snapshot before it, else its initial cash."""
+    row = (
+        await session.execute(
+            select(AccountSnapshot.net_liquidation, AccountSnapshot.realized_pnl)
+            .where(
+                AccountSnapshot.account_id == account.account_id, AccountSnapshot.taken_at < moment
+            )
+            .order_by(AccountSnapshot.taken_at.desc(), AccountSnapshot.id.desc())
+            .limit(1)
+        )
+    ).first()
     # No snapshot before the boundary: nothing traded before it, so the account held cash.
-    return account.initial_cash if value is None else value
+    if row is None:
+        return DayStart(account.initial_cash, ZERO)
+    return DayStart(row.net_liquidation, row.realized_pnl)
 
 
 async def list_history(

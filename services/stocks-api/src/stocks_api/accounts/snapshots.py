@@ -2,9 +2,9 @@
 
 A background task of the lifespan. Every `refresh_seconds` it values the portfolio and
 updates `active_positions`, `pnl_unrealized` and `pnl_realized`; every snapshot interval
-it also persists account and position snapshots, and after each batch of fills (the
-consumer notifies it) an account snapshot. Position snapshots per fill are written by
-the consumer itself, in the fill's own transaction.
+it also persists account and position snapshots, and after fills (the consumer notifies
+it) an account snapshot, at most one a second. Position snapshots per fill are written
+by the consumer itself, in the fill's own transaction.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ class SnapshotRecorder:
         interval: float,
         timeout: float,
         refresh_seconds: float = 5.0,
+        fill_spacing_seconds: float = 1.0,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._broker = broker
@@ -43,6 +44,7 @@ class SnapshotRecorder:
         self._interval = interval
         self._timeout = timeout
         self._refresh = min(refresh_seconds, interval)
+        self._fill_spacing = fill_spacing_seconds
         self._fills = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -78,6 +80,10 @@ class SnapshotRecorder:
                 log.exception("snapshot_failed", reason=reason)
             if due:
                 next_interval = loop.time() + self._interval
+            if fills:
+                # Fills arriving meanwhile share the next snapshot: a busy market writes one
+                # account snapshot a second, not one per order.
+                await asyncio.sleep(self._fill_spacing)
 
     async def record(self, reason: str | None) -> None:
         """Value the portfolio, update the gauges, and persist snapshots when `reason` is set."""
@@ -101,7 +107,10 @@ class SnapshotRecorder:
             metrics.ACTIVE_POSITIONS.set(sum(len(s.positions) for s in states))
             for state in states:
                 account_id = state.account.account_id
-                realized = await account_service.realized_since(session, account_id, session_start)
+                day_start = await account_service.day_start_of(
+                    session, state.account, session_start
+                )
+                realized = state.account.realized_pnl - day_start.realized_pnl
                 metrics.PNL_UNREALIZED.labels(account=account_id).set(float(state.unrealized_pnl))
                 metrics.PNL_REALIZED.labels(account=account_id).set(float(realized))
             await session.commit()

@@ -517,30 +517,54 @@ async def cancel_all(
     timeout: float,
 ) -> tuple[list[Order], list[dict[str, Any]]]:
     """Ask the broker to cancel every open order; return those asked and the failures."""
-    open_ids = list(
-        await session.scalars(
-            select(Order.id)
+    open_rows = (
+        await session.execute(
+            select(Order.id, Order.parent_id)
             .where(Order.status.in_([s.value for s in OPEN if s is not OrderStatus.PENDING_CANCEL]))
             .order_by(Order.id)
         )
-    )
+    ).all()
+    open_ids = {order_id for order_id, _ in open_rows}
+    # Held bracket children go after their parent, whose cancel takes them along (or, for
+    # a partly filled parent, activates them: then they are cancelled on their own).
+    children = [order_id for order_id, parent_id in open_rows if parent_id in open_ids]
     cancelled: list[Order] = []
     failed: list[dict[str, Any]] = []
-    for order_id in open_ids:
-        try:
-            cancelled.append(
-                await cancel(
-                    session=session,
-                    broker=broker,
-                    consumer=consumer,
-                    order_id=order_id,
-                    timeout=timeout,
-                )
-            )
-        except (OrderNotOpenError, BrokerRejectedAppError, BrokerTimeoutAppError) as exc:
-            # It finished meanwhile, or the broker refused: report it, go on with the rest.
-            failed.append({"order_id": order_id, "code": exc.code, "message": exc.message})
+    for order_id, parent_id in open_rows:
+        if parent_id not in open_ids:
+            await _cancel_one(session, broker, consumer, order_id, timeout, cancelled, failed)
+    for order_id in children:
+        child = await get_or_raise(session=session, order_id=order_id)
+        await session.refresh(child)
+        if OrderStatus(child.status) in OPEN:
+            await _cancel_one(session, broker, consumer, order_id, timeout, cancelled, failed)
+        else:
+            cancelled.append(child)
     return cancelled, failed
+
+
+async def _cancel_one(
+    session: AsyncSession,
+    broker: BrokerClient,
+    consumer: BrokerEventConsumer,
+    order_id: int,
+    timeout: float,
+    cancelled: list[Order],
+    failed: list[dict[str, Any]],
+) -> None:
+    try:
+        cancelled.append(
+            await cancel(
+                session=session,
+                broker=broker,
+                consumer=consumer,
+                order_id=order_id,
+                timeout=timeout,
+            )
+        )
+    except (OrderNotOpenError, BrokerRejectedAppError, BrokerTimeoutAppError) as exc:
+        # It finished meanwhile, or the broker refused: report it, go on with the rest.
+        failed.append({"order_id": order_id, "code": exc.code, "message": exc.message})
 
 
 async def _working_order(session: AsyncSession, order_id: int) -> Order:
