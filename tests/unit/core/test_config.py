@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
+from pydantic_settings import BaseSettings
 
 from stocks_api.core.config import Settings
 
@@ -80,3 +83,20 @@ def test_bad_session_and_account_settings_are_refused(
     monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError, match=message):
         Settings()
+
+
+def test_every_setting_is_documented_in_env_example() -> None:
+    documented = {
+        line.split("=", 1)[0].lstrip("# ").strip()
+        for line in (Path(__file__).parents[3] / ".env.example").read_text().splitlines()
+        if "=" in line
+    }
+    names = set()
+    for name, field in Settings.model_fields.items():
+        group = field.annotation
+        if isinstance(group, type) and issubclass(group, BaseSettings):
+            prefix = group.model_config.get("env_prefix", "")
+            names |= {f"{prefix}{sub}".upper() for sub in group.model_fields}
+        else:
+            names.add(name.upper())
+    assert names - documented == set()

@@ -31,7 +31,6 @@ from stocks_api.orders.models import Fill, Order
 from stocks_api.orders.schemas import FillRead, OrderRead
 from stocks_api.orders.state import OrderStatus, can_transition
 from stocks_api.positions.booking import FillBook
-from stocks_api.positions.models import Position
 from stocks_api.streaming.bus import EventBus
 
 log = structlog.get_logger(__name__)
@@ -175,8 +174,7 @@ class BrokerEventConsumer:
                     known_execs.add(event.exec_id)
                     fill = _apply_execution(session, order, event)
                     changes.fills.append(fill)
-                    position = book.book(session, fill, event.ts)
-                    changes.positions[(position.account_id, position.symbol)] = position
+                    book.book(session, fill, event.ts)
                 else:
                     _apply_status(session, order, event)
                 changes.orders[order.client_order_id] = order
@@ -200,12 +198,10 @@ class _Changes:
     def __init__(self) -> None:
         self.orders: dict[str, Order] = {}
         self.fills: list[Fill] = []
-        self.positions: dict[tuple[str, str], Position] = {}
 
     def merge(self, other: _Changes) -> None:
         self.orders.update(other.orders)
         self.fills.extend(other.fills)
-        self.positions.update(other.positions)
 
 
 async def _orders_by_client_id(
