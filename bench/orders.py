@@ -61,6 +61,8 @@ SETTING_PREFIXES = (
     "SIM_",
     "SESSION_",
     "PORTFOLIO_",
+    "AUTH_",
+    "ALLOW_",
     "LOG_",
     "API_",
     "BROKER",
@@ -175,10 +177,11 @@ class RawHttpClient:
     of the two cores it shares with the server.
     """
 
-    def __init__(self, host: str, port: int, path: str) -> None:
+    def __init__(self, host: str, port: int, path: str, headers: dict[str, str]) -> None:
         self._host, self._port = host, port
+        extra = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
         self._head = (
-            f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\n{extra}"
             "Content-Type: application/json\r\nContent-Length: "
         ).encode()
         self._reader: asyncio.StreamReader | None = None
@@ -256,18 +259,18 @@ class HttpxClient:
 
 @contextlib.asynccontextmanager
 async def open_clients(
-    kind: str, port: int, path: str, count: int
+    kind: str, port: int, path: str, count: int, headers: dict[str, str]
 ) -> AsyncIterator[list[PostClient]]:
     """Open `count` clients (one connection each) before any request is timed."""
     if kind == "httpx":
         limits = httpx.Limits(max_connections=count, max_keepalive_connections=count)
         timeout = httpx.Timeout(REQUEST_TIMEOUT_SECONDS)
         async with httpx.AsyncClient(
-            base_url=f"http://{HOST}:{port}", limits=limits, timeout=timeout
+            base_url=f"http://{HOST}:{port}", limits=limits, timeout=timeout, headers=headers
         ) as shared:
             yield [HttpxClient(shared, path) for _ in range(count)]
         return
-    clients = [RawHttpClient(HOST, port, path) for _ in range(count)]
+    clients = [RawHttpClient(HOST, port, path, headers) for _ in range(count)]
     try:
         await asyncio.gather(*(client.connect() for client in clients))
         yield list(clients)
@@ -324,6 +327,7 @@ class Target:
     port: int
     path: str
     pid: int
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 async def run_phase(
@@ -339,7 +343,9 @@ async def run_phase(
     result = PhaseResult(label=label, concurrency=concurrency)
     workers = min(concurrency, count)
     bodies = iter([(i, order_body(i)) for i in range(first_index, first_index + count)])
-    async with open_clients(client_kind, target.port, target.path, workers) as clients:
+    async with open_clients(
+        client_kind, target.port, target.path, workers, target.headers
+    ) as clients:
         postgres_cpu, server_cpu = postgres_cpu_seconds(), process_cpu_seconds(target.pid)
         client_cpu, started = time.process_time(), time.perf_counter()
         await asyncio.gather(*(_worker(client, bodies, result) for client in clients))
@@ -554,6 +560,19 @@ def migrate(env: dict[str, str], workdir: Path) -> None:
     )
 
 
+def create_api_key(env: dict[str, str], workdir: Path) -> str:
+    """Make a trading key for the load (the CLI prints it alone on its last line)."""
+    result = subprocess.run(
+        [str(VENV_BIN / "stocks-api"), "create-api-key", "--name", "bench", "--scopes", "trade"],
+        cwd=workdir,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return result.stdout.strip().splitlines()[-1]
+
+
 @dataclass(frozen=True)
 class OrderCheck:
     """What the database holds after the run."""
@@ -620,6 +639,7 @@ def api_env(database_url: str) -> dict[str, str]:
     """The API's environment: ours, plus the bench database and quiet logging."""
     return {
         **ALWAYS_OPEN_SESSION,
+        "AUTH_BOOTSTRAP_ADMIN_KEY": "false",  # the bench makes its own key
         **os.environ,
         "DATABASE_URL": database_url,
         "LOG_LEVEL": "WARNING",
@@ -647,7 +667,8 @@ async def bench_api(
     process = start_server(command, env, workdir, "api")
     try:
         await wait_ready(process, port, "GET", READY_PATH, b"")
-        run = await load_target(Target("API", port, ORDERS_PATH, process.popen.pid), args)
+        headers = {"X-API-Key": create_api_key(env, workdir)}
+        run = await load_target(Target("API", port, ORDERS_PATH, process.popen.pid, headers), args)
     finally:
         process.stop()  # graceful: the broker-event consumer drains its queue first
     check = await check_orders(dsn, sum(phase.requests for phase in run.phases()))

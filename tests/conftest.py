@@ -10,9 +10,12 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from stocks_api.auth import service as auth_service
+from stocks_api.auth.security import ALL_SCOPES, Scope
 from stocks_api.broker.sim.broker import SimBroker
 from stocks_api.broker.sim.engine import MatchingEngine
 from stocks_api.core.config import (
+    AuthSettings,
     DatabaseSettings,
     LogSettings,
     SessionSettings,
@@ -33,6 +36,8 @@ TABLES = (
     "order_event",
     "order",
     "account",
+    "api_key",
+    "local_user",
 )
 
 
@@ -77,6 +82,8 @@ def make_settings(
         sim=SimSettings(seed=7, **sim),
         session=session,
         log=LogSettings(level="WARNING"),
+        # Tests make their own keys; the first-start key has its own test.
+        auth=AuthSettings(bootstrap_admin_key=False),
     )
 
 
@@ -97,10 +104,32 @@ async def app(settings: Settings) -> AsyncIterator[Any]:
         yield application
 
 
+async def make_key(app: Any, *scopes: str, name: str = "test") -> str:
+    """Create an API key with `scopes` (all three by default) in the app's database."""
+    wanted = frozenset(Scope(s) for s in scopes) if scopes else ALL_SCOPES
+    async with app.state.db.sessionmaker() as session:
+        _, key = await auth_service.create_key(session=session, name=name, scopes=wanted)
+    return key
+
+
+def api_client(app: Any, key: str | None = None) -> httpx.AsyncClient:
+    """An HTTP client of the app, sending `key` as X-API-Key when given."""
+    headers = {"X-API-Key": key} if key else {}
+    transport = httpx.ASGITransport(app=app)
+    return httpx.AsyncClient(transport=transport, base_url="http://test", headers=headers)
+
+
 @pytest.fixture
 async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+    """A client holding an API key with every scope."""
+    async with api_client(app, await make_key(app)) as http:
+        yield http
+
+
+@pytest.fixture
+async def anonymous(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """A client without credentials."""
+    async with api_client(app) as http:
         yield http
 
 

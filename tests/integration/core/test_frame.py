@@ -14,7 +14,7 @@ from stocks_api.core.config import DatabaseSettings, Settings
 from stocks_api.core.database import Database
 from stocks_api.core.dependencies import get_database
 from stocks_api.main import create_app
-from tests.conftest import manual_sim_broker
+from tests.conftest import api_client, make_key, manual_sim_broker
 from tests.factories import count_orders, order_body
 
 
@@ -40,7 +40,10 @@ async def test_unexpected_error_is_a_500_envelope_without_internals(settings: Se
     app = create_app(settings, broker_factory=lambda s: ExplodingBroker(s.sim, tick=False))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        headers = {"X-API-Key": await make_key(app)}
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://test", headers=headers
+        ) as http:
             response = await http.post("/api/v1/orders", json=order_body())
     assert response.status_code == 500
     body = response.json()
@@ -110,10 +113,7 @@ async def test_logs_are_json_with_request_and_order_ids(
 ) -> None:
     settings.log.level = "INFO"
     app = create_app(settings, broker_factory=manual_sim_broker)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http,
-    ):
+    async with app.router.lifespan_context(app), api_client(app, await make_key(app)) as http:
         response = await http.post(
             "/api/v1/orders",
             json=order_body(client_order_id="log-1"),

@@ -15,7 +15,7 @@ from stocks_api.broker.sim.broker import SimBroker
 from stocks_api.broker.sim.engine import MatchingEngine
 from stocks_api.core.config import SessionSettings
 from stocks_api.main import create_app
-from tests.conftest import make_settings, manual_sim_broker
+from tests.conftest import api_client, make_key, make_settings, manual_sim_broker
 from tests.factories import order_body, place, resting_limit_body, set_market, wait_for_status
 
 Settle = Callable[[], Awaitable[None]]
@@ -112,10 +112,8 @@ async def _app_at(
         return SimBroker(s.sim, calendar=s.session.calendar(), tick=False, clock=clock)
 
     app = create_app(settings, broker_factory=broker)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield client, app.state.broker.engine
+    async with app.router.lifespan_context(app), api_client(app, await make_key(app)) as client:
+        yield client, app.state.broker.engine
 
 
 async def test_day_orders_expire_at_the_session_close(clean_database: str) -> None:
@@ -155,38 +153,32 @@ async def test_outside_regular_hours_only_outside_rth_orders_work(clean_database
 async def test_fractional_quantities_need_a_fractional_symbol(clean_database: str) -> None:
     settings = make_settings(clean_database, fractional_symbols="spy")
     app = create_app(settings, broker_factory=manual_sim_broker)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            refused = await client.post("/api/v1/orders", json=order_body(qty="1.5"))
-            assert refused.status_code == 422
-            error = refused.json()["error"]
-            assert error["code"] == "INVALID_QUANTITY"
-            assert "whole shares" in error["message"]
-            assert error["details"][0]["loc"] == ["body", "qty"]
-            accepted = await place(client, symbol="SPY", qty="0.5")
-            assert accepted["status"] == "filled"
-            too_fine = await client.post(
-                "/api/v1/orders", json=order_body(symbol="SPY", qty="0.00001")
-            )
-            assert too_fine.status_code == 422
-            assert too_fine.json()["error"]["code"] == "INVALID_QUANTITY"
-            assert (await client.get("/api/v1/orders")).json()["items"][0]["id"] == accepted["id"]
+    async with app.router.lifespan_context(app), api_client(app, await make_key(app)) as client:
+        refused = await client.post("/api/v1/orders", json=order_body(qty="1.5"))
+        assert refused.status_code == 422
+        error = refused.json()["error"]
+        assert error["code"] == "INVALID_QUANTITY"
+        assert "whole shares" in error["message"]
+        assert error["details"][0]["loc"] == ["body", "qty"]
+        accepted = await place(client, symbol="SPY", qty="0.5")
+        assert accepted["status"] == "filled"
+        too_fine = await client.post("/api/v1/orders", json=order_body(symbol="SPY", qty="0.00001"))
+        assert too_fine.status_code == 422
+        assert too_fine.json()["error"]["code"] == "INVALID_QUANTITY"
+        assert (await client.get("/api/v1/orders")).json()["items"][0]["id"] == accepted["id"]
 
 
 async def test_a_cash_account_cannot_sell_short(clean_database: str) -> None:
     settings = make_settings(clean_database, account_type="cash")
     app = create_app(settings, broker_factory=manual_sim_broker)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            short = await client.post("/api/v1/orders", json=order_body(side="sell"))
-            assert short.status_code == 422
-            assert short.json()["error"]["code"] == "SHORT_SALE_NOT_ALLOWED"
-            await place(client, qty="10")
-            await app.state.consumer.wait_applied(app.state.consumer.last_received, 5)
-            covered = await place(client, side="sell", qty="10")
-            assert covered["status"] == "filled"
-            summary = (await client.get("/api/v1/accounts/DU1234567/summary")).json()
-            assert summary["account_type"] == "cash"
-            assert Decimal(summary["buying_power"]) == Decimal(summary["cash"])
+    async with app.router.lifespan_context(app), api_client(app, await make_key(app)) as client:
+        short = await client.post("/api/v1/orders", json=order_body(side="sell"))
+        assert short.status_code == 422
+        assert short.json()["error"]["code"] == "SHORT_SALE_NOT_ALLOWED"
+        await place(client, qty="10")
+        await app.state.consumer.wait_applied(app.state.consumer.last_received, 5)
+        covered = await place(client, side="sell", qty="10")
+        assert covered["status"] == "filled"
+        summary = (await client.get("/api/v1/accounts/DU1234567/summary")).json()
+        assert summary["account_type"] == "cash"
+        assert Decimal(summary["buying_power"]) == Decimal(summary["cash"])

@@ -6,7 +6,7 @@ import httpx
 
 from stocks_api.core.config import Settings
 from stocks_api.main import create_app
-from tests.conftest import manual_sim_broker
+from tests.conftest import api_client, make_key, manual_sim_broker
 from tests.factories import resting_limit_body
 
 
@@ -19,10 +19,9 @@ async def _snapshot(http: httpx.AsyncClient) -> tuple[list[dict], list[dict], di
 
 async def test_restart_keeps_orders_events_and_fills(settings: Settings) -> None:
     first = create_app(settings, broker_factory=manual_sim_broker)
-    async with (
-        first.router.lifespan_context(first),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=first), base_url="http://test") as http,
-    ):
+    async with first.router.lifespan_context(first):
+        key = await make_key(first)
+        http = api_client(first, key)
         filled = (
             await http.post(
                 "/api/v1/orders",
@@ -33,14 +32,10 @@ async def test_restart_keeps_orders_events_and_fills(settings: Settings) -> None
         resting = (await http.post("/api/v1/orders", json=resting_body)).json()
         assert (filled["status"], resting["status"]) == ("filled", "submitted")
         orders_before, fills_before, events_before = await _snapshot(http)
+        await http.aclose()
 
     second = create_app(settings, broker_factory=manual_sim_broker)
-    async with (
-        second.router.lifespan_context(second),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=second), base_url="http://test"
-        ) as http,
-    ):
+    async with second.router.lifespan_context(second), api_client(second, key) as http:
         orders_after, fills_after, events_after = await _snapshot(http)
 
     assert fills_after == fills_before

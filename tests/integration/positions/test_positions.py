@@ -11,7 +11,7 @@ import httpx
 from stocks_api.broker.sim.engine import MatchingEngine
 from stocks_api.core.config import PortfolioSettings
 from stocks_api.main import create_app
-from tests.conftest import make_settings, manual_sim_broker
+from tests.conftest import api_client, make_key, make_settings, manual_sim_broker
 from tests.factories import place, set_market
 
 
@@ -129,28 +129,26 @@ async def test_open_positions_are_snapshotted_on_the_interval(clean_database: st
     settings = make_settings(clean_database)
     settings.portfolio = PortfolioSettings(snapshot_interval_seconds=1)
     app = create_app(settings, broker_factory=manual_sim_broker)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            set_market(app.state.broker.engine, "189.99", "190.00", last="190.00")
-            await place(client, qty="10")
-            set_market(app.state.broker.engine, "191.99", "192.00", last="192.00")
-            deadline = asyncio.get_running_loop().time() + 5
-            while True:
-                items = (await client.get("/api/v1/positions/history")).json()["items"]
-                # the first pass may run before the market moved: wait for one at 192
-                interval = [
-                    item
-                    for item in items
-                    if item["reason"] == "interval" and Decimal(item["market_price"]) == 192
-                ]
-                if interval or asyncio.get_running_loop().time() > deadline:
-                    break
-                await asyncio.sleep(0.1)
-            assert interval, items
-            newest = interval[0]
-            assert Decimal(newest["qty"]) == 10
-            # 10 x (192.00 - 190.10)
-            assert Decimal(newest["unrealized_pnl"]) == Decimal("19.00")
-            accounts = (await client.get("/api/v1/accounts/DU1234567/history")).json()["items"]
-            assert any(item["reason"] == "interval" for item in accounts)
+    async with app.router.lifespan_context(app), api_client(app, await make_key(app)) as client:
+        set_market(app.state.broker.engine, "189.99", "190.00", last="190.00")
+        await place(client, qty="10")
+        set_market(app.state.broker.engine, "191.99", "192.00", last="192.00")
+        deadline = asyncio.get_running_loop().time() + 5
+        while True:
+            items = (await client.get("/api/v1/positions/history")).json()["items"]
+            # the first pass may run before the market moved: wait for one at 192
+            interval = [
+                item
+                for item in items
+                if item["reason"] == "interval" and Decimal(item["market_price"]) == 192
+            ]
+            if interval or asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(0.1)
+        assert interval, items
+        newest = interval[0]
+        assert Decimal(newest["qty"]) == 10
+        # 10 x (192.00 - 190.10)
+        assert Decimal(newest["unrealized_pnl"]) == Decimal("19.00")
+        accounts = (await client.get("/api/v1/accounts/DU1234567/history")).json()["items"]
+        assert any(item["reason"] == "interval" for item in accounts)

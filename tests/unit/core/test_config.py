@@ -100,3 +100,47 @@ def test_every_setting_is_documented_in_env_example() -> None:
         else:
             names.add(name.upper())
     assert names - documented == set()
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({}, "AUTH_JWT_SECRET must be set"),
+        ({"AUTH_JWT_SECRET": "change-me"}, "AUTH_JWT_SECRET must be set"),
+        ({"AUTH_JWT_SECRET": "short"}, "AUTH_JWT_SECRET must be set"),
+        (
+            {
+                "AUTH_JWT_SECRET": "k" * 40,
+                "DATABASE_URL": "postgresql+asyncpg://stocks:change-me@db:5432/stocks",
+            },
+            "password in DATABASE_URL",
+        ),
+        (
+            {"AUTH_JWT_SECRET": "k" * 40, "DATABASE_URL": "postgresql+asyncpg://stocks@db/stocks"},
+            "password in DATABASE_URL",
+        ),
+    ],
+)
+def test_production_refuses_missing_or_placeholder_secrets(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], message: str
+) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError, match=message):
+        Settings()
+
+
+def test_production_starts_with_real_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("AUTH_JWT_SECRET", "k" * 40)
+    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://stocks:s3cr3t-Xy9@db:5432/stocks")
+    settings = Settings()
+    assert settings.auth.jwt_secret is not None
+    assert "k" * 40 not in repr(settings)  # secrets never print
+
+
+def test_development_needs_no_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ENVIRONMENT", raising=False)
+    monkeypatch.setenv("AUTH_JWT_SECRET", "")
+    assert Settings().auth.jwt_secret is None

@@ -1,13 +1,20 @@
-"""The `stocks-api` command: serve the API, migrate the database."""
+"""The `stocks-api` command: serve, migrate, and manage API keys and the password."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
 
 import typer
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from stocks_api.core.config import Settings, get_settings
+
+T = TypeVar("T")
+MIN_PASSWORD_LENGTH = 8
 
 app = typer.Typer(
     help="stocks: a local trading API for Interactive Brokers.",
@@ -58,6 +65,96 @@ def migrate(
     settings = _load_settings()
     upgrade(settings.database.url, revision)
     typer.echo(f"database migrated to {revision}")
+
+
+def _with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run `work` with a database session (the CLI is synchronous; the database is not)."""
+    from stocks_api.core.database import Database
+
+    async def run() -> T:
+        db = Database(settings.database)
+        try:
+            async with db.sessionmaker() as session:
+                return await work(session)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(run())
+
+
+@app.command("create-api-key")
+def create_api_key(
+    name: Annotated[str, typer.Option(help="what the key is for, e.g. 'backtest bot'")],
+    scopes: Annotated[str, typer.Option(help="comma-separated: read, trade, admin")] = "read",
+) -> None:
+    """Create an API key; the key itself is printed alone on the last line, once."""
+    from stocks_api.auth import service
+    from stocks_api.auth.security import format_scopes, parse_scopes
+
+    settings = _load_settings()
+    try:
+        parsed = parse_scopes(scopes)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+    if not name.strip() or len(name) > 64:
+        typer.echo("error: --name must be 1-64 characters", err=True)
+        raise typer.Exit(code=2)
+    row, key = _with_session(
+        settings, lambda session: service.create_key(session=session, name=name, scopes=parsed)
+    )
+    typer.echo(f"created API key {row.key_id} ({name}) with scopes: {format_scopes(parsed)}")
+    typer.echo("it is shown only now and stored only as a hash:")
+    typer.echo(key)
+
+
+@app.command("revoke-api-key")
+def revoke_api_key(
+    key_id: Annotated[str, typer.Argument(help="the key's id (the part after stk_), or the key")],
+) -> None:
+    """Revoke an API key; the running API refuses it within seconds."""
+    from stocks_api.auth import service
+    from stocks_api.auth.exceptions import ApiKeyNotFoundError
+    from stocks_api.auth.security import split_api_key
+
+    settings = _load_settings()
+    parts = split_api_key(key_id)
+    wanted = parts[0] if parts else key_id
+    try:
+        row = _with_session(
+            settings, lambda session: service.revoke_key(session=session, key_id=wanted)
+        )
+    except ApiKeyNotFoundError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(code=1) from None
+    typer.echo(f"revoked API key {row.key_id} ({row.name})")
+
+
+@app.command("set-password")
+def set_password(
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="read the password from standard input")
+    ] = False,
+) -> None:
+    """Set the local user's password (for POST /api/v1/auth/token and the UI)."""
+    from stocks_api.auth import service
+
+    settings = _load_settings()
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("new password", hide_input=True, confirmation_prompt=True)
+    if len(password) < MIN_PASSWORD_LENGTH:
+        typer.echo(f"error: use at least {MIN_PASSWORD_LENGTH} characters", err=True)
+        raise typer.Exit(code=2)
+    username = settings.auth.username
+    _with_session(
+        settings,
+        lambda session: service.set_password(session=session, username=username, password=password),
+    )
+    typer.echo(f"password set for {username}")
+    if settings.auth.password_hash is not None:
+        typer.echo("note: AUTH_PASSWORD_HASH is set and takes precedence", err=True)
 
 
 def main() -> None:

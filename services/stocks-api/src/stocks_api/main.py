@@ -1,23 +1,33 @@
-"""The application factory and its lifespan: database, event bus, broker, consumer."""
+"""The application factory and its lifespan: database, bus, broker, consumer, auth."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import structlog
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.routing import APIRoute
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from stocks_api.accounts import service as account_service
 from stocks_api.accounts.router import router as accounts_router
 from stocks_api.accounts.snapshots import SnapshotRecorder
+from stocks_api.auth import service as auth_service
+from stocks_api.auth.dependencies import authorize_by_method, require
+from stocks_api.auth.ratelimit import TokenRateLimiter
+from stocks_api.auth.router import keys_router, token_router
+from stocks_api.auth.security import Scope
+from stocks_api.auth.service import Authenticator
 from stocks_api.broker.factory import build_broker
 from stocks_api.broker.protocol import BrokerClient
-from stocks_api.core.config import Settings, get_settings
+from stocks_api.connection.guard import LiveTradingGuard
+from stocks_api.connection.router import router as broker_router
+from stocks_api.core.config import Environment, Settings, get_settings
 from stocks_api.core.database import Database
-from stocks_api.core.dependencies import current_principal
 from stocks_api.core.handlers import install_exception_handlers
+from stocks_api.core.hygiene import install_hygiene
 from stocks_api.core.logging import configure_logging
 from stocks_api.core.middleware import RequestContextMiddleware
 from stocks_api.health.router import router as health_router
@@ -62,11 +72,24 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     consumer.on_fills(snapshots.notify_fills)
     consumer.start()
     await broker.connect(consumer.sink)
+    app.state.authenticator = Authenticator(sessionmaker=db.sessionmaker, settings=settings.auth)
     async with db.sessionmaker() as session:
+        await _announce_first_key(session, settings)
         # Accounts first: fills replayed by reconciliation book against them.
         app.state.accounts = await account_service.sync_accounts(
             session=session, broker=broker, timeout=timeout
         )
+        app.state.guard = LiveTradingGuard.assess(
+            accounts=app.state.accounts,
+            info=broker.connection_info(),
+            allow_live=settings.allow_live_trading,
+        )
+        if app.state.guard.is_live:
+            log.warning(
+                "live_broker",
+                reasons=list(app.state.guard.live_reasons),
+                trading_allowed=settings.allow_live_trading,
+            )
         await order_service.reconcile_open_orders(
             session=session, broker=broker, consumer=consumer, timeout=timeout
         )
@@ -80,6 +103,24 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await consumer.stop()
         await db.dispose()
         log.info("stopped")
+
+
+async def _announce_first_key(session: AsyncSession, settings: Settings) -> None:
+    """In development, make the first admin key on the very first start and show it once."""
+    if settings.environment is not Environment.DEVELOPMENT or not settings.auth.bootstrap_admin_key:
+        return
+    key = await auth_service.bootstrap_admin_key(session=session)
+    if key is None:
+        return
+    # Printed, not logged: logs are kept and shipped; this is for the person at the terminal.
+    print(
+        "\n  First start: an admin API key was created (read, trade, admin). It is shown"
+        "\n  only this once and stored only as a hash; keep it somewhere safe:\n"
+        f"\n      X-API-Key: {key}\n"
+        "\n  More keys: stocks-api create-api-key --name NAME --scopes read,trade\n",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def create_app(
@@ -99,16 +140,28 @@ def create_app(
     )
     app.state.settings = settings
     app.state.broker_factory = broker_factory
+    app.state.token_limiter = TokenRateLimiter(settings.auth.token_rate_limit)
     install_exception_handlers(app)
+    install_hygiene(app, settings.api)
+    # Added last, so outermost: every response, errors included, carries the request id.
     app.add_middleware(RequestContextMiddleware)
 
-    # Every /api/v1 route hangs below this router, so authentication plugs in here once.
-    api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(current_principal)])
-    api.include_router(orders_router)
-    api.include_router(fills_router)
-    api.include_router(positions_router)
-    api.include_router(accounts_router)
-    api.include_router(marketdata_router)
-    app.include_router(api)
-    app.include_router(health_router)
+    # Every /api/v1 route hangs below one of these routers, whose dependency authorizes it:
+    # `read` for GETs and `trade` for changes, or `admin`. Only signing in is public.
+    api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(authorize_by_method)])
+    for router in (
+        orders_router,
+        fills_router,
+        positions_router,
+        accounts_router,
+        marketdata_router,
+        broker_router,
+    ):
+        api.include_router(router)
+    admin_api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(require(Scope.ADMIN))])
+    admin_api.include_router(keys_router)
+    public_api = APIRouter(prefix=API_PREFIX)
+    public_api.include_router(token_router)
+    for router in (api, admin_api, public_api, health_router):
+        app.include_router(router)
     return app

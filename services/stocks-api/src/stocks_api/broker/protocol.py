@@ -131,6 +131,27 @@ def is_paper_account(account_id: str) -> bool:
     return account_id.startswith("DU")
 
 
+# IB Gateway and TWS listen for live accounts on these ports (paper: 4002, 7497).
+LIVE_PORTS = frozenset({4001, 7496})
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionInfo:
+    """Where the broker connection goes and since when (for `GET /api/v1/broker`)."""
+
+    kind: str
+    host: str | None
+    port: int | None
+    server_version: str | None
+    connected_at: datetime | None
+    last_reconnect_at: datetime | None = None
+
+    @property
+    def on_live_port(self) -> bool:
+        """Whether the connection targets a live-trading port."""
+        return self.port in LIVE_PORTS
+
+
 @dataclass(frozen=True, slots=True)
 class Bar:
     """One OHLCV bar; `start` is the beginning of its interval (UTC)."""
@@ -236,6 +257,10 @@ class BrokerClient(Protocol):
         Raises:
             BrokerUnavailableError: the broker cannot be reached.
         """
+        ...
+
+    def connection_info(self) -> ConnectionInfo:
+        """Describe the connection: endpoint, server version, when it was made."""
         ...
 
     async def close(self) -> None:

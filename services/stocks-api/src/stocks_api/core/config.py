@@ -13,8 +13,10 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from limits import parse
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 from stocks_api.broker.sim.symbols import SymbolSpec, parse_symbols
 from stocks_api.core.calendar import (
@@ -189,6 +191,61 @@ class ApiSettings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    # Browser origins allowed to call the API (comma-separated); empty means same origin only.
+    cors_origins: str = ""
+    # Request bodies larger than this are refused with 413 before they are read.
+    max_body_bytes: int = Field(default=65536, ge=1024, le=10 * 1024 * 1024)
+
+    def cors_origin_list(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
+
+
+# Values that mean "someone forgot to set this" (from examples and tutorials).
+PLACEHOLDER_SECRETS = frozenset(
+    {"", "change-me", "changeme", "change_me", "secret", "password", "please-change", "xxx"}
+)
+MIN_SECRET_LENGTH = 32
+
+
+class AuthSettings(BaseSettings):
+    """Authentication: API keys, the local user's password and the JWTs it gets."""
+
+    model_config = _group_config("AUTH_")
+
+    # Signs access tokens. Development without one uses a random secret per process
+    # (tokens die with a restart); anywhere else it is required.
+    jwt_secret: SecretStr | None = None
+    token_ttl_seconds: int = Field(default=900, ge=60, le=86400)
+    username: str = Field(default="admin", min_length=1, max_length=64)
+    # An argon2 hash (`stocks-api hash-password`); when unset, `stocks-api set-password` decides.
+    password_hash: SecretStr | None = None
+    # Development only: on the first start (no API key exists) print a new admin key once.
+    bootstrap_admin_key: bool = True
+    # Attempts per client address on POST /api/v1/auth/token (limits' notation).
+    token_rate_limit: str = "5/minute"  # noqa: S105 - a rate, not a password
+
+    @field_validator("jwt_secret", "password_hash", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("token_rate_limit")
+    @classmethod
+    def _parsable_limit(cls, value: str) -> str:
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError(f"invalid rate limit {value!r}: use e.g. 5/minute") from None
+        return value
+
+
+def placeholder_secret(value: str | None) -> bool:
+    """Tell whether a secret is missing, a known placeholder, or too short to be one."""
+    return (
+        value is None
+        or value.strip().lower() in PLACEHOLDER_SECRETS
+        or len(value) < MIN_SECRET_LENGTH
+    )
 
 
 class Settings(BaseSettings):
@@ -199,6 +256,8 @@ class Settings(BaseSettings):
     environment: Environment = Environment.DEVELOPMENT
     broker: Literal["sim"] = "sim"
     broker_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
+    # Orders to a live account (or a live IBKR port) are refused unless this is true.
+    allow_live_trading: bool = False
 
     api: ApiSettings = Field(default_factory=ApiSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
@@ -206,6 +265,26 @@ class Settings(BaseSettings):
     session: SessionSettings = Field(default_factory=SessionSettings)
     portfolio: PortfolioSettings = Field(default_factory=PortfolioSettings)
     log: LogSettings = Field(default_factory=LogSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+
+    @model_validator(mode="after")
+    def _real_secrets_outside_development(self) -> Settings:
+        if self.environment is Environment.DEVELOPMENT:
+            return self
+        secret = self.auth.jwt_secret
+        if placeholder_secret(None if secret is None else secret.get_secret_value()):
+            raise ValueError(
+                f"AUTH_JWT_SECRET must be set to a random value of at least {MIN_SECRET_LENGTH} "
+                "characters outside development (e.g. `openssl rand -hex 32`)"
+            )
+        if not self.database.is_sqlite:
+            password = make_url(self.database.url).password
+            if password is None or str(password).strip().lower() in PLACEHOLDER_SECRETS:
+                raise ValueError(
+                    "the password in DATABASE_URL is missing or a placeholder; "
+                    "set a real one outside development"
+                )
+        return self
 
 
 def get_settings() -> Settings:

@@ -10,13 +10,13 @@ with `app.dependency_overrides`.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stocks_api.broker.protocol import BrokerAccount, BrokerClient
+from stocks_api.connection.guard import LiveTradingGuard
 from stocks_api.core.calendar import SessionCalendar
 from stocks_api.core.config import Settings
 from stocks_api.core.database import Database
@@ -59,16 +59,14 @@ async def get_settings(request: Request) -> Settings:
     return settings
 
 
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """Who is calling. Authentication (API keys, JWT, scopes) replaces `current_principal`."""
-
-    name: str
+async def get_guard(request: Request) -> LiveTradingGuard:
+    guard: LiveTradingGuard = request.app.state.guard
+    return guard
 
 
-async def current_principal() -> Principal:
-    """The caller of an `/api/v1` route; every such route depends on this (one plug point)."""
-    return Principal(name="local")
+async def get_accounts(request: Request) -> list[BrokerAccount]:
+    accounts: list[BrokerAccount] = request.app.state.accounts
+    return accounts
 
 
 DatabaseDep = Annotated[Database, Depends(get_database)]
@@ -78,4 +76,5 @@ ConsumerDep = Annotated[BrokerEventConsumer, Depends(get_consumer)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 TradingAccountDep = Annotated[BrokerAccount | None, Depends(get_trading_account)]
 CalendarDep = Annotated[SessionCalendar, Depends(get_calendar)]
-PrincipalDep = Annotated[Principal, Depends(current_principal)]
+GuardDep = Annotated[LiveTradingGuard, Depends(get_guard)]
+AccountsDep = Annotated[list[BrokerAccount], Depends(get_accounts)]

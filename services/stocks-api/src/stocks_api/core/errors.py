@@ -15,6 +15,8 @@ class AppError(Exception):
     def __init__(self, message: str | None = None, *, details: list[Any] | None = None) -> None:
         self.message = message or self.message
         self.details = details or []
+        # Extra response headers (WWW-Authenticate, Retry-After).
+        self.headers: dict[str, str] = {}
         super().__init__(self.message)
 
 

@@ -67,7 +67,12 @@ async def _app_error(request: Request, exc: Exception) -> JSONResponse:
     if exc.status_code >= 500:
         log.error("app_error", code=exc.code, message=exc.message)
     return error_response(
-        request, status=exc.status_code, code=exc.code, message=exc.message, details=exc.details
+        request,
+        status=exc.status_code,
+        code=exc.code,
+        message=exc.message,
+        details=exc.details,
+        headers=exc.headers or None,
     )
 
 

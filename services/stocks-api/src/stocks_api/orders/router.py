@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query, Response, status
 from stocks_api.core.dependencies import (
     BrokerDep,
     ConsumerDep,
+    GuardDep,
     SessionDep,
     SettingsDep,
     TradingAccountDep,
@@ -57,6 +58,7 @@ async def place_order(
     consumer: ConsumerDep,
     settings: SettingsDep,
     account: TradingAccountDep,
+    guard: GuardDep,
 ) -> OrderRead:
     """Place an order (idempotent on `client_order_id`); bracket legs come back in `legs`."""
     order, created = await service.submit(
@@ -65,6 +67,7 @@ async def place_order(
         consumer=consumer,
         order_in=order_in,
         timeout=settings.broker_timeout_seconds,
+        guard=guard,
         account=account,
     )
     if not created:
@@ -120,6 +123,7 @@ async def modify_order(
     broker: BrokerDep,
     consumer: ConsumerDep,
     settings: SettingsDep,
+    guard: GuardDep,
 ) -> OrderRead:
     """Change the quantity, limit price or stop price of an open order."""
     order = await service.modify(
@@ -129,6 +133,7 @@ async def modify_order(
         order_id=order_id,
         change=change,
         timeout=settings.broker_timeout_seconds,
+        guard=guard,
     )
     return OrderRead.model_validate(order)
 

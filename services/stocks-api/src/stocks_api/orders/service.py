@@ -35,6 +35,7 @@ from stocks_api.broker.protocol import (
     Side,
     TimeInForce,
 )
+from stocks_api.connection.guard import LiveTradingGuard
 from stocks_api.core import metrics
 from stocks_api.core.broker_calls import call_broker
 from stocks_api.core.database import utcnow
@@ -72,6 +73,7 @@ async def submit(
     consumer: BrokerEventConsumer,
     order_in: OrderCreate,
     timeout: float,
+    guard: LiveTradingGuard,
     account: BrokerAccount | None = None,
 ) -> tuple[Order, bool]:
     """Place an order (with its bracket legs), or replay the one with the same `client_order_id`.
@@ -88,6 +90,7 @@ async def submit(
         existing = await _by_client_id(session, client_order_id)
         if existing is not None:
             return _replay(existing, request_hash), False
+    guard.check()
     contract = await call_broker(broker.contract(order_in.symbol), timeout=timeout)
     if contract is None:
         raise UnknownSymbolError(order_in.symbol)
@@ -425,8 +428,10 @@ async def modify(
     order_id: int,
     change: OrderUpdate,
     timeout: float,
+    guard: LiveTradingGuard,
 ) -> Order:
     """Change quantity, limit or stop price of an open order."""
+    guard.check()
     order = await _working_order(session, order_id)
     _check_change(order, change)
     if change.qty is not None:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query, status
 from stocks_api.core.dependencies import (
     BrokerDep,
     ConsumerDep,
+    GuardDep,
     SessionDep,
     SettingsDep,
     TradingAccountDep,
@@ -93,6 +94,7 @@ async def close_position(
     symbol: SymbolPath,
     params: Annotated[ClosePositionParams, Query()],
     account: TradingAccountDep,
+    guard: GuardDep,
 ) -> OrderRead:
     """Close a position with a market order; answer with that order."""
     order = await service.close_position(
@@ -103,6 +105,7 @@ async def close_position(
         account_id=params.account_id,
         outside_rth=params.outside_rth,
         timeout=settings.broker_timeout_seconds,
+        guard=guard,
         account=account,
     )
     return OrderRead.model_validate(order)

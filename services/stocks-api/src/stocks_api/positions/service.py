@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stocks_api.broker.protocol import BrokerAccount, BrokerClient, OrderType, Side, TimeInForce
+from stocks_api.connection.guard import LiveTradingGuard
 from stocks_api.core.errors import UnprocessableError
 from stocks_api.core.pagination import paginate
 from stocks_api.marketdata import service as marketdata_service
@@ -137,6 +138,7 @@ async def close_position(
     account_id: str | None,
     outside_rth: bool,
     timeout: float,
+    guard: LiveTradingGuard,
     account: BrokerAccount | None,
 ) -> Order:
     """Close a position with a market order placed through the normal order path."""
@@ -158,6 +160,7 @@ async def close_position(
         consumer=consumer,
         order_in=order_in,
         timeout=timeout,
+        guard=guard,
         account=account,
     )
     return order

@@ -20,6 +20,7 @@ from stocks_api.broker.protocol import (
     BarInterval,
     BrokerAccount,
     BrokerUnavailableError,
+    ConnectionInfo,
     Contract,
     EventSink,
     OrderChange,
@@ -59,6 +60,7 @@ class SimBroker:
         self._clock = clock or _utc_now
         self._tick_enabled = tick
         self._engine: MatchingEngine | None = None
+        self._connected_at: datetime | None = None
         self._ticker: asyncio.Task[None] | None = None
 
     @property
@@ -67,6 +69,16 @@ class SimBroker:
         if self._engine is None:
             raise BrokerUnavailableError("simulated broker is not connected")
         return self._engine
+
+    def connection_info(self) -> ConnectionInfo:
+        """The simulator runs in this process: no host or port."""
+        return ConnectionInfo(
+            kind=self.kind,
+            host=None,
+            port=None,
+            server_version="sim",
+            connected_at=self._connected_at,
+        )
 
     @property
     def is_connected(self) -> bool:
@@ -88,6 +100,7 @@ class SimBroker:
             bar_history_minutes=self._settings.bar_history_days * 1440,
             clock=self._clock,
         )
+        self._connected_at = self._clock()
         if self._tick_enabled:
             self._ticker = asyncio.create_task(self._tick_forever(), name="sim-broker-ticker")
         log.info("sim_broker_connected", symbols=self._engine.symbols())

@@ -1,0 +1,132 @@
+"""Credentials as data: API key format and hashing, password hashing, JWTs.
+
+An API key is ``stk_<key id>_<secret>``: the key id finds the row, the secret (256 random
+bits) is checked against its SHA-256. A slow hash adds nothing against a 256-bit random
+secret and would cost tens of milliseconds on every request; passwords, which people
+choose, get argon2 instead.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+KEY_PREFIX = "stk"
+JWT_ALGORITHM = "HS256"
+_password_hasher = PasswordHasher()
+
+
+class Scope(enum.StrEnum):
+    READ = "read"
+    TRADE = "trade"
+    ADMIN = "admin"
+
+
+ALL_SCOPES = frozenset(Scope)
+
+
+def parse_scopes(text: str) -> frozenset[Scope]:
+    """Parse ``"read,trade"`` (commas or spaces) into scopes.
+
+    Raises:
+        ValueError: an unknown scope, or none at all.
+    """
+    names = [name for name in text.replace(",", " ").split() if name]
+    unknown = sorted(set(names) - {scope.value for scope in Scope})
+    if unknown:
+        raise ValueError(f"unknown scope(s) {', '.join(unknown)}: use read, trade, admin")
+    if not names:
+        raise ValueError("give at least one scope: read, trade, admin")
+    return frozenset(Scope(name) for name in names)
+
+
+def format_scopes(scopes: frozenset[Scope]) -> str:
+    """Write scopes in a stable order, space-separated."""
+    return " ".join(scope.value for scope in Scope if scope in scopes)
+
+
+@dataclass(frozen=True, slots=True)
+class NewKey:
+    """A freshly made key: the full key (shown once) and what is stored of it."""
+
+    key: str
+    key_id: str
+    secret_hash: str
+
+
+def new_api_key() -> NewKey:
+    """Make a random API key."""
+    key_id = secrets.token_hex(8)
+    secret = secrets.token_urlsafe(32)
+    return NewKey(f"{KEY_PREFIX}_{key_id}_{secret}", key_id, hash_secret(secret))
+
+
+def split_api_key(key: str) -> tuple[str, str] | None:
+    """Return (key id, secret) of a well-formed key, else None."""
+    prefix, _, rest = key.partition("_")
+    key_id, _, secret = rest.partition("_")
+    if prefix != KEY_PREFIX or len(key_id) != 16 or not secret:
+        return None
+    return key_id, secret
+
+
+def hash_secret(secret: str) -> str:
+    """Return the stored form of a key's secret part."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def secret_matches(secret: str, stored_hash: str) -> bool:
+    """Compare in constant time."""
+    return hmac.compare_digest(hash_secret(secret), stored_hash)
+
+
+def hash_password(password: str) -> str:
+    """Hash a password with argon2id."""
+    return _password_hasher.hash(password)
+
+
+def password_matches(password: str, stored_hash: str) -> bool:
+    """Check a password against an argon2 hash (slow on purpose)."""
+    try:
+        return _password_hasher.verify(stored_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def issue_token(
+    *,
+    subject: str,
+    scopes: frozenset[Scope],
+    secret: str,
+    ttl: timedelta,
+    now: datetime | None = None,
+) -> str:
+    """Sign a short-lived access token."""
+    issued = now or datetime.now(UTC)
+    claims = {
+        "sub": subject,
+        "scopes": format_scopes(scopes),
+        "iat": issued,
+        "exp": issued + ttl,
+        "jti": secrets.token_hex(8),
+    }
+    return jwt.encode(claims, secret, algorithm=JWT_ALGORITHM)
+
+
+def read_token(token: str, secret: str) -> tuple[str, frozenset[Scope]] | None:
+    """Return (subject, scopes) of a valid, unexpired token, else None."""
+    try:
+        claims = jwt.decode(
+            token, secret, algorithms=[JWT_ALGORITHM], options={"require": ["exp", "sub"]}
+        )
+        return str(claims["sub"]), parse_scopes(str(claims.get("scopes", "")))
+    except (jwt.PyJWTError, ValueError):
+        return None

@@ -1,0 +1,223 @@
+"""The auth service: API keys, the local user's password, and who a request is.
+
+`Authenticator` lives on `app.state`. It checks an API key against its row (cached for a
+few seconds, so a request costs no query; revoking through this process clears the
+cache, and a revocation from the CLI takes effect within `CACHE_SECONDS`), or a bearer
+token against the JWT secret. Key usage is written back at most once a minute per key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+import structlog
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from stocks_api.auth.exceptions import ApiKeyNotFoundError, NotAuthenticatedError
+from stocks_api.auth.models import ApiKey, LocalUser
+from stocks_api.auth.security import (
+    ALL_SCOPES,
+    Scope,
+    format_scopes,
+    hash_password,
+    issue_token,
+    new_api_key,
+    parse_scopes,
+    password_matches,
+    read_token,
+    secret_matches,
+    split_api_key,
+)
+from stocks_api.core.config import AuthSettings
+from stocks_api.core.database import utcnow
+
+log = structlog.get_logger(__name__)
+
+CACHE_SECONDS = 5.0
+LAST_USED_EVERY_SECONDS = 60.0
+BOOTSTRAP_KEY_NAME = "first-start admin"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling, with what scopes, through which credential."""
+
+    name: str
+    scopes: frozenset[Scope]
+    credential: str  # "api_key" or "token"
+
+    def has(self, scope: Scope) -> bool:
+        """Tell whether the caller holds `scope`."""
+        return scope in self.scopes
+
+
+@dataclass(frozen=True, slots=True)
+class _CachedKey:
+    row_id: int
+    name: str
+    secret_hash: str
+    scopes: frozenset[Scope]
+    revoked: bool
+    fetched_at: float
+
+
+# -- keys ---------------------------------------------------------------------------
+
+
+async def create_key(
+    *, session: AsyncSession, name: str, scopes: frozenset[Scope]
+) -> tuple[ApiKey, str]:
+    """Store a new key (its hash only); return the row and the key, to be shown once."""
+    made = new_api_key()
+    row = ApiKey(
+        key_id=made.key_id, name=name, scopes=format_scopes(scopes), secret_hash=made.secret_hash
+    )
+    session.add(row)
+    await session.commit()
+    return row, made.key
+
+
+async def list_keys(*, session: AsyncSession) -> list[ApiKey]:
+    """Return every key, newest first (revoked ones too, for the record)."""
+    return list(await session.scalars(select(ApiKey).order_by(ApiKey.id.desc())))
+
+
+async def revoke_key(*, session: AsyncSession, key_id: str) -> ApiKey:
+    """Revoke a key by its id; revoking twice keeps the first time."""
+    row = await session.scalar(select(ApiKey).where(ApiKey.key_id == key_id))
+    if row is None:
+        raise ApiKeyNotFoundError(key_id)
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        await session.commit()
+    return row
+
+
+async def bootstrap_admin_key(*, session: AsyncSession) -> str | None:
+    """On the very first start (no key was ever made), make an admin key and return it."""
+    if await session.scalar(select(ApiKey.id).limit(1)) is not None:
+        return None
+    _, key = await create_key(session=session, name=BOOTSTRAP_KEY_NAME, scopes=ALL_SCOPES)
+    return key
+
+
+# -- the local user -----------------------------------------------------------------
+
+
+async def set_password(*, session: AsyncSession, username: str, password: str) -> None:
+    """Store (or replace) the local user's password hash."""
+    hashed = await asyncio.to_thread(hash_password, password)
+    row = await session.get(LocalUser, username)
+    if row is None:
+        session.add(LocalUser(username=username, password_hash=hashed))
+    else:
+        row.password_hash = hashed
+    await session.commit()
+
+
+# -- who is calling -----------------------------------------------------------------
+
+
+class Authenticator:
+    """Turns credentials into a `Principal`; see the module docstring."""
+
+    def __init__(self, *, sessionmaker: async_sessionmaker[AsyncSession], settings: AuthSettings):
+        self._sessionmaker = sessionmaker
+        self._settings = settings
+        configured = settings.jwt_secret
+        # Development without a configured secret: tokens are valid until a restart.
+        self._jwt_secret = (
+            configured.get_secret_value() if configured else secrets.token_urlsafe(48)
+        )
+        self._keys: dict[str, _CachedKey] = {}
+        self._last_used_written: dict[int, float] = {}
+
+    async def from_api_key(self, key: str) -> Principal:
+        """Authenticate an `X-API-Key` value."""
+        parts = split_api_key(key)
+        if parts is None:
+            raise NotAuthenticatedError("malformed API key")
+        key_id, secret = parts
+        cached = await self._lookup(key_id)
+        if cached is None or cached.revoked or not secret_matches(secret, cached.secret_hash):
+            raise NotAuthenticatedError("invalid or revoked API key")
+        await self._note_use(cached.row_id)
+        return Principal(name=f"key:{cached.name}", scopes=cached.scopes, credential="api_key")
+
+    def from_token(self, token: str) -> Principal:
+        """Authenticate a bearer token."""
+        claims = read_token(token, self._jwt_secret)
+        if claims is None:
+            raise NotAuthenticatedError("invalid or expired token")
+        subject, scopes = claims
+        return Principal(name=f"user:{subject}", scopes=scopes, credential="token")
+
+    async def sign_in(self, username: str, password: str) -> str | None:
+        """Check the local user's password; return an access token, or None."""
+        stored = await self._password_hash(username)
+        if stored is None or not await asyncio.to_thread(password_matches, password, stored):
+            return None
+        return issue_token(
+            subject=username,
+            scopes=ALL_SCOPES,
+            secret=self._jwt_secret,
+            ttl=timedelta(seconds=self._settings.token_ttl_seconds),
+        )
+
+    @property
+    def token_ttl_seconds(self) -> int:
+        return self._settings.token_ttl_seconds
+
+    def forget(self, key_id: str) -> None:
+        """Drop a key from the cache (after revoking it)."""
+        self._keys.pop(key_id, None)
+
+    async def _password_hash(self, username: str) -> str | None:
+        if username != self._settings.username:
+            return None
+        if self._settings.password_hash is not None:
+            return self._settings.password_hash.get_secret_value()
+        async with self._sessionmaker() as session:
+            row = await session.get(LocalUser, username)
+            return None if row is None else row.password_hash
+
+    async def _lookup(self, key_id: str) -> _CachedKey | None:
+        cached = self._keys.get(key_id)
+        now = time.monotonic()
+        if cached is not None and now - cached.fetched_at < CACHE_SECONDS:
+            return cached
+        async with self._sessionmaker() as session:
+            row = await session.scalar(select(ApiKey).where(ApiKey.key_id == key_id))
+        if row is None:
+            self._keys.pop(key_id, None)
+            return None
+        cached = _CachedKey(
+            row.id,
+            row.name,
+            row.secret_hash,
+            parse_scopes(row.scopes),
+            row.revoked_at is not None,
+            now,
+        )
+        if len(self._keys) > 10_000:  # many distinct forged ids must not grow memory
+            self._keys.clear()
+        self._keys[key_id] = cached
+        return cached
+
+    async def _note_use(self, row_id: int) -> None:
+        now = time.monotonic()
+        if (
+            now - self._last_used_written.get(row_id, -LAST_USED_EVERY_SECONDS)
+            < LAST_USED_EVERY_SECONDS
+        ):
+            return
+        self._last_used_written[row_id] = now
+        async with self._sessionmaker() as session, session.begin():
+            await session.execute(
+                update(ApiKey).where(ApiKey.id == row_id).values(last_used_at=utcnow())
+            )
