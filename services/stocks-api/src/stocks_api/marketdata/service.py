@@ -79,10 +79,19 @@ async def get_bars(
 async def marks(
     *, broker: BrokerClient, symbols: Iterable[str], timeout: float
 ) -> dict[str, Decimal | None]:
-    """Return the price each symbol is valued at (its last trade), None where unknown."""
+    """Return the price each symbol is valued at (its last trade), None where unknown.
+
+    Held symbols were traded, so unlike `get_quotes` there is no contract look-up first:
+    one broker call per symbol, and a failed quote leaves that symbol unpriced.
+    """
     unique = list(dict.fromkeys(symbols))
-    quotes, _ = await get_quotes(broker=broker, symbols=unique, timeout=timeout)
-    prices: dict[str, Decimal | None] = dict.fromkeys(unique)
-    for quote in quotes:
-        prices[quote.symbol] = quote.last
+    results = await asyncio.gather(
+        *(call_broker(broker.get_quote(symbol), timeout=timeout) for symbol in unique),
+        return_exceptions=True,
+    )
+    prices: dict[str, Decimal | None] = {}
+    for symbol, result in zip(unique, results, strict=True):
+        if isinstance(result, BaseException) and not isinstance(result, AppError):
+            raise result
+        prices[symbol] = result.last if isinstance(result, Quote) else None
     return prices
