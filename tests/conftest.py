@@ -29,6 +29,8 @@ from tests.databases import fresh_database
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 # Children first, so deleting respects foreign keys on SQLite.
 TABLES = (
+    "risk_event",
+    "risk_state",
     "account_snapshot",
     "position_snapshot",
     "position",

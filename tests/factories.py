@@ -19,9 +19,9 @@ def order_body(**overrides: Any) -> dict[str, Any]:
 
 
 def resting_limit_body(engine: MatchingEngine, **overrides: Any) -> dict[str, Any]:
-    """A buy limit order well below the market, so it rests until cancelled."""
+    """A buy limit order below the market (inside the price band), so it rests until cancelled."""
     bid = engine.quote("AAPL").bid
-    price = (bid * Decimal("0.9")).quantize(Decimal("0.01"))
+    price = (bid * Decimal("0.95")).quantize(Decimal("0.01"))
     return order_body(**{"type": "limit", "limit_price": str(price), "tif": "gtc", **overrides})
 
 

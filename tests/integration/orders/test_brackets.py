@@ -67,7 +67,7 @@ async def test_children_wait_while_the_parent_rests(
         limit_price="180.00",
         tif="gtc",
         take_profit={"limit_price": "200.00"},
-        stop_loss={"stop_price": "170.00", "limit_price": "169.00"},
+        stop_loss={"stop_price": "175.00", "limit_price": "174.00"},
     )
     assert parent["status"] == "submitted"
     legs = _legs(parent)
@@ -130,8 +130,8 @@ async def test_a_bracket_replays_with_its_legs(client: httpx.AsyncClient) -> Non
         "qty": "10",
         "type": "market",
         "client_order_id": "bracket-1",
-        "take_profit": {"limit_price": "1.00"},
-        "stop_loss": {"stop_price": "999999.00"},
+        "take_profit": {"limit_price": "180.00"},
+        "stop_loss": {"stop_price": "200.00"},
     }
     first = await client.post("/api/v1/orders", json=body)
     assert first.status_code == 201, first.text
@@ -153,9 +153,9 @@ async def test_cancel_all_takes_held_children_along_with_their_parent(
         type="limit",
         limit_price="180.00",
         take_profit={"limit_price": "200.00"},
-        stop_loss={"stop_price": "170.00"},
+        stop_loss={"stop_price": "175.00"},
     )
-    other = await place(client, qty="5", type="limit", limit_price="150.00")
+    other = await place(client, qty="5", type="limit", limit_price="175.00")
 
     response = await client.delete("/api/v1/orders")
     assert response.status_code == 200, response.text

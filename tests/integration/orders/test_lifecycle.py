@@ -59,7 +59,7 @@ async def test_market_order_larger_than_displayed_size_fills_partially(
 async def test_limit_order_rests_then_fills_when_market_reaches_it(
     client: httpx.AsyncClient, engine: MatchingEngine, settle: Settle
 ) -> None:
-    set_market(engine, "100.00", "100.02", size=500)
+    set_market(engine, "100.00", "100.02", size=500, last="100.01")
     order = await place(client, type="limit", limit_price="99.50", qty="5")
     assert order["status"] == "submitted"
     set_market(engine, "99.40", "99.45", size=500)
@@ -111,18 +111,18 @@ async def test_cancel_all_open_orders(client: httpx.AsyncClient, engine: Matchin
 async def test_modify_quantity_and_price(client: httpx.AsyncClient, engine: MatchingEngine) -> None:
     order = await place(client, **resting_limit_body(engine, qty="5"))
     response = await client.patch(
-        f"/api/v1/orders/{order['id']}", json={"qty": "7", "limit_price": "50.5"}
+        f"/api/v1/orders/{order['id']}", json={"qty": "7", "limit_price": "175.5"}
     )
     assert response.status_code == 200, response.text
     assert response.json()["qty"] == "7"
-    assert response.json()["limit_price"] == "50.5"
+    assert response.json()["limit_price"] == "175.5"
     working = engine.open_orders()[0].request
-    assert (working.qty, working.limit_price) == (Decimal(7), Decimal("50.5"))
+    assert (working.qty, working.limit_price) == (Decimal(7), Decimal("175.5"))
 
     events = (await client.get(f"/api/v1/orders/{order['id']}/events")).json()
     modify = [e for e in events if e["kind"] == "modify_requested"]
     assert modify[0]["payload"]["old"]["qty"] == "5"
-    assert modify[0]["payload"]["new"]["limit_price"] == "50.5"
+    assert modify[0]["payload"]["new"]["limit_price"] == "175.5"
 
 
 async def test_modify_through_the_market_fills(

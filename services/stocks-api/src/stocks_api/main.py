@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 
 import structlog
 from fastapi import APIRouter, Depends, FastAPI
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from stocks_api.accounts import service as account_service
 from stocks_api.accounts.router import router as accounts_router
+from stocks_api.accounts.service import AccountState
 from stocks_api.accounts.snapshots import SnapshotRecorder
 from stocks_api.auth import service as auth_service
 from stocks_api.auth.dependencies import authorize_by_method, require
@@ -37,6 +39,11 @@ from stocks_api.orders.consumer import BrokerEventConsumer
 from stocks_api.orders.router import fills_router
 from stocks_api.orders.router import router as orders_router
 from stocks_api.positions.router import router as positions_router
+from stocks_api.risk import service as risk_service
+from stocks_api.risk.engine import RiskEngine
+from stocks_api.risk.router import admin_router as risk_admin_router
+from stocks_api.risk.router import router as risk_router
+from stocks_api.risk.schemas import RiskLimits
 from stocks_api.streaming.bus import InProcessEventBus
 
 log = structlog.get_logger(__name__)
@@ -68,9 +75,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         timeout=timeout,
     )
     app.state.db, app.state.bus, app.state.consumer, app.state.broker = db, bus, consumer, broker
-    app.state.calendar, app.state.snapshots = calendar, snapshots
+    risk = RiskEngine(
+        sessionmaker=db.sessionmaker,
+        bus=bus,
+        defaults=RiskLimits.model_validate(settings.risk.model_dump()),
+        calendar=calendar,
+    )
+    app.state.calendar, app.state.snapshots, app.state.risk = calendar, snapshots, risk
     consumer.on_fills(snapshots.notify_fills)
+    consumer.on_verdicts(partial(_note_verdicts, risk))
     consumer.start()
+    await risk_service.ensure_state(risk)
     await broker.connect(consumer.sink)
     app.state.authenticator = Authenticator(sessionmaker=db.sessionmaker, settings=settings.auth)
     async with db.sessionmaker() as session:
@@ -93,6 +108,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await order_service.reconcile_open_orders(
             session=session, broker=broker, consumer=consumer, timeout=timeout
         )
+    trading_account = app.state.accounts[0].account_id if app.state.accounts else None
+    snapshots.on_valuation(partial(_watch_daily_loss, risk, trading_account))
     snapshots.start()
     log.info("started", broker=broker.kind, database=db.engine.url.render_as_string())
     try:
@@ -103,6 +120,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await consumer.stop()
         await db.dispose()
         log.info("stopped")
+
+
+async def _note_verdicts(risk: RiskEngine, verdicts: list[bool]) -> None:
+    await risk_service.note_broker_verdicts(engine=risk, verdicts=verdicts)
+
+
+async def _watch_daily_loss(
+    risk: RiskEngine, account_id: str | None, states: list[AccountState]
+) -> None:
+    await risk_service.watch_daily_loss(engine=risk, account_id=account_id, states=states)
 
 
 async def _announce_first_key(session: AsyncSession, settings: Settings) -> None:
@@ -156,10 +183,12 @@ def create_app(
         accounts_router,
         marketdata_router,
         broker_router,
+        risk_router,
     ):
         api.include_router(router)
     admin_api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(require(Scope.ADMIN))])
     admin_api.include_router(keys_router)
+    admin_api.include_router(risk_admin_router)
     public_api = APIRouter(prefix=API_PREFIX)
     public_api.include_router(token_router)
     for router in (api, admin_api, public_api, health_router):

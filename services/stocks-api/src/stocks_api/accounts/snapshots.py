@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from stocks_api.accounts import service as account_service
+from stocks_api.accounts.day_start import day_start_of
+from stocks_api.accounts.service import AccountState
 from stocks_api.broker.protocol import BrokerClient
 from stocks_api.core import metrics
 from stocks_api.core.calendar import SessionCalendar
@@ -47,6 +50,11 @@ class SnapshotRecorder:
         self._fill_spacing = fill_spacing_seconds
         self._fills = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._listeners: list[Callable[[list[AccountState]], Awaitable[None]]] = []
+
+    def on_valuation(self, listener: Callable[[list[AccountState]], Awaitable[None]]) -> None:
+        """Await `listener` with the accounts valued by each pass (the risk engine's loss watch)."""
+        self._listeners.append(listener)
 
     def notify_fills(self) -> None:
         """Note that fills were booked (called by the consumer after its commit)."""
@@ -107,10 +115,13 @@ class SnapshotRecorder:
             metrics.ACTIVE_POSITIONS.set(sum(len(s.positions) for s in states))
             for state in states:
                 account_id = state.account.account_id
-                day_start = await account_service.day_start_of(
-                    session, state.account, session_start
-                )
+                day_start = await day_start_of(session, state.account, session_start)
                 realized = state.account.realized_pnl - day_start.realized_pnl
                 metrics.PNL_UNREALIZED.labels(account=account_id).set(float(state.unrealized_pnl))
                 metrics.PNL_REALIZED.labels(account=account_id).set(float(realized))
             await session.commit()
+        for listener in self._listeners:
+            try:
+                await listener(states)
+            except Exception:  # one listener's failure must not stop the history
+                log.exception("valuation_listener_failed")

@@ -27,6 +27,7 @@ from stocks_api.core.calendar import (
     parse_time_of_day,
     parse_weekdays,
 )
+from stocks_api.risk.schemas import RiskLimits
 
 ENV_FILE = ".env"
 
@@ -170,6 +171,15 @@ class PortfolioSettings(BaseSettings):
     snapshot_interval_seconds: float = Field(default=60, ge=1, le=86400)
 
 
+class RiskSettings(BaseSettings, RiskLimits):
+    """The risk limits at start-up (`PUT /api/v1/risk/limits` changes them at run time).
+
+    Every limit can be switched off with an empty value; lists are comma-separated.
+    """
+
+    model_config = _group_config("RISK_")
+
+
 class LogSettings(BaseSettings):
     """Structured logging."""
 
@@ -264,6 +274,7 @@ class Settings(BaseSettings):
     sim: SimSettings = Field(default_factory=SimSettings)
     session: SessionSettings = Field(default_factory=SessionSettings)
     portfolio: PortfolioSettings = Field(default_factory=PortfolioSettings)
+    risk: RiskSettings = Field(default_factory=RiskSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
 

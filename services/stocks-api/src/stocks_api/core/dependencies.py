@@ -21,6 +21,7 @@ from stocks_api.core.calendar import SessionCalendar
 from stocks_api.core.config import Settings
 from stocks_api.core.database import Database
 from stocks_api.orders.consumer import BrokerEventConsumer
+from stocks_api.risk.engine import RiskEngine
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -64,6 +65,11 @@ async def get_guard(request: Request) -> LiveTradingGuard:
     return guard
 
 
+async def get_risk(request: Request) -> RiskEngine:
+    risk: RiskEngine = request.app.state.risk
+    return risk
+
+
 async def get_accounts(request: Request) -> list[BrokerAccount]:
     accounts: list[BrokerAccount] = request.app.state.accounts
     return accounts
@@ -78,3 +84,4 @@ TradingAccountDep = Annotated[BrokerAccount | None, Depends(get_trading_account)
 CalendarDep = Annotated[SessionCalendar, Depends(get_calendar)]
 GuardDep = Annotated[LiveTradingGuard, Depends(get_guard)]
 AccountsDep = Annotated[list[BrokerAccount], Depends(get_accounts)]
+RiskDep = Annotated[RiskEngine, Depends(get_risk)]

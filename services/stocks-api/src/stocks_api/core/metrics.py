@@ -26,3 +26,9 @@ PNL_UNREALIZED = Gauge(
     "pnl_unrealized", "Unrealized P&L of open positions at the last price", ["account"]
 )
 PNL_REALIZED = Gauge("pnl_realized", "P&L realized since the session boundary", ["account"])
+RISK_REJECTIONS = Counter(
+    "risk_rejections_total", "Orders and modifications refused, by failed risk check", ["check"]
+)
+TRADING_STATE = Gauge("risk_trading_state", "1 for the current trading state", ["state"])
+RISK_DAILY_PNL = Gauge("risk_daily_pnl", "Today's P&L of the trading account (risk view)")
+RISK_DAILY_LOSS_LIMIT = Gauge("risk_daily_loss_limit", "The daily loss limit (0 when off)")

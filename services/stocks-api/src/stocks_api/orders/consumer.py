@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 
@@ -64,10 +64,19 @@ class BrokerEventConsumer:
         self._progress = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._fill_listeners: list[Callable[[], None]] = []
+        self._verdict_listeners: list[Callable[[list[bool]], Awaitable[None]]] = []
 
     def on_fills(self, listener: Callable[[], None]) -> None:
         """Call `listener` (synchronously, never blocking) after each commit that booked fills."""
         self._fill_listeners.append(listener)
+
+    def on_verdicts(self, listener: Callable[[list[bool]], Awaitable[None]]) -> None:
+        """Await `listener` with the broker's verdicts on new orders (True: accepted), in order.
+
+        Only events the broker pushed count; rejections this process records itself (an
+        order that never reached the broker, reconciliation) are not the broker's verdicts.
+        """
+        self._verdict_listeners.append(listener)
 
     # -- intake -------------------------------------------------------------------
 
@@ -125,7 +134,7 @@ class BrokerEventConsumer:
         if not batch:
             return
         try:
-            await self.apply([event for _, event in batch])
+            await self.apply([event for _, event in batch], from_broker=True)
         finally:
             # Progress even on failure (apply() has logged each failed event), so
             # waiters are released rather than hung.
@@ -135,8 +144,11 @@ class BrokerEventConsumer:
 
     # -- applying -----------------------------------------------------------------
 
-    async def apply(self, events: Sequence[BrokerEvent]) -> None:
-        """Apply events in one transaction; if that fails, one by one, logging failures."""
+    async def apply(self, events: Sequence[BrokerEvent], *, from_broker: bool = False) -> None:
+        """Apply events in one transaction; if that fails, one by one, logging failures.
+
+        `from_broker` marks events the broker pushed (their verdicts go to the listeners).
+        """
         try:
             changed = await self._apply_in_transaction(events)
         except Exception:
@@ -151,6 +163,12 @@ class BrokerEventConsumer:
         if changed.fills:
             for listener in self._fill_listeners:
                 listener()
+        if from_broker and changed.verdicts:
+            for verdict_listener in self._verdict_listeners:
+                try:
+                    await verdict_listener(changed.verdicts)
+                except Exception:  # a listener's failure must not stop the consumer
+                    log.exception("verdict_listener_failed")
         await self._publish(changed)
 
     async def _apply_in_transaction(self, events: Sequence[BrokerEvent]) -> _Changes:
@@ -176,7 +194,10 @@ class BrokerEventConsumer:
                     changes.fills.append(fill)
                     book.book(session, fill, event.ts)
                 else:
+                    before = order.status
                     _apply_status(session, order, event)
+                    if before == OrderStatus.PENDING_SUBMIT.value != order.status:
+                        changes.verdicts.append(order.status != OrderStatus.REJECTED.value)
                 changes.orders[order.client_order_id] = order
             await session.flush()
         return changes
@@ -198,10 +219,13 @@ class _Changes:
     def __init__(self) -> None:
         self.orders: dict[str, Order] = {}
         self.fills: list[Fill] = []
+        # The broker's answers to new orders, in event order (True: accepted).
+        self.verdicts: list[bool] = []
 
     def merge(self, other: _Changes) -> None:
         self.orders.update(other.orders)
         self.fills.extend(other.fills)
+        self.verdicts.extend(other.verdicts)
 
 
 async def _orders_by_client_id(

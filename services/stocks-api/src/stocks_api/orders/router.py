@@ -10,6 +10,7 @@ from stocks_api.core.dependencies import (
     BrokerDep,
     ConsumerDep,
     GuardDep,
+    RiskDep,
     SessionDep,
     SettingsDep,
     TradingAccountDep,
@@ -39,7 +40,7 @@ _ERRORS: dict[int | str, dict[str, object]] = {
         400: "malformed request",
         404: "order not found",
         409: "conflict (idempotency key reused, order not open)",
-        422: "validation failed",
+        422: "validation failed, or refused by the risk checks (RISK_REJECTED)",
         503: "broker unavailable",
     }.items()
 }
@@ -59,6 +60,7 @@ async def place_order(
     settings: SettingsDep,
     account: TradingAccountDep,
     guard: GuardDep,
+    risk: RiskDep,
 ) -> OrderRead:
     """Place an order (idempotent on `client_order_id`); bracket legs come back in `legs`."""
     order, created = await service.submit(
@@ -68,6 +70,7 @@ async def place_order(
         order_in=order_in,
         timeout=settings.broker_timeout_seconds,
         guard=guard,
+        risk=risk,
         account=account,
     )
     if not created:
@@ -124,6 +127,8 @@ async def modify_order(
     consumer: ConsumerDep,
     settings: SettingsDep,
     guard: GuardDep,
+    risk: RiskDep,
+    account: TradingAccountDep,
 ) -> OrderRead:
     """Change the quantity, limit price or stop price of an open order."""
     order = await service.modify(
@@ -134,6 +139,8 @@ async def modify_order(
         change=change,
         timeout=settings.broker_timeout_seconds,
         guard=guard,
+        risk=risk,
+        account=account,
     )
     return OrderRead.model_validate(order)
 

@@ -60,8 +60,13 @@ from stocks_api.orders.models import Fill, Order, OrderEvent
 from stocks_api.orders.schemas import FillFilters, OrderCreate, OrderFilters, OrderUpdate
 from stocks_api.orders.state import OPEN, TERMINAL, OrderStatus
 from stocks_api.positions.models import Position
+from stocks_api.risk import service as risk_service
+from stocks_api.risk.engine import RiskEngine
+from stocks_api.risk.exceptions import RiskRejectedError
 
 log = structlog.get_logger(__name__)
+
+RISK_REJECTED_EVENT = "risk_rejected"
 
 # -- placing ------------------------------------------------------------------------
 
@@ -74,12 +79,15 @@ async def submit(
     order_in: OrderCreate,
     timeout: float,
     guard: LiveTradingGuard,
+    risk: RiskEngine,
     account: BrokerAccount | None = None,
+    flatten: bool = False,
 ) -> tuple[Order, bool]:
     """Place an order (with its bracket legs), or replay the one with the same `client_order_id`.
 
     `account` is the account the order trades in (its type decides whether short sales
-    are allowed). Returns the order and whether it was created by this call.
+    are allowed). `flatten` marks the kill switch's closing orders (see `risk.checks`).
+    Returns the order and whether it was created by this call.
     """
     started = time.perf_counter()
     client_order_id = order_in.client_order_id or uuid.uuid4().hex
@@ -89,7 +97,7 @@ async def submit(
     if order_in.client_order_id is not None:  # a generated id cannot have been used yet
         existing = await _by_client_id(session, client_order_id)
         if existing is not None:
-            return _replay(existing, request_hash), False
+            return await _replay(session, existing, request_hash), False
     guard.check()
     contract = await call_broker(broker.contract(order_in.symbol), timeout=timeout)
     if contract is None:
@@ -97,19 +105,44 @@ async def submit(
     check_qty_increment(contract, order_in.qty)
     if account is not None and account.account_type is AccountType.CASH:
         await _check_covered_sale(session, account.account_id, order_in)
+    quote = await call_broker(broker.get_quote(order_in.symbol), timeout=timeout)
+    proposed = risk_service.propose_new(order_in, quote, flatten=flatten)
 
     order = _new_order(order_in, client_order_id, request_hash)
     legs = _new_legs(order_in, order)
     try:
-        await _write_ahead(session, order, legs)
+        async with risk.admission(session) as state:
+            verdict = await risk_service.assess(
+                session=session,
+                engine=risk,
+                broker=broker,
+                state=state,
+                proposed=proposed,
+                quote=quote,
+                account_id=None if account is None else account.account_id,
+                timeout=timeout,
+            )
+            if verdict.failures:
+                await _store_risk_rejection(session, order, verdict.details)
+            else:
+                risk.pace.record(proposed.messages)
+                await _write_ahead(session, order, legs)
     except IntegrityError:
         # Another request with the same client_order_id won the race; answer as a replay.
         await session.rollback()
         winner = await _by_client_id(session, client_order_id)
         if winner is None:  # pragma: no cover - the unique index guarantees a winner
             raise
-        return _replay(winner, request_hash), False
+        return await _replay(session, winner, request_hash), False
+    if verdict.loss_breached and verdict.book.daily_pnl is not None:
+        await risk_service.trip_on_loss(
+            engine=risk, daily_pnl=verdict.book.daily_pnl, session_start=verdict.book.session_start
+        )
     structlog.contextvars.bind_contextvars(order_id=order.id)
+    if verdict.failures:
+        metrics.ORDERS.labels(type=order.order_type, side=order.side, status=order.status).inc()
+        log.info("risk_rejected", checks=[f["check"] for f in verdict.details])
+        raise RiskRejectedError(verdict.details, order_id=order.id)
     for new in (order, *legs):
         metrics.ORDERS.labels(type=new.order_type, side=new.side, status=new.status).inc()
 
@@ -124,6 +157,8 @@ async def submit(
     except (BrokerRejectedAppError, BrokerUnavailableAppError) as exc:
         # The broker never took the order: record why, keep the rows (audit trail).
         await _reject_unsent(session, consumer, [order, *legs], exc.message)
+        if isinstance(exc, BrokerRejectedAppError):
+            await risk_service.note_broker_verdicts(engine=risk, verdicts=[False])
         exc.details = [{"order_id": order.id, "client_order_id": client_order_id}]
         raise
     except BrokerTimeoutAppError as exc:
@@ -133,6 +168,27 @@ async def submit(
         raise
     metrics.ORDER_LATENCY.observe(time.perf_counter() - started)
     return await _after_broker_call(session, consumer, order, mark, timeout), True
+
+
+async def _store_risk_rejection(
+    session: AsyncSession, order: Order, details: list[dict[str, Any]]
+) -> None:
+    """Keep a refused order in the audit trail: status rejected, with every failed check."""
+    order.status = OrderStatus.REJECTED.value
+    order.reject_reason = "risk: " + "; ".join(str(d["message"]) for d in details)
+    session.add(order)
+    await session.flush()
+    session.add(
+        OrderEvent(
+            order_id=order.id,
+            kind=RISK_REJECTED_EVENT,
+            from_status=None,
+            to_status=order.status,
+            reason=order.reject_reason,
+            payload={"request_hash": order.request_hash, "checks": details},
+        )
+    )
+    await session.commit()
 
 
 def check_qty_increment(contract: Contract, qty: Decimal) -> None:
@@ -157,22 +213,9 @@ async def _check_covered_sale(
             Position.account_id == account_id, Position.symbol == order_in.symbol
         )
     )
-    open_sells = await session.execute(
-        select(Order.qty, Order.filled_qty, Order.oca_group).where(
-            Order.symbol == order_in.symbol,
-            Order.side == Side.SELL.value,
-            Order.status.in_([s.value for s in OPEN]),
-        )
-    )
-    # Orders of one OCA group can fill only once between them: count the largest.
-    offered_by_group: dict[str | None, Decimal] = {}
-    offered = Decimal(0)
-    for qty, filled, group in open_sells:
-        if group is None:
-            offered += qty - filled
-        else:
-            offered_by_group[group] = max(offered_by_group.get(group, Decimal(0)), qty - filled)
-    available = (held or Decimal(0)) - offered - sum(offered_by_group.values(), Decimal(0))
+    open_qty = await risk_service.open_order_qty(session, symbol=order_in.symbol)
+    offered = open_qty[order_in.symbol].sell if order_in.symbol in open_qty else Decimal(0)
+    available = (held or Decimal(0)) - offered
     if order_in.qty > available:
         raise ShortSaleNotAllowedError(order_in.symbol, max(available, Decimal(0)))
 
@@ -282,9 +325,18 @@ async def _write_ahead(session: AsyncSession, order: Order, legs: list[Order]) -
     await session.commit()
 
 
-def _replay(existing: Order, request_hash: str) -> Order:
+async def _replay(session: AsyncSession, existing: Order, request_hash: str) -> Order:
+    """Answer a repeated request as the first one was answered (a risk refusal too)."""
     if existing.request_hash != request_hash:
         raise IdempotencyConflictError(existing.client_order_id)
+    if existing.status == OrderStatus.REJECTED.value:
+        checks = await session.scalar(
+            select(OrderEvent.payload).where(
+                OrderEvent.order_id == existing.id, OrderEvent.kind == RISK_REJECTED_EVENT
+            )
+        )
+        if checks is not None:
+            raise RiskRejectedError(checks["checks"], order_id=existing.id)
     return existing
 
 
@@ -429,8 +481,10 @@ async def modify(
     change: OrderUpdate,
     timeout: float,
     guard: LiveTradingGuard,
+    risk: RiskEngine,
+    account: BrokerAccount | None = None,
 ) -> Order:
-    """Change quantity, limit or stop price of an open order."""
+    """Change quantity, limit or stop price of an open order (through the risk checks)."""
     guard.check()
     order = await _working_order(session, order_id)
     _check_change(order, change)
@@ -438,18 +492,52 @@ async def modify(
         contract = await call_broker(broker.contract(order.symbol), timeout=timeout)
         if contract is not None:
             check_qty_increment(contract, change.qty)
-    old = _modifiable_fields(order)
-    # Write-ahead for the change too: the row holds the new values before the broker
-    # works with them, so fills that follow are measured against the new quantity.
-    if change.qty is not None:
-        order.qty = change.qty
-    if change.limit_price is not None:
-        order.limit_price = change.limit_price
-    if change.stop_price is not None:
-        order.stop_price = change.stop_price
-    new = _modifiable_fields(order)
-    record_event(session, order, "modify_requested", payload={"old": old, "new": new})
-    await session.commit()
+    quote = await call_broker(broker.get_quote(order.symbol), timeout=timeout)
+    async with risk.admission(session) as state:
+        # Read again under the lock: a fill may have landed since the first read.
+        order = await _working_order(session, order_id, refresh=True)
+        _check_change(order, change)
+        proposed = risk_service.propose_change(order, change, quote)
+        verdict = await risk_service.assess(
+            session=session,
+            engine=risk,
+            broker=broker,
+            state=state,
+            proposed=proposed,
+            quote=quote,
+            account_id=None if account is None else account.account_id,
+            timeout=timeout,
+            exclude_order_id=order.id,
+        )
+        old = _modifiable_fields(order)
+        if verdict.failures:
+            requested = change.model_dump(mode="json", exclude_none=True)
+            record_event(
+                session,
+                order,
+                "modify_rejected",
+                reason="risk: " + "; ".join(str(d["message"]) for d in verdict.details),
+                payload={"old": old, "requested": requested, "checks": verdict.details},
+            )
+        else:
+            risk.pace.record(proposed.messages)
+            # Write-ahead for the change too: the row holds the new values before the broker
+            # works with them, so fills that follow are measured against the new quantity.
+            if change.qty is not None:
+                order.qty = change.qty
+            if change.limit_price is not None:
+                order.limit_price = change.limit_price
+            if change.stop_price is not None:
+                order.stop_price = change.stop_price
+            new = _modifiable_fields(order)
+            record_event(session, order, "modify_requested", payload={"old": old, "new": new})
+        await session.commit()
+    if verdict.loss_breached and verdict.book.daily_pnl is not None:
+        await risk_service.trip_on_loss(
+            engine=risk, daily_pnl=verdict.book.daily_pnl, session_start=verdict.book.session_start
+        )
+    if verdict.failures:
+        raise RiskRejectedError(verdict.details, order_id=order.id, what="modification")
 
     mark = consumer.last_received
     broker_change = OrderChange(
@@ -572,8 +660,10 @@ async def _cancel_one(
         failed.append({"order_id": order_id, "code": exc.code, "message": exc.message})
 
 
-async def _working_order(session: AsyncSession, order_id: int) -> Order:
+async def _working_order(session: AsyncSession, order_id: int, *, refresh: bool = False) -> Order:
     order = await get_or_raise(session=session, order_id=order_id)
+    if refresh:
+        await session.refresh(order)
     status = OrderStatus(order.status)
     if status not in OPEN or status is OrderStatus.PENDING_CANCEL:
         raise OrderNotOpenError(order.id, order.status)

@@ -10,6 +10,7 @@ from stocks_api.core.dependencies import (
     BrokerDep,
     ConsumerDep,
     GuardDep,
+    RiskDep,
     SessionDep,
     SettingsDep,
     TradingAccountDep,
@@ -95,8 +96,9 @@ async def close_position(
     params: Annotated[ClosePositionParams, Query()],
     account: TradingAccountDep,
     guard: GuardDep,
+    risk: RiskDep,
 ) -> OrderRead:
-    """Close a position with a market order; answer with that order."""
+    """Close a position with a market order (through the risk checks); answer with that order."""
     order = await service.close_position(
         session=session,
         broker=broker,
@@ -106,6 +108,7 @@ async def close_position(
         outside_rth=params.outside_rth,
         timeout=settings.broker_timeout_seconds,
         guard=guard,
+        risk=risk,
         account=account,
     )
     return OrderRead.model_validate(order)

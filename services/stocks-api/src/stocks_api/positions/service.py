@@ -22,6 +22,7 @@ from stocks_api.positions.exceptions import PositionNotFoundError
 from stocks_api.positions.ledger import market_value, unrealized_pnl
 from stocks_api.positions.models import Position, PositionSnapshot
 from stocks_api.positions.schemas import PositionHistoryFilters
+from stocks_api.risk.engine import RiskEngine
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,9 +140,14 @@ async def close_position(
     outside_rth: bool,
     timeout: float,
     guard: LiveTradingGuard,
+    risk: RiskEngine,
     account: BrokerAccount | None,
+    flatten: bool = False,
 ) -> Order:
-    """Close a position with a market order placed through the normal order path."""
+    """Close a position with a market order placed through the normal order path.
+
+    `flatten` marks the kill switch's closing orders, which pass a halt (see `risk.checks`).
+    """
     position = await get_or_raise(session=session, symbol=symbol, account_id=account_id)
     if position.qty == 0:
         raise PositionNotFoundError(symbol, "no open position")
@@ -161,7 +167,9 @@ async def close_position(
         order_in=order_in,
         timeout=timeout,
         guard=guard,
+        risk=risk,
         account=account,
+        flatten=flatten,
     )
     return order
 

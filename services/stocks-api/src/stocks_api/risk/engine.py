@@ -1,0 +1,135 @@
+"""The risk engine's run-time part: one per process, kept on `app.state`.
+
+It serialises admissions (an order is checked and written ahead while no other order
+is), counts the order pace and consecutive broker rejections, remembers each session's
+day-start figures, and announces state changes. The rules themselves are in `checks`,
+the database work in `service`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from stocks_api.accounts.day_start import DayStart
+from stocks_api.core import metrics
+from stocks_api.core.calendar import SessionCalendar
+from stocks_api.risk.models import STATE_ROW_ID, RiskState
+from stocks_api.risk.pacing import OrderPace
+from stocks_api.risk.schemas import RiskLimits, RiskStateRead, TradingState
+from stocks_api.streaming.bus import EventBus
+
+log = structlog.get_logger(__name__)
+
+
+class RiskEngine:
+    """Run-time state of the risk engine; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        bus: EventBus,
+        defaults: RiskLimits,
+        calendar: SessionCalendar,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.calendar = calendar
+        self.defaults = defaults
+        self.pace = OrderPace()
+        self.rejection_streak = 0
+        self._bus = bus
+        self._lock = asyncio.Lock()
+        self._day_starts: dict[tuple[str, datetime], DayStart] = {}
+        self._overrides_key = ""
+        self._limits = defaults
+
+    # -- serialisation ----------------------------------------------------------------
+
+    @asynccontextmanager
+    async def exclusive(self) -> AsyncIterator[None]:
+        """Hold the admission lock of this process (state changes take it too)."""
+        async with self._lock:
+            yield
+
+    @asynccontextmanager
+    async def admission(self, session: AsyncSession) -> AsyncIterator[RiskState]:
+        """Check and write ahead one order while no other order is; yield the locked state row.
+
+        In-process an asyncio lock; across processes on PostgreSQL the state row's
+        `FOR UPDATE` lock, held until the caller commits the order it admitted.
+        """
+        if session.in_transaction():
+            await session.commit()  # give the connection back while waiting for the lock
+        async with self._lock:
+            try:
+                yield await lock_state(session)
+            finally:
+                if session.in_transaction():
+                    await session.rollback()  # the caller raised before committing
+
+    # -- limits -----------------------------------------------------------------------
+
+    def limits_for(self, row: RiskState) -> RiskLimits:
+        """The limits in force: settings, overridden by the run-time changes in `row`."""
+        overrides: dict[str, Any] = row.limits or {}
+        key = json.dumps(overrides, sort_keys=True)
+        if key != self._overrides_key:
+            try:
+                self._limits = RiskLimits.model_validate(self.defaults.model_dump() | overrides)
+            except ValueError:
+                log.error("risk_limits_override_invalid", overrides=overrides)
+                self._limits = self.defaults
+            self._overrides_key = key
+            limit = self._limits.daily_loss_limit
+            metrics.RISK_DAILY_LOSS_LIMIT.set(float(limit) if limit is not None else 0)
+        return self._limits
+
+    @property
+    def limits(self) -> RiskLimits:
+        """The limits last seen in force (for background checks between admissions)."""
+        return self._limits
+
+    # -- day start ----------------------------------------------------------------------
+
+    def day_start(self, account_id: str, session_start: datetime) -> DayStart | None:
+        return self._day_starts.get((account_id, session_start))
+
+    def remember_day_start(self, account_id: str, session_start: datetime, start: DayStart) -> None:
+        # A session's start never changes once it has begun; keep only the current one.
+        self._day_starts = {
+            key: value for key, value in self._day_starts.items() if key[1] >= session_start
+        }
+        self._day_starts[(account_id, session_start)] = start
+
+    # -- announcements ----------------------------------------------------------------
+
+    async def announce(self, state: RiskStateRead) -> None:
+        """Publish a state change (after its commit) and update the state gauge."""
+        for candidate in TradingState:
+            metrics.TRADING_STATE.labels(state=candidate.value).set(int(candidate is state.state))
+        await self._bus.publish("risk.state", state.model_dump(mode="json"))
+
+
+async def lock_state(session: AsyncSession) -> RiskState:
+    """Read the state row (locking it on PostgreSQL); create it if it is missing."""
+    query = (
+        select(RiskState)
+        .where(RiskState.id == STATE_ROW_ID)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    row = (await session.scalars(query)).one_or_none()
+    if row is None:
+        row = RiskState(id=STATE_ROW_ID, state=TradingState.ACTIVE.value, limits={})
+        session.add(row)
+        await session.flush()
+    return row

@@ -1,0 +1,125 @@
+"""REST routes of the risk engine: state and usage, limits, the kill switch, the audit trail."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query
+
+from stocks_api.auth.dependencies import PrincipalDep
+from stocks_api.core.dependencies import (
+    BrokerDep,
+    ConsumerDep,
+    GuardDep,
+    RiskDep,
+    SessionDep,
+    SettingsDep,
+    TradingAccountDep,
+)
+from stocks_api.risk import kill_switch, service
+from stocks_api.risk.schemas import (
+    HaltRequest,
+    HaltResult,
+    LimitsResetRequest,
+    ResumeRequest,
+    RiskEventFilters,
+    RiskEventPage,
+    RiskEventRead,
+    RiskLimits,
+    RiskLimitsUpdate,
+    RiskStateRead,
+    RiskStatus,
+)
+
+# Reads need `read`; everything that changes the risk engine needs `admin` (see main).
+router = APIRouter(prefix="/risk", tags=["risk"])
+admin_router = APIRouter(prefix="/risk", tags=["risk"])
+
+_ERRORS: dict[int | str, dict[str, object]] = {
+    403: {"description": "missing the admin scope"},
+    422: {"description": "validation failed"},
+}
+
+
+@router.get("")
+async def get_risk(
+    session: SessionDep,
+    risk: RiskDep,
+    broker: BrokerDep,
+    settings: SettingsDep,
+    account: TradingAccountDep,
+) -> RiskStatus:
+    """Show the trading state, the limits in force and today's usage of them."""
+    return await service.status(
+        session=session,
+        engine=risk,
+        broker=broker,
+        account_id=None if account is None else account.account_id,
+        timeout=settings.broker_timeout_seconds,
+    )
+
+
+@router.get("/events")
+async def list_risk_events(
+    session: SessionDep, filters: Annotated[RiskEventFilters, Query()]
+) -> RiskEventPage:
+    """List halts, resumes, breaker trips and limit changes, newest first."""
+    events, next_cursor = await service.list_events(session=session, filters=filters)
+    return RiskEventPage(
+        items=[RiskEventRead.model_validate(e) for e in events], next_cursor=next_cursor
+    )
+
+
+@admin_router.put("/limits", responses=_ERRORS)
+async def update_limits(
+    update: RiskLimitsUpdate, risk: RiskDep, principal: PrincipalDep
+) -> RiskLimits:
+    """Change limits at run time (persisted, audited); `null` switches a check off."""
+    return await service.update_limits(engine=risk, update=update, actor=principal.name)
+
+
+@admin_router.post("/limits/reset", responses=_ERRORS)
+async def reset_limits(
+    request: LimitsResetRequest, risk: RiskDep, principal: PrincipalDep
+) -> RiskLimits:
+    """Drop run-time changes of limits so the `RISK_*` settings apply again."""
+    return await service.reset_limits(engine=risk, request=request, actor=principal.name)
+
+
+@admin_router.post("/halt", responses=_ERRORS)
+async def halt_trading(
+    body: Annotated[HaltRequest | None, Body()] = None,
+    *,
+    session: SessionDep,
+    risk: RiskDep,
+    broker: BrokerDep,
+    consumer: ConsumerDep,
+    guard: GuardDep,
+    account: TradingAccountDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+) -> HaltResult:
+    """Halt all trading now; optionally cancel open orders and flatten positions."""
+    request = body or HaltRequest()
+    return await kill_switch.halt(
+        session=session,
+        engine=risk,
+        broker=broker,
+        consumer=consumer,
+        guard=guard,
+        account=account,
+        request=request,
+        actor=principal.name,
+        timeout=settings.broker_timeout_seconds,
+    )
+
+
+@admin_router.post("/resume", responses=_ERRORS)
+async def resume_trading(
+    risk: RiskDep,
+    principal: PrincipalDep,
+    body: Annotated[ResumeRequest | None, Body()] = None,
+) -> RiskStateRead:
+    """Trade again: `active`, or `reducing` (only orders that shrink a position)."""
+    request = body or ResumeRequest()
+    return await kill_switch.resume(engine=risk, request=request, actor=principal.name)

@@ -1,0 +1,551 @@
+"""The risk service: assessing orders against the book, trading states, limits, the breaker.
+
+The order service calls `assess` inside `RiskEngine.admission`, before an order's
+write-ahead row is committed; that is the one place every order and modification
+passes. State changes (halt, resume, the circuit breaker) and limit changes are audited
+in `risk_event` and published on the bus after their commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from stocks_api.accounts.day_start import day_start_of
+from stocks_api.accounts.models import Account
+from stocks_api.broker.protocol import BrokerClient, OrderType, Quote, Side
+from stocks_api.core import metrics
+from stocks_api.core.database import utcnow
+from stocks_api.core.pagination import paginate
+from stocks_api.marketdata import service as marketdata_service
+from stocks_api.orders.models import Order
+from stocks_api.orders.schemas import OrderCreate, OrderUpdate
+from stocks_api.orders.state import OPEN
+from stocks_api.positions.models import Position
+from stocks_api.risk.checks import (
+    ZERO,
+    Failure,
+    Holding,
+    ProposedOrder,
+    RiskContext,
+    evaluate,
+    loss_breached,
+)
+from stocks_api.risk.engine import RiskEngine, lock_state
+from stocks_api.risk.models import RiskEvent, RiskState
+from stocks_api.risk.schemas import (
+    LIMIT_NAMES,
+    HaltRequest,
+    LimitsResetRequest,
+    RiskEventFilters,
+    RiskLimits,
+    RiskLimitsUpdate,
+    RiskStateRead,
+    RiskStatus,
+    RiskUsage,
+    TradingState,
+)
+
+if TYPE_CHECKING:  # accounts.service imports the order service, which imports this module
+    from stocks_api.accounts.service import AccountState
+
+log = structlog.get_logger(__name__)
+
+BREAKER = "circuit_breaker"
+RATIO_PLACES = Decimal("0.0001")
+
+
+# -- proposing -------------------------------------------------------------------------
+
+
+def _market_price(side: Side, quote: Quote | None) -> Decimal | None:
+    if quote is None:
+        return None
+    price = quote.ask if side is Side.BUY else quote.bid
+    return price if price > 0 else None
+
+
+def _value_price(
+    order_type: OrderType,
+    side: Side,
+    limit_price: Decimal | None,
+    stop_price: Decimal | None,
+    quote: Quote | None,
+) -> Decimal | None:
+    if order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT):
+        return limit_price
+    if order_type is OrderType.STOP:
+        return stop_price
+    return _market_price(side, quote)  # market and trailing stop orders trade at the market
+
+
+def propose_new(
+    order_in: OrderCreate, quote: Quote | None, *, flatten: bool = False
+) -> ProposedOrder:
+    """Describe a new order (a bracket with its legs) for the checks."""
+    prices = [order_in.limit_price, order_in.stop_price]
+    if order_in.take_profit is not None:
+        prices.append(order_in.take_profit.limit_price)
+    if order_in.stop_loss is not None:
+        prices += [order_in.stop_loss.stop_price, order_in.stop_loss.limit_price]
+    legs = (order_in.take_profit is not None) + (order_in.stop_loss is not None)
+    return ProposedOrder(
+        symbol=order_in.symbol,
+        side=order_in.side,
+        qty=order_in.qty,
+        open_qty=order_in.qty,
+        value_price=_value_price(
+            order_in.type, order_in.side, order_in.limit_price, order_in.stop_price, quote
+        ),
+        prices=tuple(p for p in prices if p is not None),
+        messages=1 + legs,
+        flatten=flatten,
+    )
+
+
+def propose_change(order: Order, change: OrderUpdate, quote: Quote | None) -> ProposedOrder:
+    """Describe an open order as the modification would leave it."""
+    side, order_type = Side(order.side), OrderType(order.order_type)
+    qty = change.qty if change.qty is not None else order.qty
+    limit_price = change.limit_price if change.limit_price is not None else order.limit_price
+    stop_price = change.stop_price if change.stop_price is not None else order.stop_price
+    # Only the prices the modification sets are new; a resting price was checked already.
+    prices = tuple(p for p in (change.limit_price, change.stop_price) if p is not None)
+    return ProposedOrder(
+        symbol=order.symbol,
+        side=side,
+        qty=qty,
+        open_qty=qty - order.filled_qty,
+        value_price=_value_price(order_type, side, limit_price, stop_price, quote),
+        prices=prices,
+    )
+
+
+# -- the book --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OpenQty:
+    """Quantity still to fill of a symbol's open orders, per side."""
+
+    buy: Decimal = ZERO
+    sell: Decimal = ZERO
+
+    def on(self, side: Side) -> Decimal:
+        return self.buy if side is Side.BUY else self.sell
+
+
+async def open_order_qty(
+    session: AsyncSession, *, symbol: str | None = None, exclude_order_id: int | None = None
+) -> dict[str, OpenQty]:
+    """Sum what open orders may still fill, per symbol and side.
+
+    Orders of one OCA group (a bracket's children) fill only once between them, so a
+    group counts with its largest member.
+    """
+    query = select(Order.symbol, Order.side, Order.qty, Order.filled_qty, Order.oca_group).where(
+        Order.status.in_([s.value for s in OPEN])
+    )
+    if symbol is not None:
+        query = query.where(Order.symbol == symbol)
+    if exclude_order_id is not None:
+        query = query.where(Order.id != exclude_order_id)
+    totals: dict[tuple[str, str], Decimal] = {}
+    groups: dict[tuple[str, str, str], Decimal] = {}
+    for row in await session.execute(query):
+        remaining = max(row.qty - row.filled_qty, ZERO)
+        if row.oca_group is None:
+            totals[(row.symbol, row.side)] = totals.get((row.symbol, row.side), ZERO) + remaining
+        else:
+            key = (row.symbol, row.side, row.oca_group)
+            groups[key] = max(groups.get(key, ZERO), remaining)
+    for (group_symbol, side, _), remaining in groups.items():
+        totals[(group_symbol, side)] = totals.get((group_symbol, side), ZERO) + remaining
+    result: dict[str, OpenQty] = {}
+    for (name, side), remaining in totals.items():
+        current = result.get(name, OpenQty())
+        if side == Side.BUY.value:
+            result[name] = OpenQty(current.buy + remaining, current.sell)
+        else:
+            result[name] = OpenQty(current.buy, current.sell + remaining)
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class Book:
+    """The account as the checks see it: holdings with open orders, net liquidation, P&L."""
+
+    holdings: dict[str, Holding]
+    net_liquidation: Decimal | None
+    daily_pnl: Decimal | None
+    session_start: datetime
+    unpriced: list[str]
+
+
+async def load_book(
+    *,
+    session: AsyncSession,
+    engine: RiskEngine,
+    broker: BrokerClient,
+    account_id: str | None,
+    timeout: float,
+    quote: Quote | None = None,
+    exclude_order_id: int | None = None,
+) -> Book:
+    """Read positions, open orders and cash, and mark them at the broker's last prices.
+
+    Open orders are read before positions: a fill landing in between is then counted in
+    both (too cautious for a moment) rather than in neither.
+    """
+    open_qty = await open_order_qty(session, exclude_order_id=exclude_order_id)
+    positions: dict[str, Decimal] = {}
+    account: Account | None = None
+    if account_id is not None:
+        account = await session.get(Account, account_id, populate_existing=True)
+        rows = await session.execute(
+            select(Position.symbol, Position.qty).where(
+                Position.account_id == account_id, Position.qty != 0
+            )
+        )
+        positions = {row.symbol: row.qty for row in rows}
+    symbols = set(positions) | set(open_qty)
+    wanted = symbols - ({quote.symbol} if quote is not None else set())
+    marks = await marketdata_service.marks(broker=broker, symbols=sorted(wanted), timeout=timeout)
+    if quote is not None:
+        marks[quote.symbol] = quote.last if quote.last > 0 else None
+        symbols.add(quote.symbol)
+    holdings = {
+        name: Holding(
+            qty=positions.get(name, ZERO),
+            open_buy=open_qty.get(name, OpenQty()).buy,
+            open_sell=open_qty.get(name, OpenQty()).sell,
+            mark=marks.get(name),
+        )
+        for name in symbols
+    }
+    unpriced = sorted(name for name, qty in positions.items() if marks.get(name) is None)
+    session_start = engine.calendar.last_close(utcnow())
+    net_liquidation = daily_pnl = None
+    if account is not None and not unpriced:
+        net_liquidation = account.cash + sum(
+            (qty * (marks[name] or ZERO) for name, qty in positions.items()), ZERO
+        )
+        start = await _day_start(session, engine, account, session_start)
+        daily_pnl = net_liquidation - start
+    return Book(holdings, net_liquidation, daily_pnl, session_start, unpriced)
+
+
+async def _day_start(
+    session: AsyncSession, engine: RiskEngine, account: Account, session_start: datetime
+) -> Decimal:
+    start = engine.day_start(account.account_id, session_start)
+    if start is None:
+        start = await day_start_of(session, account, session_start)
+        engine.remember_day_start(account.account_id, session_start, start)
+    return start.net_liquidation
+
+
+# -- assessing -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    """The verdict on one order: the failed checks (none: admitted) and what they saw."""
+
+    failures: list[Failure]
+    book: Book
+    limits: RiskLimits
+    loss_breached: bool
+    state: RiskState
+
+    @property
+    def details(self) -> list[dict[str, Any]]:
+        return [failure.as_detail() for failure in self.failures]
+
+
+async def assess(
+    *,
+    session: AsyncSession,
+    engine: RiskEngine,
+    broker: BrokerClient,
+    state: RiskState,
+    proposed: ProposedOrder,
+    quote: Quote | None,
+    account_id: str | None,
+    timeout: float,
+    exclude_order_id: int | None = None,
+) -> Assessment:
+    """Run every check on `proposed` against the book now; count the failures."""
+    limits = engine.limits_for(state)
+    book = await load_book(
+        session=session,
+        engine=engine,
+        broker=broker,
+        account_id=account_id,
+        timeout=timeout,
+        quote=quote,
+        exclude_order_id=exclude_order_id,
+    )
+    context = RiskContext(
+        state=TradingState(state.state),
+        holdings=book.holdings,
+        net_liquidation=book.net_liquidation,
+        daily_pnl=book.daily_pnl,
+        orders_last_second=engine.pace.last_second(),
+        orders_last_minute=engine.pace.last_minute(),
+    )
+    failures = evaluate(proposed, context, limits)
+    for failure in failures:
+        metrics.RISK_REJECTIONS.labels(check=failure.check.value).inc()
+    if book.daily_pnl is not None:
+        metrics.RISK_DAILY_PNL.set(float(book.daily_pnl))
+    return Assessment(failures, book, limits, loss_breached(limits, book.daily_pnl), state)
+
+
+# -- trading states ------------------------------------------------------------------
+
+
+async def ensure_state(engine: RiskEngine) -> RiskStateRead:
+    """Create the state row on the first start; load the limits and set the gauges."""
+    async with engine.sessionmaker() as session, session.begin():
+        row = await lock_state(session)
+        engine.limits_for(row)
+        state = RiskStateRead.model_validate(row)
+    if state.state is not TradingState.ACTIVE:
+        log.warning("trading_not_active", state=state.state.value, reason=state.reason)
+    await engine.announce(state)
+    return state
+
+
+async def change_state(
+    *,
+    engine: RiskEngine,
+    target: TradingState,
+    actor: str,
+    reason: str | None,
+    kind: str,
+    payload: dict[str, Any] | None = None,
+) -> RiskStateRead:
+    """Move to `target`, audit it (who, why, from what) and announce it."""
+    async with engine.exclusive(), engine.sessionmaker() as session, session.begin():
+        row = await lock_state(session)
+        state = _set_state(session, row, target, actor, reason, kind, payload or {})
+    log.warning("trading_state_changed", state=target.value, actor=actor, reason=reason)
+    await engine.announce(state)
+    return state
+
+
+def _set_state(
+    session: AsyncSession,
+    row: RiskState,
+    target: TradingState,
+    actor: str,
+    reason: str | None,
+    kind: str,
+    payload: dict[str, Any],
+) -> RiskStateRead:
+    session.add(
+        RiskEvent(
+            kind=kind,
+            from_state=row.state,
+            to_state=target.value,
+            actor=actor,
+            reason=reason,
+            payload=payload,
+        )
+    )
+    row.state, row.reason, row.changed_by, row.changed_at = target.value, reason, actor, utcnow()
+    return RiskStateRead.model_validate(row)
+
+
+def halt_reason(request: HaltRequest) -> str:
+    return request.reason or "halted by request"
+
+
+async def trip_on_loss(*, engine: RiskEngine, daily_pnl: Decimal, session_start: datetime) -> None:
+    """Halt once per session when today's loss reaches the limit (the circuit breaker).
+
+    After a deliberate resume the same session's breach does not halt again: the
+    `daily_loss_limit` check still refuses every order that does not reduce a position.
+    """
+    limit = engine.limits.daily_loss_limit
+    state: RiskStateRead | None = None
+    async with engine.exclusive(), engine.sessionmaker() as session, session.begin():
+        row = await lock_state(session)
+        if row.loss_halt_session == session_start:
+            return
+        row.loss_halt_session = session_start
+        if row.state != TradingState.HALTED.value:
+            reason = f"daily loss {-daily_pnl} reached the limit {limit}"
+            payload = {"trigger": "daily_loss", "daily_pnl": str(daily_pnl), "limit": str(limit)}
+            state = _set_state(session, row, TradingState.HALTED, BREAKER, reason, "halt", payload)
+    if state is not None:
+        log.error("circuit_breaker_tripped", trigger="daily_loss", reason=state.reason)
+        await engine.announce(state)
+
+
+async def note_broker_verdicts(*, engine: RiskEngine, verdicts: Sequence[bool]) -> None:
+    """Count broker answers (True: accepted); halt after too many rejections in a row."""
+    for accepted in verdicts:
+        engine.rejection_streak = 0 if accepted else engine.rejection_streak + 1
+    limit = engine.limits.max_consecutive_rejections
+    if limit is None or engine.rejection_streak < limit:
+        return
+    streak, engine.rejection_streak = engine.rejection_streak, 0
+    state: RiskStateRead | None = None
+    async with engine.exclusive(), engine.sessionmaker() as session, session.begin():
+        row = await lock_state(session)
+        if row.state != TradingState.HALTED.value:
+            reason = f"{streak} consecutive broker rejections"
+            payload = {"trigger": "broker_rejections", "consecutive": streak, "limit": limit}
+            state = _set_state(session, row, TradingState.HALTED, BREAKER, reason, "halt", payload)
+    if state is not None:
+        log.error("circuit_breaker_tripped", trigger="broker_rejections", reason=state.reason)
+        await engine.announce(state)
+
+
+async def watch_daily_loss(
+    *, engine: RiskEngine, account_id: str | None, states: Sequence[AccountState]
+) -> None:
+    """Check the trading account's P&L after each portfolio valuation (the background breaker)."""
+    for state in states:
+        if state.account.account_id != account_id or state.unpriced_symbols:
+            continue
+        session_start = engine.calendar.last_close(state.as_of)
+        async with engine.sessionmaker() as session:
+            start = await _day_start(session, engine, state.account, session_start)
+        daily_pnl = state.figures.net_liquidation - start
+        metrics.RISK_DAILY_PNL.set(float(daily_pnl))
+        if loss_breached(engine.limits, daily_pnl):
+            await trip_on_loss(engine=engine, daily_pnl=daily_pnl, session_start=session_start)
+
+
+# -- limits ------------------------------------------------------------------------------
+
+
+async def update_limits(*, engine: RiskEngine, update: RiskLimitsUpdate, actor: str) -> RiskLimits:
+    """Change limits at run time: validate, persist, audit old and new values."""
+    changes = update.changes()
+    async with engine.exclusive(), engine.sessionmaker() as session, session.begin():
+        row = await lock_state(session)
+        old = engine.limits_for(row)
+        overrides = dict(row.limits or {}) | changes
+        new = RiskLimits.model_validate(engine.defaults.model_dump() | overrides)
+        row.limits = overrides
+        _audit_limits(session, "limits_changed", actor, update.reason, old, new, list(changes))
+        limits = engine.limits_for(row)
+    log.warning("risk_limits_changed", actor=actor, changed=sorted(changes))
+    return limits
+
+
+async def reset_limits(
+    *, engine: RiskEngine, request: LimitsResetRequest, actor: str
+) -> RiskLimits:
+    """Drop run-time changes of some (or all) limits so their settings apply again."""
+    names = request.limits or list(LIMIT_NAMES)
+    async with engine.exclusive(), engine.sessionmaker() as session, session.begin():
+        row = await lock_state(session)
+        old = engine.limits_for(row)
+        row.limits = {k: v for k, v in (row.limits or {}).items() if k not in names}
+        new = engine.limits_for(row)
+        _audit_limits(session, "limits_reset", actor, request.reason, old, new, names)
+    log.warning("risk_limits_reset", actor=actor, limits=names)
+    return new
+
+
+def _audit_limits(
+    session: AsyncSession,
+    kind: str,
+    actor: str,
+    reason: str | None,
+    old: RiskLimits,
+    new: RiskLimits,
+    names: list[str],
+) -> None:
+    before, after = old.model_dump(mode="json"), new.model_dump(mode="json")
+    session.add(
+        RiskEvent(
+            kind=kind,
+            from_state=None,
+            to_state=None,
+            actor=actor,
+            reason=reason,
+            payload={
+                "old": {name: before[name] for name in names},
+                "new": {name: after[name] for name in names},
+            },
+        )
+    )
+
+
+def limit_sources(engine: RiskEngine, row: RiskState) -> dict[str, str]:
+    overridden = set(row.limits or {})
+    return {name: "runtime" if name in overridden else "settings" for name in LIMIT_NAMES}
+
+
+# -- reading -----------------------------------------------------------------------------
+
+
+async def status(
+    *,
+    session: AsyncSession,
+    engine: RiskEngine,
+    broker: BrokerClient,
+    account_id: str | None,
+    timeout: float,
+) -> RiskStatus:
+    """Return the trading state, the limits in force, and where the account stands."""
+    row = await session.get(RiskState, 1, populate_existing=True)
+    if row is None:  # created at start-up; only a database emptied under a running app lacks it
+        row = await lock_state(session)
+        await session.commit()
+    limits = engine.limits_for(row)
+    book = await load_book(
+        session=session, engine=engine, broker=broker, account_id=account_id, timeout=timeout
+    )
+    await session.commit()
+    gross = sum((abs(h.qty * h.mark) for h in book.holdings.values() if h.mark is not None), ZERO)
+    gross_open = sum((g for h in book.holdings.values() if (g := h.gross()) is not None), ZERO)
+    net = book.net_liquidation
+    positive = net is not None and net > 0
+    usage = RiskUsage(
+        account_id=account_id,
+        session_start=book.session_start,
+        daily_pnl=book.daily_pnl,
+        daily_loss_limit_used=_loss_used(book.daily_pnl, limits.daily_loss_limit),
+        net_liquidation=net,
+        gross_exposure=None if book.unpriced else gross,
+        gross_exposure_with_open_orders=None if book.unpriced else gross_open,
+        leverage=(gross / net).quantize(RATIO_PLACES) if positive and net else None,
+        orders_last_second=engine.pace.last_second(),
+        orders_last_minute=engine.pace.last_minute(),
+        consecutive_broker_rejections=engine.rejection_streak,
+        unpriced_symbols=book.unpriced,
+    )
+    state = RiskStateRead.model_validate(row)
+    return RiskStatus(
+        **state.model_dump(),
+        limits=limits,
+        limit_sources=limit_sources(engine, row),
+        usage=usage,
+    )
+
+
+def _loss_used(daily_pnl: Decimal | None, limit: Decimal | None) -> Decimal | None:
+    if daily_pnl is None or limit is None:
+        return None
+    return (max(-daily_pnl, ZERO) / limit).quantize(RATIO_PLACES)
+
+
+async def list_events(
+    *, session: AsyncSession, filters: RiskEventFilters
+) -> tuple[list[RiskEvent], str | None]:
+    """List the risk audit trail newest first; return a page and the next cursor."""
+    return await paginate(session, select(RiskEvent), RiskEvent.id, filters.cursor, filters.limit)
