@@ -277,33 +277,35 @@ def _band_failures(order: ProposedOrder, holding: Holding, limits: RiskLimits) -
 def _exposure_failures(
     order: ProposedOrder, context: RiskContext, limits: RiskLimits
 ) -> list[Failure]:
-    wanted = (limits.max_position_value, limits.max_gross_exposure, limits.max_leverage)
-    if all(limit is None for limit in wanted):
+    checks = (
+        (Check.MAX_POSITION_VALUE, limits.max_position_value),
+        (Check.MAX_GROSS_EXPOSURE, limits.max_gross_exposure),
+        (Check.MAX_LEVERAGE, limits.max_leverage),
+    )
+    if all(limit is None for _, limit in checks):
         return []
     holding = context.holding(order.symbol)
-    price = order.value_price
-    mark = holding.mark if holding.mark is not None else price
-    if price is None or mark is None:
+    # The worst-case position in the order's direction, before and after it; the other
+    # direction stays as it is. Growing or not is a matter of quantity, so an order that
+    # shrinks the position passes whatever the prices (or their absence).
+    before_qty = holding.worst(order.side)
+    after_qty = before_qty + order.signed_open_qty
+    other_qty = holding.worst(Side.SELL if order.side is Side.BUY else Side.BUY)
+    if abs(after_qty) <= abs(before_qty):
+        return []
+    # One price for the whole position, the higher of the last price and the order's own:
+    # an order at a limit above the market is valued at that limit, never below the market.
+    prices = [p for p in (holding.mark, order.value_price) if p is not None]
+    if not prices:
         return [
             Failure(check, "no price to value the position after the order at")
-            for check, limit in zip(
-                (Check.MAX_POSITION_VALUE, Check.MAX_GROSS_EXPOSURE, Check.MAX_LEVERAGE),
-                wanted,
-                strict=True,
-            )
+            for check, limit in checks
             if limit is not None
         ]
-    # The position in the order's direction before and after it; the other direction stays.
-    before = abs(holding.worst(order.side) * mark)
-    after = abs(holding.worst(order.side) * mark + order.signed_open_qty * price)
-    opposite = Side.SELL if order.side is Side.BUY else Side.BUY
-    other_side = abs(holding.worst(opposite) * mark)
+    price = max(prices)
+    before, after = abs(before_qty) * price, abs(after_qty) * price
     failures = []
-    if (
-        limits.max_position_value is not None
-        and after > limits.max_position_value
-        and after > before
-    ):
+    if limits.max_position_value is not None and after > limits.max_position_value:
         failures.append(
             Failure(
                 Check.MAX_POSITION_VALUE,
@@ -313,26 +315,28 @@ def _exposure_failures(
                 _fmt(after),
             )
         )
-    others = [h.gross() for symbol, h in context.holdings.items() if symbol != order.symbol]
-    unpriced = [s for s, h in context.holdings.items() if s != order.symbol and h.gross() is None]
+    other_side = abs(other_qty) * price
+    if max(after, other_side) <= max(before, other_side):
+        return failures  # the other direction's worst case still dominates: gross unchanged
+    unpriced = sorted(
+        s for s, h in context.holdings.items() if s != order.symbol and h.gross() is None
+    )
     if unpriced:
         return failures + [
-            Failure(check, f"no price for {', '.join(sorted(unpriced))} to measure exposure")
-            for check, limit in (
-                (Check.MAX_GROSS_EXPOSURE, wanted[1]),
-                (Check.MAX_LEVERAGE, wanted[2]),
-            )
+            Failure(check, f"no price for {', '.join(unpriced)} to measure exposure")
+            for check, limit in checks[1:]
             if limit is not None
         ]
-    rest = sum((g for g in others if g is not None), ZERO)
-    gross_before = rest + max(before, other_side)
+    rest = sum(
+        (
+            g
+            for s, h in context.holdings.items()
+            if s != order.symbol and (g := h.gross()) is not None
+        ),
+        ZERO,
+    )
     gross_after = rest + max(after, other_side)
-    growing = gross_after > gross_before
-    if (
-        limits.max_gross_exposure is not None
-        and growing
-        and gross_after > limits.max_gross_exposure
-    ):
+    if limits.max_gross_exposure is not None and gross_after > limits.max_gross_exposure:
         failures.append(
             Failure(
                 Check.MAX_GROSS_EXPOSURE,
@@ -342,7 +346,7 @@ def _exposure_failures(
                 _fmt(gross_after),
             )
         )
-    if limits.max_leverage is not None and growing:
+    if limits.max_leverage is not None:
         failures += _leverage_failures(gross_after, context.net_liquidation, limits.max_leverage)
     return failures
 

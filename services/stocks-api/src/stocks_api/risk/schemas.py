@@ -12,7 +12,14 @@ import re
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import NoDecode
 
 from stocks_api.core.schemas import ApiModel, DecimalStr, Page, RequestModel, UTCDatetime
@@ -48,28 +55,35 @@ def _symbol_list(value: Any) -> Any:
 
 
 Money = Annotated[DecimalStr, Field(gt=0, le=Decimal("1E12"), max_digits=20, decimal_places=2)]
+
+
+def _valid_symbols(value: tuple[str, ...]) -> tuple[str, ...]:
+    bad = [name for name in value if not _SYMBOL_RE.match(name)]
+    if bad:
+        raise ValueError(f"not valid symbols: {', '.join(bad[:5])}")
+    return value
+
+
 Symbols = Annotated[
-    tuple[str, ...], NoDecode, BeforeValidator(_symbol_list), Field(max_length=MAX_LISTED_SYMBOLS)
+    tuple[str, ...],
+    NoDecode,
+    BeforeValidator(_symbol_list),
+    AfterValidator(_valid_symbols),
+    Field(max_length=MAX_LISTED_SYMBOLS),
 ]
 OffMoney = Annotated[Money | None, BeforeValidator(_off_is_none)]
-Quantity = Annotated[
-    DecimalStr | None,
-    BeforeValidator(_off_is_none),
-    Field(gt=0, le=Decimal("1E7"), max_digits=18, decimal_places=8),
-]
-Leverage = Annotated[
-    DecimalStr | None, BeforeValidator(_off_is_none), Field(gt=0, le=50, decimal_places=4)
-]
-Percent = Annotated[
-    DecimalStr | None, BeforeValidator(_off_is_none), Field(gt=0, le=100, decimal_places=4)
-]
-PerSecond = Annotated[
-    int | None, BeforeValidator(_off_is_none), Field(ge=1, le=IBKR_MESSAGES_PER_SECOND)
-]
-PerMinute = Annotated[
-    int | None, BeforeValidator(_off_is_none), Field(ge=1, le=MAX_ORDERS_PER_MINUTE)
-]
-Streak = Annotated[int | None, BeforeValidator(_off_is_none), Field(ge=1, le=1000)]
+_Qty = Annotated[DecimalStr, Field(gt=0, le=Decimal("1E7"), max_digits=18, decimal_places=8)]
+_Leverage = Annotated[DecimalStr, Field(gt=0, le=50, decimal_places=4)]
+_Percent = Annotated[DecimalStr, Field(gt=0, le=100, decimal_places=4)]
+_PerSecond = Annotated[int, Field(ge=1, le=IBKR_MESSAGES_PER_SECOND)]
+_PerMinute = Annotated[int, Field(ge=1, le=MAX_ORDERS_PER_MINUTE)]
+_Streak = Annotated[int, Field(ge=1, le=1000)]
+Quantity = Annotated[_Qty | None, BeforeValidator(_off_is_none)]
+Leverage = Annotated[_Leverage | None, BeforeValidator(_off_is_none)]
+Percent = Annotated[_Percent | None, BeforeValidator(_off_is_none)]
+PerSecond = Annotated[_PerSecond | None, BeforeValidator(_off_is_none)]
+PerMinute = Annotated[_PerMinute | None, BeforeValidator(_off_is_none)]
+Streak = Annotated[_Streak | None, BeforeValidator(_off_is_none)]
 
 _DESCRIPTIONS = {
     "allowed_symbols": "only these symbols may be traded (empty: every symbol)",
@@ -122,14 +136,6 @@ class RiskLimits(BaseModel):
     max_consecutive_rejections: Streak = Field(
         default=5, description=_DESCRIPTIONS["max_consecutive_rejections"]
     )
-
-    @field_validator("allowed_symbols", "denied_symbols")
-    @classmethod
-    def _valid_symbols(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        bad = [name for name in value if not _SYMBOL_RE.match(name)]
-        if bad:
-            raise ValueError(f"not valid symbols: {', '.join(bad[:5])}")
-        return value
 
 
 LIMIT_NAMES: tuple[str, ...] = tuple(RiskLimits.model_fields)

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import structlog
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,6 +24,7 @@ from stocks_api.accounts.models import Account
 from stocks_api.broker.protocol import BrokerClient, OrderType, Quote, Side
 from stocks_api.core import metrics
 from stocks_api.core.database import utcnow
+from stocks_api.core.errors import UnprocessableError
 from stocks_api.core.pagination import paginate
 from stocks_api.marketdata import service as marketdata_service
 from stocks_api.orders.models import Order
@@ -437,7 +439,13 @@ async def update_limits(*, engine: RiskEngine, update: RiskLimitsUpdate, actor: 
         row = await lock_state(session)
         old = engine.limits_for(row)
         overrides = dict(row.limits or {}) | changes
-        new = RiskLimits.model_validate(engine.defaults.model_dump() | overrides)
+        try:
+            new = RiskLimits.model_validate(engine.defaults.model_dump() | overrides)
+        except ValidationError as exc:  # each field was checked; this is a combination
+            raise UnprocessableError(
+                "the limits are not valid together",
+                details=[{"loc": ["body", *e["loc"]], "msg": e["msg"]} for e in exc.errors()],
+            ) from exc
         row.limits = overrides
         _audit_limits(session, "limits_changed", actor, update.reason, old, new, list(changes))
         limits = engine.limits_for(row)
