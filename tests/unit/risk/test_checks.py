@@ -734,3 +734,13 @@ def test_every_check_off_admits_anything_while_active() -> None:
 )
 def test_is_reducing(proposed: ProposedOrder, position: Holding, reducing: bool) -> None:
     assert is_reducing(proposed, position) is reducing
+
+
+def test_an_unmeasurable_daily_pnl_refuses_everything_but_reductions() -> None:
+    limits = only(daily_loss_limit=D(1000))
+    failures = evaluate(order(Side.BUY, 10), context(holdings=LONG_100, daily_pnl=None), limits)
+    assert names(failures) == ["daily_loss_limit"]
+    assert "cannot be measured" in failures[0].message
+    reducing = order(Side.SELL, 10)
+    assert evaluate(reducing, context(holdings=LONG_100, daily_pnl=None), limits) == []
+    assert evaluate(order(), context(daily_pnl=None), only()) == []  # no limit: no check

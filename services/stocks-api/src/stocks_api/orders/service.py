@@ -107,6 +107,9 @@ async def submit(
         await _check_covered_sale(session, account.account_id, order_in)
     quote = await call_broker(broker.get_quote(order_in.symbol), timeout=timeout)
     proposed = risk_service.propose_new(order_in, quote, flatten=flatten)
+    marks = await risk_service.prefetch_marks(
+        engine=risk, broker=broker, quote=quote, timeout=timeout
+    )
 
     order = _new_order(order_in, client_order_id, request_hash)
     legs = _new_legs(order_in, order)
@@ -118,7 +121,7 @@ async def submit(
                 broker=broker,
                 state=state,
                 proposed=proposed,
-                quote=quote,
+                marks=marks,
                 account_id=None if account is None else account.account_id,
                 timeout=timeout,
             )
@@ -493,6 +496,9 @@ async def modify(
         if contract is not None:
             check_qty_increment(contract, change.qty)
     quote = await call_broker(broker.get_quote(order.symbol), timeout=timeout)
+    marks = await risk_service.prefetch_marks(
+        engine=risk, broker=broker, quote=quote, timeout=timeout
+    )
     async with risk.admission(session) as state:
         # Read again under the lock: a fill may have landed since the first read.
         order = await _working_order(session, order_id, refresh=True)
@@ -504,7 +510,7 @@ async def modify(
             broker=broker,
             state=state,
             proposed=proposed,
-            quote=quote,
+            marks=marks,
             account_id=None if account is None else account.account_id,
             timeout=timeout,
             exclude_order_id=order.id,

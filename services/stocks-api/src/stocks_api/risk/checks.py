@@ -147,19 +147,28 @@ def evaluate(order: ProposedOrder, context: RiskContext, limits: RiskLimits) -> 
         failures += _rate_failures(order, context, limits)
         failures += _band_failures(order, holding, limits)
     failures += _exposure_failures(order, context, limits)
-    if not reducing and loss_breached(limits, context.daily_pnl):
-        assert context.daily_pnl is not None
-        assert limits.daily_loss_limit is not None
-        failures.append(
-            Failure(
-                Check.DAILY_LOSS_LIMIT,
-                f"today's loss {_fmt(-context.daily_pnl)} has reached the daily loss limit; "
-                "only orders that reduce a position pass",
-                _fmt(limits.daily_loss_limit),
-                _fmt(-context.daily_pnl),
-            )
-        )
+    if not reducing:
+        failures += _loss_failures(context.daily_pnl, limits.daily_loss_limit)
     return failures
+
+
+def _loss_failures(daily_pnl: Decimal | None, limit: Decimal | None) -> list[Failure]:
+    if limit is None:
+        return []
+    if daily_pnl is None:
+        message = "today's P&L cannot be measured (a holding has no price); only reductions pass"
+        return [Failure(Check.DAILY_LOSS_LIMIT, message, _fmt(limit), None)]
+    if -daily_pnl < limit:
+        return []
+    return [
+        Failure(
+            Check.DAILY_LOSS_LIMIT,
+            f"today's loss {_fmt(-daily_pnl)} has reached the daily loss limit; "
+            "only orders that reduce a position pass",
+            _fmt(limit),
+            _fmt(-daily_pnl),
+        )
+    ]
 
 
 def _state_failures(order: ProposedOrder, state: TradingState, reducing: bool) -> list[Failure]:

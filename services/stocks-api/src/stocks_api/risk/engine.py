@@ -46,6 +46,9 @@ class RiskEngine:
         self.defaults = defaults
         self.pace = OrderPace()
         self.rejection_streak = 0
+        # Symbols held or with open orders at the last look (their prices are fetched
+        # before the admission lock).
+        self.book_symbols: frozenset[str] = frozenset()
         self._bus = bus
         self._lock = asyncio.Lock()
         self._day_starts: dict[tuple[str, datetime], DayStart] = {}

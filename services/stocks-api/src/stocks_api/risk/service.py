@@ -8,7 +8,7 @@ in `risk_event` and published on the bus after their commit.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import Select, literal_column, null, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stocks_api.accounts.day_start import day_start_of
@@ -144,14 +144,9 @@ class OpenQty:
         return self.buy if side is Side.BUY else self.sell
 
 
-async def open_order_qty(
-    session: AsyncSession, *, symbol: str | None = None, exclude_order_id: int | None = None
-) -> dict[str, OpenQty]:
-    """Sum what open orders may still fill, per symbol and side.
-
-    Orders of one OCA group (a bracket's children) fill only once between them, so a
-    group counts with its largest member.
-    """
+def _open_orders_query(
+    *, symbol: str | None = None, exclude_order_id: int | None = None
+) -> Select[str, str, Decimal, Decimal, str | None]:
     query = select(Order.symbol, Order.side, Order.qty, Order.filled_qty, Order.oca_group).where(
         Order.status.in_([s.value for s in OPEN])
     )
@@ -159,9 +154,18 @@ async def open_order_qty(
         query = query.where(Order.symbol == symbol)
     if exclude_order_id is not None:
         query = query.where(Order.id != exclude_order_id)
+    return query
+
+
+def _sum_open_orders(rows: Iterable[Any]) -> dict[str, OpenQty]:
+    """Sum what open orders may still fill, per symbol and side.
+
+    Orders of one OCA group (a bracket's children) fill only once between them, so a
+    group counts with its largest member.
+    """
     totals: dict[tuple[str, str], Decimal] = {}
     groups: dict[tuple[str, str, str], Decimal] = {}
-    for row in await session.execute(query):
+    for row in rows:
         remaining = max(row.qty - row.filled_qty, ZERO)
         if row.oca_group is None:
             totals[(row.symbol, row.side)] = totals.get((row.symbol, row.side), ZERO) + remaining
@@ -180,6 +184,11 @@ async def open_order_qty(
     return result
 
 
+async def open_order_qty(session: AsyncSession, *, symbol: str) -> dict[str, OpenQty]:
+    """Sum what the open orders in `symbol` may still fill, per side."""
+    return _sum_open_orders(await session.execute(_open_orders_query(symbol=symbol)))
+
+
 @dataclass(frozen=True, slots=True)
 class Book:
     """The account as the checks see it: holdings with open orders, net liquidation, P&L."""
@@ -191,6 +200,21 @@ class Book:
     unpriced: list[str]
 
 
+async def prefetch_marks(
+    *, engine: RiskEngine, broker: BrokerClient, quote: Quote | None, timeout: float
+) -> dict[str, Decimal | None]:
+    """Last prices of the symbols the book held at the last look, and of the order's symbol.
+
+    Fetched before the admission lock, so no broker call waits inside it; a symbol that
+    entered the book since is priced under the lock (`load_book`).
+    """
+    wanted = engine.book_symbols - ({quote.symbol} if quote is not None else set())
+    marks = await marketdata_service.marks(broker=broker, symbols=sorted(wanted), timeout=timeout)
+    if quote is not None:
+        marks[quote.symbol] = quote.last if quote.last > 0 else None
+    return marks
+
+
 async def load_book(
     *,
     session: AsyncSession,
@@ -198,31 +222,46 @@ async def load_book(
     broker: BrokerClient,
     account_id: str | None,
     timeout: float,
-    quote: Quote | None = None,
+    marks: dict[str, Decimal | None] | None = None,
     exclude_order_id: int | None = None,
 ) -> Book:
-    """Read positions, open orders and cash, and mark them at the broker's last prices.
+    """Read open orders, positions and cash in one statement, and mark them at `marks`.
 
-    Open orders are read before positions: a fill landing in between is then counted in
-    both (too cautious for a moment) rather than in neither.
+    One statement is one snapshot: a fill that moves quantity from an open order to the
+    position is seen entirely before or entirely after. Symbols missing from `marks` are
+    priced at the broker.
     """
-    open_qty = await open_order_qty(session, exclude_order_id=exclude_order_id)
-    positions: dict[str, Decimal] = {}
-    account: Account | None = None
+    orders = _open_orders_query(exclude_order_id=exclude_order_id).add_columns(
+        literal_column("'order'").label("kind")
+    )
+    # Positions and cash fill the open-order columns they share (symbol, qty); `kind` tells.
+    book_query: Any = orders
     if account_id is not None:
-        account = await session.get(Account, account_id, populate_existing=True)
-        rows = await session.execute(
-            select(Position.symbol, Position.qty).where(
-                Position.account_id == account_id, Position.qty != 0
-            )
-        )
-        positions = {row.symbol: row.qty for row in rows}
+        held: Any = select(
+            Position.symbol,
+            null(),
+            Position.qty,
+            null(),
+            null(),
+            literal_column("'position'"),
+        ).where(Position.account_id == account_id, Position.qty != 0)
+        cash: Any = select(
+            null(), null(), Account.cash, null(), null(), literal_column("'cash'")
+        ).where(Account.account_id == account_id)
+        book_query = union_all(orders, held, cash)
+    rows = list(await session.execute(book_query))
+    open_qty = _sum_open_orders(row for row in rows if row.kind == "order")
+    positions = {row.symbol: row.qty for row in rows if row.kind == "position"}
+    cash_rows = [row.qty for row in rows if row.kind == "cash"]
+    account_cash = cash_rows[0] if cash_rows else None
+
     symbols = set(positions) | set(open_qty)
-    wanted = symbols - ({quote.symbol} if quote is not None else set())
-    marks = await marketdata_service.marks(broker=broker, symbols=sorted(wanted), timeout=timeout)
-    if quote is not None:
-        marks[quote.symbol] = quote.last if quote.last > 0 else None
-        symbols.add(quote.symbol)
+    engine.book_symbols = frozenset(symbols)
+    marks = dict(marks or {})
+    missing = sorted(symbols - set(marks))
+    if missing:
+        marks |= await marketdata_service.marks(broker=broker, symbols=missing, timeout=timeout)
+    symbols |= set(marks)  # the order's own symbol, for its price band
     holdings = {
         name: Holding(
             qty=positions.get(name, ZERO),
@@ -232,25 +271,28 @@ async def load_book(
         )
         for name in symbols
     }
-    unpriced = sorted(name for name, qty in positions.items() if marks.get(name) is None)
+    unpriced = sorted(name for name in positions if marks.get(name) is None)
     session_start = engine.calendar.last_close(utcnow())
     net_liquidation = daily_pnl = None
-    if account is not None and not unpriced:
-        net_liquidation = account.cash + sum(
+    if account_id is not None and account_cash is not None and not unpriced:
+        net_liquidation = account_cash + sum(
             (qty * (marks[name] or ZERO) for name, qty in positions.items()), ZERO
         )
-        start = await _day_start(session, engine, account, session_start)
+        start = await _day_start(session, engine, account_id, session_start)
         daily_pnl = net_liquidation - start
     return Book(holdings, net_liquidation, daily_pnl, session_start, unpriced)
 
 
 async def _day_start(
-    session: AsyncSession, engine: RiskEngine, account: Account, session_start: datetime
+    session: AsyncSession, engine: RiskEngine, account_id: str, session_start: datetime
 ) -> Decimal:
-    start = engine.day_start(account.account_id, session_start)
+    start = engine.day_start(account_id, session_start)
     if start is None:
+        account = await session.get(Account, account_id)
+        if account is None:  # pragma: no cover - the caller has just read its cash
+            return ZERO
         start = await day_start_of(session, account, session_start)
-        engine.remember_day_start(account.account_id, session_start, start)
+        engine.remember_day_start(account_id, session_start, start)
     return start.net_liquidation
 
 
@@ -279,7 +321,7 @@ async def assess(
     broker: BrokerClient,
     state: RiskState,
     proposed: ProposedOrder,
-    quote: Quote | None,
+    marks: dict[str, Decimal | None],
     account_id: str | None,
     timeout: float,
     exclude_order_id: int | None = None,
@@ -292,7 +334,7 @@ async def assess(
         broker=broker,
         account_id=account_id,
         timeout=timeout,
-        quote=quote,
+        marks=marks,
         exclude_order_id=exclude_order_id,
     )
     context = RiskContext(
@@ -422,7 +464,7 @@ async def watch_daily_loss(
             continue
         session_start = engine.calendar.last_close(state.as_of)
         async with engine.sessionmaker() as session:
-            start = await _day_start(session, engine, state.account, session_start)
+            start = await _day_start(session, engine, account_id, session_start)
         daily_pnl = state.figures.net_liquidation - start
         metrics.RISK_DAILY_PNL.set(float(daily_pnl))
         if loss_breached(engine.limits, daily_pnl):
