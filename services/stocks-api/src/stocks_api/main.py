@@ -44,7 +44,8 @@ from stocks_api.risk.engine import RiskEngine
 from stocks_api.risk.router import admin_router as risk_admin_router
 from stocks_api.risk.router import router as risk_router
 from stocks_api.risk.schemas import RiskLimits
-from stocks_api.streaming.bus import InProcessEventBus
+from stocks_api.streaming.bus import EventBus, InProcessEventBus
+from stocks_api.streaming.redis_bus import RedisEventBus
 
 log = structlog.get_logger(__name__)
 
@@ -63,7 +64,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     timeout = settings.broker_timeout_seconds
     db = Database(settings.database)
-    bus = InProcessEventBus()
+    bus: EventBus = RedisEventBus(settings.redis_url) if settings.redis_url else InProcessEventBus()
+    await bus.start()
     consumer = BrokerEventConsumer(sessionmaker=db.sessionmaker, bus=bus)
     broker: BrokerClient = app.state.broker_factory(settings)
     calendar = settings.session.calendar()
@@ -118,6 +120,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await snapshots.stop()
         await broker.close()
         await consumer.stop()
+        await bus.close()
         await db.dispose()
         log.info("stopped")
 

@@ -268,6 +268,8 @@ class Settings(BaseSettings):
     broker_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
     # Orders to a live account (or a live IBKR port) are refused unless this is true.
     allow_live_trading: bool = False
+    # Redis for the event bus (redis://host:port/db); unset keeps events in this process.
+    redis_url: str | None = None
 
     api: ApiSettings = Field(default_factory=ApiSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
@@ -277,6 +279,15 @@ class Settings(BaseSettings):
     risk: RiskSettings = Field(default_factory=RiskSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+
+    @field_validator("redis_url", mode="before")
+    @classmethod
+    def _redis_url(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        if isinstance(value, str) and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("REDIS_URL must start with redis://, rediss:// or unix://")
+        return value
 
     @model_validator(mode="after")
     def _real_secrets_outside_development(self) -> Settings:

@@ -22,6 +22,7 @@ from stocks_api.core.config import Settings
 from stocks_api.core.database import Database
 from stocks_api.orders.consumer import BrokerEventConsumer
 from stocks_api.risk.engine import RiskEngine
+from stocks_api.streaming.bus import EventBus
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -70,6 +71,11 @@ async def get_risk(request: Request) -> RiskEngine:
     return risk
 
 
+async def get_bus(request: Request) -> EventBus:
+    bus: EventBus = request.app.state.bus
+    return bus
+
+
 async def get_accounts(request: Request) -> list[BrokerAccount]:
     accounts: list[BrokerAccount] = request.app.state.accounts
     return accounts
@@ -85,3 +91,4 @@ CalendarDep = Annotated[SessionCalendar, Depends(get_calendar)]
 GuardDep = Annotated[LiveTradingGuard, Depends(get_guard)]
 AccountsDep = Annotated[list[BrokerAccount], Depends(get_accounts)]
 RiskDep = Annotated[RiskEngine, Depends(get_risk)]
+BusDep = Annotated[EventBus, Depends(get_bus)]

@@ -32,3 +32,7 @@ RISK_REJECTIONS = Counter(
 TRADING_STATE = Gauge("risk_trading_state", "1 for the current trading state", ["state"])
 RISK_DAILY_PNL = Gauge("risk_daily_pnl", "Today's P&L of the trading account (risk view)")
 RISK_DAILY_LOSS_LIMIT = Gauge("risk_daily_loss_limit", "The daily loss limit (0 when off)")
+EVENTS_PUBLISHED = Counter("events_published_total", "Domain events published", ["topic"])
+REDIS_OPERATIONS = Counter(
+    "redis_operations_total", "Redis operations of the event bus", ["operation", "result"]
+)

@@ -8,16 +8,16 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from stocks_api.core.dependencies import BrokerDep, DatabaseDep
+from stocks_api.core.dependencies import BrokerDep, BusDep, DatabaseDep
 from stocks_api.health import service
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/health")
-async def health(db: DatabaseDep, broker: BrokerDep) -> dict[str, Any]:
+async def health(db: DatabaseDep, broker: BrokerDep, bus: BusDep) -> dict[str, Any]:
     """Report each dependency with its latency."""
-    return await service.check_all(db, broker)
+    return await service.check_all(db, broker, bus)
 
 
 @router.get("/health/live")
@@ -27,10 +27,10 @@ async def live() -> dict[str, str]:
 
 
 @router.get("/health/ready")
-async def ready(db: DatabaseDep, broker: BrokerDep) -> JSONResponse:
-    """Tell whether the service can take orders (503 when a dependency is down)."""
-    report = await service.check_all(db, broker)
-    return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
+async def ready(db: DatabaseDep, broker: BrokerDep, bus: BusDep) -> JSONResponse:
+    """Tell whether the service can take orders (503 when the database or broker is down)."""
+    report = await service.check_all(db, broker, bus)
+    return JSONResponse(report, status_code=200 if report["ready"] else 503)
 
 
 @router.get("/metrics", include_in_schema=False)

@@ -7,6 +7,7 @@ from typing import Any
 
 from stocks_api.broker.protocol import BrokerClient
 from stocks_api.core.database import Database
+from stocks_api.streaming.bus import EventBus
 
 CHECK_TIMEOUT_SECONDS = 2.0
 
@@ -33,13 +34,14 @@ async def check_broker(broker: BrokerClient) -> dict[str, Any]:
     return {"status": "up", "kind": broker.kind, "latency_ms": round(latency * 1000, 3)}
 
 
-async def check_all(db: Database, broker: BrokerClient) -> dict[str, Any]:
-    """Check every dependency; the overall status is `ok` only when all are up."""
+async def check_all(db: Database, broker: BrokerClient, bus: EventBus) -> dict[str, Any]:
+    """Check every dependency; the overall status is `ok` only when all are up.
+
+    `ready` leaves the bus out: without Redis the API still trades (events then reach
+    only this process's subscribers), so it should not be taken out of service.
+    """
     database, broker_state = await asyncio.gather(check_database(db), check_broker(broker))
-    checks = {
-        "database": database,
-        "broker": broker_state,
-        "bus": {"status": "up", "kind": "in-process"},
-    }
+    checks = {"database": database, "broker": broker_state, "bus": bus.status()}
     healthy = all(check["status"] == "up" for check in checks.values())
-    return {"status": "ok" if healthy else "degraded", "checks": checks}
+    ready = database["status"] == "up" and broker_state["status"] == "up"
+    return {"status": "ok" if healthy else "degraded", "ready": ready, "checks": checks}

@@ -1,8 +1,10 @@
 """The domain event bus: publishers don't know who listens.
 
-In the embedded default the bus is in-process; a Redis implementation with the same
-interface comes with the streaming work. Events are published only after the database
-commit they describe.
+Two implementations behind one interface: in-process (the embedded default) and Redis
+pub/sub (`REDIS_URL`, `streaming.redis_bus`). Events are published only after the
+database commit they describe, as the same JSON as the REST resources. Subscribers in
+this process get bounded queues; a full queue drops its oldest event rather than
+stalling the publisher (the WebSocket layer decides what a slow client deserves).
 """
 
 from __future__ import annotations
@@ -12,42 +14,96 @@ from typing import Any, Protocol
 
 import structlog
 
+from stocks_api.core import metrics
+
 log = structlog.get_logger(__name__)
+
+Event = tuple[str, dict[str, Any]]
 
 
 class EventBus(Protocol):
+    async def start(self) -> None:
+        """Connect (if there is anything to connect to)."""
+        ...
+
+    async def close(self) -> None:
+        """Disconnect and stop background work."""
+        ...
+
     async def publish(self, topic: str, data: dict[str, Any]) -> None:
         """Publish one event; never raises, never blocks the publisher for long."""
         ...
 
     def has_subscribers(self) -> bool:
-        """Tell whether anyone listens (lets publishers skip building payloads)."""
+        """Tell whether anyone may listen (lets publishers skip building payloads)."""
+        ...
+
+    def subscribe(self) -> asyncio.Queue[Event]:
+        """Return a queue that receives every event published from now on."""
+        ...
+
+    def unsubscribe(self, queue: asyncio.Queue[Event]) -> None:
+        """Stop delivering to `queue`."""
+        ...
+
+    def status(self) -> dict[str, Any]:
+        """Report the bus for `/health`: `status` up or degraded, `kind`, details."""
         ...
 
 
-class InProcessEventBus:
-    """Fan-out to bounded in-process queues; a full queue drops its oldest event."""
+class Fanout:
+    """Delivery to this process's subscribers: one bounded queue each."""
 
     def __init__(self, queue_size: int = 1000) -> None:
         self._queue_size = queue_size
-        self._queues: set[asyncio.Queue[tuple[str, dict[str, Any]]]] = set()
+        self._queues: set[asyncio.Queue[Event]] = set()
 
-    def has_subscribers(self) -> bool:
+    def __bool__(self) -> bool:
         return bool(self._queues)
 
-    def subscribe(self) -> asyncio.Queue[tuple[str, dict[str, Any]]]:
-        """Return a queue that receives every event published from now on."""
-        queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue(self._queue_size)
+    def subscribe(self) -> asyncio.Queue[Event]:
+        queue: asyncio.Queue[Event] = asyncio.Queue(self._queue_size)
         self._queues.add(queue)
         return queue
 
-    def unsubscribe(self, queue: asyncio.Queue[tuple[str, dict[str, Any]]]) -> None:
+    def unsubscribe(self, queue: asyncio.Queue[Event]) -> None:
         self._queues.discard(queue)
 
-    async def publish(self, topic: str, data: dict[str, Any]) -> None:
+    def deliver(self, topic: str, data: dict[str, Any]) -> None:
         for queue in self._queues:
             if queue.full():
                 # A slow subscriber loses its oldest event rather than stalling trading.
                 queue.get_nowait()
                 log.warning("event_dropped", topic=topic)
             queue.put_nowait((topic, data))
+
+
+class InProcessEventBus:
+    """Events stay in this process."""
+
+    kind = "in-process"
+
+    def __init__(self, queue_size: int = 1000) -> None:
+        self._fanout = Fanout(queue_size)
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    def has_subscribers(self) -> bool:
+        return bool(self._fanout)
+
+    def subscribe(self) -> asyncio.Queue[Event]:
+        return self._fanout.subscribe()
+
+    def unsubscribe(self, queue: asyncio.Queue[Event]) -> None:
+        self._fanout.unsubscribe(queue)
+
+    async def publish(self, topic: str, data: dict[str, Any]) -> None:
+        metrics.EVENTS_PUBLISHED.labels(topic=topic).inc()
+        self._fanout.deliver(topic, data)
+
+    def status(self) -> dict[str, Any]:
+        return {"status": "up", "kind": self.kind}
