@@ -137,10 +137,7 @@ async def submit(
         if winner is None:  # pragma: no cover - the unique index guarantees a winner
             raise
         return await _replay(session, winner, request_hash), False
-    if verdict.loss_breached and verdict.book.daily_pnl is not None:
-        await risk_service.trip_on_loss(
-            engine=risk, daily_pnl=verdict.book.daily_pnl, session_start=verdict.book.session_start
-        )
+    await risk_service.trip_if_loss_breached(engine=risk, verdict=verdict)
     structlog.contextvars.bind_contextvars(order_id=order.id)
     if verdict.failures:
         metrics.ORDERS.labels(type=order.order_type, side=order.side, status=order.status).inc()
@@ -538,10 +535,7 @@ async def modify(
             new = _modifiable_fields(order)
             record_event(session, order, "modify_requested", payload={"old": old, "new": new})
         await session.commit()
-    if verdict.loss_breached and verdict.book.daily_pnl is not None:
-        await risk_service.trip_on_loss(
-            engine=risk, daily_pnl=verdict.book.daily_pnl, session_start=verdict.book.session_start
-        )
+    await risk_service.trip_if_loss_breached(engine=risk, verdict=verdict)
     if verdict.failures:
         raise RiskRejectedError(verdict.details, order_id=order.id, what="modification")
 

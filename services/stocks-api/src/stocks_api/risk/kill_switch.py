@@ -52,7 +52,7 @@ async def halt(
         engine=engine,
         target=TradingState.HALTED,
         actor=actor,
-        reason=risk_service.halt_reason(request),
+        reason=request.reason or "halted by request",
         kind="halt",
         payload={"cancel_open_orders": cancel, "flatten_positions": request.flatten_positions},
     )

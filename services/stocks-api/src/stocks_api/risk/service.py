@@ -44,7 +44,6 @@ from stocks_api.risk.engine import RiskEngine, lock_state
 from stocks_api.risk.models import RiskEvent, RiskState
 from stocks_api.risk.schemas import (
     LIMIT_NAMES,
-    HaltRequest,
     LimitsResetRequest,
     RiskEventFilters,
     RiskLimits,
@@ -305,9 +304,7 @@ class Assessment:
 
     failures: list[Failure]
     book: Book
-    limits: RiskLimits
     loss_breached: bool
-    state: RiskState
 
     @property
     def details(self) -> list[dict[str, Any]]:
@@ -350,7 +347,17 @@ async def assess(
         metrics.RISK_REJECTIONS.labels(check=failure.check.value).inc()
     if book.daily_pnl is not None:
         metrics.RISK_DAILY_PNL.set(float(book.daily_pnl))
-    return Assessment(failures, book, limits, loss_breached(limits, book.daily_pnl), state)
+    return Assessment(failures, book, loss_breached(limits, book.daily_pnl))
+
+
+async def trip_if_loss_breached(*, engine: RiskEngine, verdict: Assessment) -> None:
+    """Halt (once per session) when an assessment found today's loss at the limit."""
+    if verdict.loss_breached and verdict.book.daily_pnl is not None:
+        await trip_on_loss(
+            engine=engine,
+            daily_pnl=verdict.book.daily_pnl,
+            session_start=verdict.book.session_start,
+        )
 
 
 # -- trading states ------------------------------------------------------------------
@@ -407,10 +414,6 @@ def _set_state(
     )
     row.state, row.reason, row.changed_by, row.changed_at = target.value, reason, actor, utcnow()
     return RiskStateRead.model_validate(row)
-
-
-def halt_reason(request: HaltRequest) -> str:
-    return request.reason or "halted by request"
 
 
 async def trip_on_loss(*, engine: RiskEngine, daily_pnl: Decimal, session_start: datetime) -> None:
@@ -535,7 +538,7 @@ def _audit_limits(
     )
 
 
-def limit_sources(engine: RiskEngine, row: RiskState) -> dict[str, str]:
+def limit_sources(row: RiskState) -> dict[str, str]:
     overridden = set(row.limits or {})
     return {name: "runtime" if name in overridden else "settings" for name in LIMIT_NAMES}
 
@@ -583,7 +586,7 @@ async def status(
     return RiskStatus(
         **state.model_dump(),
         limits=limits,
-        limit_sources=limit_sources(engine, row),
+        limit_sources=limit_sources(row),
         usage=usage,
     )
 
