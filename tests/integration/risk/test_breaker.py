@@ -120,8 +120,11 @@ async def test_the_daily_loss_halts_trading_without_any_order(
         risk = (await http.get("/api/v1/risk")).json()
         assert (risk["state"], risk["changed_by"]) == ("halted", "circuit_breaker")
         assert risk["reason"].startswith("daily loss")
-        topic, data = queue.get_nowait()
-        assert (topic, data["state"]) == ("risk.state", "halted")
+        events = [queue.get_nowait() for _ in range(queue.qsize())]
+        states = [data["state"] for topic, data in events if topic == "risk.state"]
+        assert states == ["halted"]
+        # Valuation passes publish the position and the account too.
+        assert {t for t, _ in events} == {"position.updated", "account.updated", "risk.state"}
         event = (await http.get("/api/v1/risk/events")).json()["items"][0]
         assert event["payload"]["trigger"] == "daily_loss"
         assert Decimal(event["payload"]["daily_pnl"]) <= Decimal(-1500)

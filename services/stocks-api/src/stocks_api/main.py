@@ -33,6 +33,7 @@ from stocks_api.core.hygiene import install_hygiene
 from stocks_api.core.logging import configure_logging
 from stocks_api.core.middleware import RequestContextMiddleware
 from stocks_api.health.router import router as health_router
+from stocks_api.marketdata.feed import QuoteFeed
 from stocks_api.marketdata.router import router as marketdata_router
 from stocks_api.orders import service as order_service
 from stocks_api.orders.consumer import BrokerEventConsumer
@@ -45,7 +46,9 @@ from stocks_api.risk.router import admin_router as risk_admin_router
 from stocks_api.risk.router import router as risk_router
 from stocks_api.risk.schemas import RiskLimits
 from stocks_api.streaming.bus import EventBus, InProcessEventBus
+from stocks_api.streaming.hub import StreamHub
 from stocks_api.streaming.redis_bus import RedisEventBus
+from stocks_api.streaming.router import router as streaming_router
 
 log = structlog.get_logger(__name__)
 
@@ -72,6 +75,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     snapshots = SnapshotRecorder(
         sessionmaker=db.sessionmaker,
         broker=broker,
+        bus=bus,
         calendar=calendar,
         interval=settings.portfolio.snapshot_interval_seconds,
         timeout=timeout,
@@ -110,6 +114,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await order_service.reconcile_open_orders(
             session=session, broker=broker, consumer=consumer, timeout=timeout
         )
+    quote_feed = QuoteFeed(
+        broker=broker, bus=bus, interval=settings.stream.quote_interval_seconds, timeout=timeout
+    )
+    app.state.quote_feed, app.state.hub = quote_feed, StreamHub(bus, quote_feed)
     trading_account = app.state.accounts[0].account_id if app.state.accounts else None
     snapshots.on_valuation(partial(_watch_daily_loss, risk, trading_account))
     snapshots.start()
@@ -118,6 +126,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         await snapshots.stop()
+        await app.state.hub.close()
+        await quote_feed.close()
         await broker.close()
         await consumer.stop()
         await bus.close()
@@ -194,6 +204,8 @@ def create_app(
     admin_api.include_router(risk_admin_router)
     public_api = APIRouter(prefix=API_PREFIX)
     public_api.include_router(token_router)
+    # The stream authenticates itself: a WebSocket answers with close codes, not 401s.
+    public_api.include_router(streaming_router)
     for router in (api, admin_api, public_api, health_router):
         app.include_router(router)
     return app

@@ -114,6 +114,12 @@ async def summary(
     """Return net liquidation, cash, margins, buying power and cushion of an account."""
     account = await get_or_raise(session=session, account_id=account_id)
     state = await evaluate(session=session, broker=broker, account=account, timeout=timeout)
+    return summary_of(state)
+
+
+def summary_of(state: AccountState) -> AccountSummary:
+    """The summary resource of a valued account."""
+    account = state.account
     return AccountSummary(
         account_id=account.account_id,
         account_type=AccountType(account.account_type),

@@ -210,6 +210,23 @@ class ApiSettings(BaseSettings):
         return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
 
 
+class StreamSettings(BaseSettings):
+    """The WebSocket stream at /api/v1/ws."""
+
+    model_config = _group_config("WS_")
+
+    # A heartbeat message goes out after this many seconds without any other message.
+    heartbeat_seconds: float = Field(default=15, gt=0, le=300)
+    # Messages queued for one client before it counts as too slow and is closed with 4408.
+    queue_size: int = Field(default=1000, ge=10, le=100_000)
+    # Time a client has to authenticate (query, headers or an `auth` message) after connecting.
+    auth_timeout_seconds: float = Field(default=5, gt=0, le=60)
+    # Quotes of followed symbols are polled from the broker this often.
+    quote_interval_seconds: float = Field(default=0.25, ge=0.05, le=60)
+    # `quotes:SYMBOL` channels one connection may follow.
+    max_quote_symbols: int = Field(default=50, ge=1, le=500)
+
+
 # Values that mean "someone forgot to set this" (from examples and tutorials).
 PLACEHOLDER_SECRETS = frozenset(
     {"", "change-me", "changeme", "change_me", "secret", "password", "please-change", "xxx"}
@@ -279,6 +296,7 @@ class Settings(BaseSettings):
     risk: RiskSettings = Field(default_factory=RiskSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    stream: StreamSettings = Field(default_factory=StreamSettings)
 
     @field_validator("redis_url", mode="before")
     @classmethod

@@ -36,3 +36,13 @@ EVENTS_PUBLISHED = Counter("events_published_total", "Domain events published", 
 REDIS_OPERATIONS = Counter(
     "redis_operations_total", "Redis operations of the event bus", ["operation", "result"]
 )
+EVENTS_DROPPED = Counter(
+    "events_dropped_total", "Events dropped by an in-process subscriber whose queue was full"
+)
+WEBSOCKET_CLIENTS = Gauge("websocket_clients", "Authenticated WebSocket clients connected")
+WEBSOCKET_DISCONNECTS = Counter(
+    "websocket_disconnects_total", "WebSocket connections closed by the server", ["reason"]
+)
+MARKETDATA_SUBSCRIPTIONS = Gauge(
+    "marketdata_subscriptions", "Symbols whose quotes are streamed to WebSocket clients"
+)

@@ -63,11 +63,14 @@ class BrokerEventConsumer:
         self._applied = 0
         self._progress = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._fill_listeners: list[Callable[[], None]] = []
+        self._fill_listeners: list[Callable[[set[tuple[str, str]]], None]] = []
         self._verdict_listeners: list[Callable[[list[bool]], Awaitable[None]]] = []
 
-    def on_fills(self, listener: Callable[[], None]) -> None:
-        """Call `listener` (synchronously, never blocking) after each commit that booked fills."""
+    def on_fills(self, listener: Callable[[set[tuple[str, str]]], None]) -> None:
+        """Call `listener` (synchronously, never blocking) after each commit that booked fills.
+
+        It gets the (account id, symbol) of every position the fills changed.
+        """
         self._fill_listeners.append(listener)
 
     def on_verdicts(self, listener: Callable[[list[bool]], Awaitable[None]]) -> None:
@@ -160,16 +163,29 @@ class BrokerEventConsumer:
                 except Exception:
                     metrics.BROKER_EVENT_ERRORS.labels(reason="exception").inc()
                     log.exception("broker_event_failed", broker_event=repr(event))
+        await self._publish(changed)
         if changed.fills:
+            positions = {
+                (fill.account_id, fill.symbol) for fill in changed.fills if fill.account_id
+            }
             for listener in self._fill_listeners:
-                listener()
+                listener(positions)
         if from_broker and changed.verdicts:
             for verdict_listener in self._verdict_listeners:
                 try:
                     await verdict_listener(changed.verdicts)
                 except Exception:  # a listener's failure must not stop the consumer
                     log.exception("verdict_listener_failed")
-        await self._publish(changed)
+
+    async def announce(self, orders: Sequence[Order]) -> None:
+        """Publish the state of orders this process changed itself, after their commit.
+
+        A new order's write-ahead row, a risk refusal and a modification are not broker
+        events, but whoever follows `order.updated` must see them too.
+        """
+        changes = _Changes()
+        changes.orders.update((order.client_order_id, order) for order in orders)
+        await self._publish(changes)
 
     async def _apply_in_transaction(self, events: Sequence[BrokerEvent]) -> _Changes:
         changes = _Changes()

@@ -21,6 +21,7 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from stocks_api.broker.protocol import (
     AccountType,
@@ -142,9 +143,11 @@ async def submit(
     if verdict.failures:
         metrics.ORDERS.labels(type=order.order_type, side=order.side, status=order.status).inc()
         log.info("risk_rejected", checks=[f["check"] for f in verdict.details])
+        await consumer.announce([order])
         raise RiskRejectedError(verdict.details, order_id=order.id)
     for new in (order, *legs):
         metrics.ORDERS.labels(type=new.order_type, side=new.side, status=new.status).inc()
+    await consumer.announce([order, *legs])
 
     mark = consumer.last_received
     parent_request = _broker_request(order)
@@ -189,6 +192,7 @@ async def _store_risk_rejection(
         )
     )
     await session.commit()
+    set_committed_value(order, "legs", [])  # never written: nothing to load
 
 
 def check_qty_increment(contract: Contract, qty: Decimal) -> None:
@@ -323,6 +327,10 @@ async def _write_ahead(session: AsyncSession, order: Order, legs: list[Order]) -
         for new in (order, *legs)
     )
     await session.commit()
+    # The rows just written are the whole family: no query needed to show them.
+    set_committed_value(order, "legs", legs)
+    for leg in legs:
+        set_committed_value(leg, "legs", [])
 
 
 async def _replay(session: AsyncSession, existing: Order, request_hash: str) -> Order:
@@ -538,6 +546,7 @@ async def modify(
     await risk_service.trip_if_loss_breached(engine=risk, verdict=verdict)
     if verdict.failures:
         raise RiskRejectedError(verdict.details, order_id=order.id, what="modification")
+    await consumer.announce([order])
 
     mark = consumer.last_received
     broker_change = OrderChange(
@@ -554,6 +563,7 @@ async def modify(
             setattr(order, name, None if value is None else Decimal(value))
         record_event(session, order, "modify_rejected", reason=exc.message, payload={"old": old})
         await session.commit()
+        await consumer.announce([order])
         raise
     return await _after_broker_call(session, consumer, order, mark, timeout)
 

@@ -38,8 +38,12 @@ class EventBus(Protocol):
         """Tell whether anyone may listen (lets publishers skip building payloads)."""
         ...
 
-    def subscribe(self) -> asyncio.Queue[Event]:
-        """Return a queue that receives every event published from now on."""
+    def subscribe(self, queue_size: int | None = None) -> asyncio.Queue[Event]:
+        """Return a queue that receives every event published from now on.
+
+        `queue_size` bounds it (the bus's default when None); when full, the oldest
+        event is dropped.
+        """
         ...
 
     def unsubscribe(self, queue: asyncio.Queue[Event]) -> None:
@@ -61,8 +65,8 @@ class Fanout:
     def __bool__(self) -> bool:
         return bool(self._queues)
 
-    def subscribe(self) -> asyncio.Queue[Event]:
-        queue: asyncio.Queue[Event] = asyncio.Queue(self._queue_size)
+    def subscribe(self, queue_size: int | None = None) -> asyncio.Queue[Event]:
+        queue: asyncio.Queue[Event] = asyncio.Queue(queue_size or self._queue_size)
         self._queues.add(queue)
         return queue
 
@@ -74,7 +78,7 @@ class Fanout:
             if queue.full():
                 # A slow subscriber loses its oldest event rather than stalling trading.
                 queue.get_nowait()
-                log.warning("event_dropped", topic=topic)
+                metrics.EVENTS_DROPPED.inc()
             queue.put_nowait((topic, data))
 
 
@@ -95,8 +99,8 @@ class InProcessEventBus:
     def has_subscribers(self) -> bool:
         return bool(self._fanout)
 
-    def subscribe(self) -> asyncio.Queue[Event]:
-        return self._fanout.subscribe()
+    def subscribe(self, queue_size: int | None = None) -> asyncio.Queue[Event]:
+        return self._fanout.subscribe(queue_size)
 
     def unsubscribe(self, queue: asyncio.Queue[Event]) -> None:
         self._fanout.unsubscribe(queue)

@@ -73,8 +73,8 @@ class RedisEventBus:
     def has_subscribers(self) -> bool:
         return True  # other processes and programs may listen on Redis
 
-    def subscribe(self) -> asyncio.Queue[Event]:
-        return self._fanout.subscribe()
+    def subscribe(self, queue_size: int | None = None) -> asyncio.Queue[Event]:
+        return self._fanout.subscribe(queue_size)
 
     def unsubscribe(self, queue: asyncio.Queue[Event]) -> None:
         self._fanout.unsubscribe(queue)

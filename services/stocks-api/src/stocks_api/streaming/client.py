@@ -1,0 +1,135 @@
+"""One WebSocket client's outgoing side: a bounded queue and the task that sends it.
+
+The hub only ever *offers* messages to a client, which never blocks and never fails: the
+message is queued, or, when the queue is full, the client is marked too slow and its
+sender closes the connection (close code 4408). A slow client therefore costs the hub
+and every other client nothing. Quotes are coalesced instead: a client holds at most one
+unsent quote per symbol, replaced by newer ones, so quotes alone never overflow it.
+
+`seq` is assigned when a message is sent, so what a client receives is numbered 1, 2,
+3, ... without gaps (coalesced quotes are not gaps: they were never messages).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+import structlog
+
+from stocks_api.core import metrics
+from stocks_api.streaming.protocol import CLOSE_TOO_SLOW, QUOTE_TOPIC, encode, frame, timestamp
+
+log = structlog.get_logger(__name__)
+
+# (type, ts, data as JSON) of a queued message; a quote is queued as its symbol alone.
+Queued = tuple[str, str, str] | str
+SendText = Callable[[str], Awaitable[None]]
+Close = Callable[[int, str], Awaitable[None]]
+
+
+class ClientStream:
+    """The outgoing queue and sender of one connection; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        send_text: SendText,
+        close: Close,
+        queue_size: int,
+        heartbeat_seconds: float,
+        close_timeout_seconds: float = 10.0,
+    ) -> None:
+        self._send_text = send_text
+        self._close = close
+        self._queue_size = queue_size
+        self._heartbeat = heartbeat_seconds
+        self._close_timeout = close_timeout_seconds
+        self._queue: deque[Queued] = deque()
+        self._queued_events = 0  # entries of `_queue` that are not coalesced quotes
+        self._quotes: dict[str, tuple[str, str]] = {}  # symbol -> newest unsent (ts, data)
+        self._last_quote: dict[str, str] = {}  # symbol -> data last sent (drops repeats)
+        self._wakeup = asyncio.Event()
+        self._too_slow = False
+        self.seq = 0
+        self.channels: set[str] = set()
+
+    @property
+    def too_slow(self) -> bool:
+        return self._too_slow
+
+    # -- offering (never blocks) -----------------------------------------------------------
+
+    def offer(self, message_type: str, ts: str, data_json: str) -> None:
+        """Queue one message, or mark the client too slow when its queue is full."""
+        if self._too_slow:
+            return
+        if self._queued_events >= self._queue_size:
+            self._too_slow = True
+            metrics.WEBSOCKET_DISCONNECTS.labels(reason="too_slow").inc()
+            self._wakeup.set()
+            return
+        self._queue.append((message_type, ts, data_json))
+        self._queued_events += 1
+        self._wakeup.set()
+
+    def offer_quote(self, symbol: str, ts: str, data_json: str) -> None:
+        """Queue a quote, replacing an unsent one of the same symbol."""
+        if self._too_slow:
+            return
+        if symbol not in self._quotes:
+            self._queue.append(symbol)
+        self._quotes[symbol] = (ts, data_json)
+        self._wakeup.set()
+
+    def reply(self, message_type: str, data: object) -> None:
+        """Queue an answer to the client (ack, error, pong), timestamped now."""
+        self.offer(message_type, timestamp(), encode(data))
+
+    # -- sending ---------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Send queued messages until cancelled; heartbeat when idle; close when too slow."""
+        while True:
+            if not self._queue and not self._too_slow:
+                self._wakeup.clear()
+                try:
+                    await asyncio.wait_for(self._wakeup.wait(), self._heartbeat)
+                except TimeoutError:
+                    self.offer("heartbeat", timestamp(), "{}")
+            if self._too_slow:
+                await self._close_too_slow()
+                return
+            while self._queue and not self._too_slow:
+                item = self._queue.popleft()
+                if isinstance(item, str):
+                    pending = self._quotes.pop(item, None)
+                    if pending is None:
+                        continue  # unsubscribed meanwhile
+                    ts, data_json = pending
+                    if self._last_quote.get(item) == data_json:
+                        continue  # the same quote again (another process published it too)
+                    self._last_quote[item] = data_json
+                    message_type = QUOTE_TOPIC
+                else:
+                    self._queued_events -= 1
+                    message_type, ts, data_json = item
+                self.seq += 1
+                await self._send_text(frame(message_type, self.seq, ts, data_json))
+
+    def forget_quotes(self, symbol: str) -> None:
+        """Drop the unsent and the remembered quote of a symbol the client no longer follows."""
+        self._quotes.pop(symbol, None)
+        self._last_quote.pop(symbol, None)
+
+    async def _close_too_slow(self) -> None:
+        self._queue.clear()
+        self._quotes.clear()
+        log.warning("websocket_client_too_slow", sent=self.seq)
+        # The close frame waits behind what the socket still buffers: a client that reads
+        # again soon sees code 4408; one that never does is dropped when we give up.
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(self._close_timeout):
+                await self._close(CLOSE_TOO_SLOW, "too slow: the outgoing queue filled up")
