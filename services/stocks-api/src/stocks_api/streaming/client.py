@@ -53,6 +53,7 @@ class ClientStream:
         self._last_quote: dict[str, str] = {}  # symbol -> data last sent (drops repeats)
         self._wakeup = asyncio.Event()
         self._too_slow = False
+        self._task: asyncio.Task[None] | None = None
         self.seq = 0
         self.channels: set[str] = set()
 
@@ -70,6 +71,9 @@ class ClientStream:
             self._too_slow = True
             metrics.WEBSOCKET_DISCONNECTS.labels(reason="too_slow").inc()
             self._wakeup.set()
+            # The sender may be stuck in a send to a client that stopped reading; the
+            # close frame would wait behind it. Past the close timeout, give up on both.
+            asyncio.get_running_loop().call_later(self._close_timeout, self._give_up)
             return
         self._queue.append((message_type, ts, data_json))
         self._queued_events += 1
@@ -92,6 +96,7 @@ class ClientStream:
 
     async def run(self) -> None:
         """Send queued messages until cancelled; heartbeat when idle; close when too slow."""
+        self._task = asyncio.current_task()
         while True:
             if not self._queue and not self._too_slow:
                 self._wakeup.clear()
@@ -131,5 +136,9 @@ class ClientStream:
         # The close frame waits behind what the socket still buffers: a client that reads
         # again soon sees code 4408; one that never does is dropped when we give up.
         with contextlib.suppress(Exception):
-            async with asyncio.timeout(self._close_timeout):
-                await self._close(CLOSE_TOO_SLOW, "too slow: the outgoing queue filled up")
+            await self._close(CLOSE_TOO_SLOW, "too slow: the outgoing queue filled up")
+
+    def _give_up(self) -> None:
+        if self._task is not None and not self._task.done():
+            log.warning("websocket_client_abandoned", sent=self.seq)
+            self._task.cancel()

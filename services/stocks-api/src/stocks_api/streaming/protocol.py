@@ -74,7 +74,7 @@ def parse_client_message(text: str | bytes) -> ClientMessage:
     """
     try:
         raw = json.loads(text)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: absurd nesting
         raise ProtocolError("INVALID_JSON", "the message is not valid JSON") from None
     if not isinstance(raw, dict):
         raise ProtocolError("INVALID_MESSAGE", 'send a JSON object such as {"op": "subscribe"}')
@@ -166,7 +166,8 @@ def channel_of(topic: str, data: dict[str, Any]) -> str | None:
 
 def timestamp(at: datetime | None = None) -> str:
     """An ISO 8601 UTC time with microseconds, as in `ts` of every message."""
-    return (at or datetime.now(UTC)).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    moment = datetime.now(UTC) if at is None else at.astimezone(UTC)
+    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def frame(message_type: str, seq: int, ts: str, data_json: str) -> str:
