@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from typing import Any
 
 import httpx
@@ -41,9 +42,12 @@ async def test_an_order_placed_over_rest_goes_through_its_life_in_order(live: Li
         )
         mine = [m for m in messages if _order_of(order["id"])(m)]
         statuses = [m["data"]["status"] for m in mine if m["type"] == "order.updated"]
-        assert statuses[0] == "pending_submit"
+        # Every change, not only the last state of a batch, and never backwards.
+        assert statuses[:2] == ["pending_submit", "submitted"]
         assert statuses[-1] == "filled"
-        assert statuses == sorted(statuses, key=STATUS_ORDER.index)  # never backwards
+        assert statuses == sorted(statuses, key=STATUS_ORDER.index)
+        updates = [m["data"] for m in mine if m["type"] == "order.updated"]
+        assert all(a != b for a, b in itertools.pairwise(updates))  # each one is news
         fills = [m for m in mine if m["type"] == "fill.created"]
         assert sum(float(f["data"]["qty"]) for f in fills) == 10
         # A fill comes before the order update it completes.

@@ -14,6 +14,7 @@ import contextlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import structlog
 from sqlalchemy import select
@@ -26,6 +27,7 @@ from stocks_api.broker.protocol import (
     OrderStatusUpdate,
 )
 from stocks_api.core import metrics
+from stocks_api.core.database import utcnow
 from stocks_api.orders.audit import record_event
 from stocks_api.orders.models import Fill, Order
 from stocks_api.orders.schemas import FillRead, OrderRead
@@ -184,11 +186,15 @@ class BrokerEventConsumer:
         events, but whoever follows `order.updated` must see them too.
         """
         changes = _Changes()
-        changes.orders.update((order.client_order_id, order) for order in orders)
+        for order in orders:
+            changes.note_order(order, capture=True)
         await self._publish(changes)
 
     async def _apply_in_transaction(self, events: Sequence[BrokerEvent]) -> _Changes:
         changes = _Changes()
+        # Every change of an order is published (submitted, then filled), not only the
+        # last state of a batch; payloads are built only when someone may listen.
+        capture = self._bus.has_subscribers()
         async with self._sessionmaker() as session, session.begin():
             orders = await _orders_by_client_id(session, events)
             known_execs = await _known_exec_ids(session, events)
@@ -202,46 +208,68 @@ class BrokerEventConsumer:
                     metrics.BROKER_EVENT_ERRORS.labels(reason="unknown_order").inc()
                     log.warning("broker_event_for_unknown_order", broker_event=repr(event))
                     continue
+                before = _visible_state(order)
                 if isinstance(event, Execution):
                     if event.exec_id in known_execs:
                         continue  # a replay: stored already
                     known_execs.add(event.exec_id)
                     fill = _apply_execution(session, order, event)
-                    changes.fills.append(fill)
+                    changes.note_fill(fill)
                     book.book(session, fill, event.ts)
                 else:
-                    before = order.status
                     _apply_status(session, order, event)
-                    if before == OrderStatus.PENDING_SUBMIT.value != order.status:
+                    if before[0] == OrderStatus.PENDING_SUBMIT.value != order.status:
                         changes.verdicts.append(order.status != OrderStatus.REJECTED.value)
-                changes.orders[order.client_order_id] = order
+                if _visible_state(order) != before:
+                    # Set now rather than at the flush, so the snapshot below has it.
+                    order.updated_at = utcnow()
+                    changes.note_order(order, capture=capture)
             await session.flush()
         return changes
 
     async def _publish(self, changes: _Changes) -> None:
-        if not self._bus.has_subscribers():
+        if not changes.published or not self._bus.has_subscribers():
             return
-        for fill in changes.fills:
-            await self._bus.publish(
-                "fill.created", FillRead.model_validate(fill).model_dump(mode="json")
-            )
-        for order in changes.orders.values():
-            await self._bus.publish(
-                "order.updated", OrderRead.model_validate(order).model_dump(mode="json")
-            )
+        for item in changes.published:
+            if isinstance(item, Fill):  # rendered now: its id exists only after the flush
+                data = FillRead.model_validate(item).model_dump(mode="json")
+                await self._bus.publish("fill.created", data)
+            else:
+                await self._bus.publish("order.updated", item)
 
 
 class _Changes:
     def __init__(self) -> None:
-        self.orders: dict[str, Order] = {}
         self.fills: list[Fill] = []
+        # What to publish, in the order it happened: fills, and orders as they were then.
+        self.published: list[Fill | dict[str, Any]] = []
         # The broker's answers to new orders, in event order (True: accepted).
         self.verdicts: list[bool] = []
 
+    def note_fill(self, fill: Fill) -> None:
+        self.fills.append(fill)
+        self.published.append(fill)
+
+    def note_order(self, order: Order, *, capture: bool) -> None:
+        if capture:
+            self.published.append(OrderRead.model_validate(order).model_dump(mode="json"))
+
     def merge(self, other: _Changes) -> None:
-        self.orders.update(other.orders)
         self.fills.extend(other.fills)
+        self.published.extend(other.published)
         self.verdicts.extend(other.verdicts)
+
+
+def _visible_state(order: Order) -> tuple[object, ...]:
+    """What a reader of the order sees change (an event that changes none is not news)."""
+    return (
+        order.status,
+        order.filled_qty,
+        order.qty,
+        order.stop_price,
+        order.broker_order_id,
+        order.reject_reason,
+    )
 
 
 async def _orders_by_client_id(
