@@ -34,6 +34,7 @@ test: lint
 
 bench: install
 	$(BIN)/python bench/orders.py
+	$(BIN)/python bench/ws_fanout.py --rates 100,250,500,5000
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

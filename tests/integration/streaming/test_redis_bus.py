@@ -12,7 +12,7 @@ import httpx
 from redis.asyncio import Redis
 
 from stocks_api.main import create_app
-from stocks_api.streaming.bus import Event
+from stocks_api.streaming.bus import GAP_TOPIC, Event
 from stocks_api.streaming.redis_bus import RedisEventBus
 from tests.conftest import api_client, make_key, make_settings, manual_sim_broker
 from tests.factories import order_body
@@ -91,6 +91,10 @@ async def test_without_redis_events_still_reach_this_process_and_the_bus_recover
 
             server.start()  # same port: the listeners reconnect by themselves
             await _until(lambda: bus.status()["status"] == other.status()["status"] == "up")
+            # Each process learns that what others published meanwhile is lost to it.
+            gap = (GAP_TOPIC, {"reason": "the event bus reconnected"})
+            assert await _next(queue) == gap
+            assert await _next(remote) == gap
             await bus.publish("order.updated", {"n": 2})
             assert await _next(queue) == ("order.updated", {"n": 2})
             assert await _next(remote) == ("order.updated", {"n": 2})

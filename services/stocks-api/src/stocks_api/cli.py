@@ -52,6 +52,7 @@ def serve(
         log_config=None,  # our structlog set-up owns logging
         proxy_headers=True,
         server_header=False,
+        ws_per_message_deflate=settings.stream.per_message_deflate,
     )
 
 

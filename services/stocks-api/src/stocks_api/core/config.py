@@ -225,6 +225,9 @@ class StreamSettings(BaseSettings):
     quote_interval_seconds: float = Field(default=0.25, ge=0.05, le=60)
     # `quotes:SYMBOL` channels one connection may follow.
     max_quote_symbols: int = Field(default=50, ge=1, le=500)
+    # Compress frames (permessage-deflate) when the client offers it. Off: compressing
+    # each frame for each client was a third of the server's fan-out CPU (bench/RESULTS.md).
+    per_message_deflate: bool = False
 
 
 # Values that mean "someone forgot to set this" (from examples and tutorials).

@@ -20,6 +20,10 @@ log = structlog.get_logger(__name__)
 
 Event = tuple[str, dict[str, Any]]
 
+# A topic only this process's subscribers see, never published: events may have been lost
+# before they reached this process (a full queue, the bus reconnecting).
+GAP_TOPIC = "bus.gap"
+
 
 class EventBus(Protocol):
     async def start(self) -> None:
@@ -76,10 +80,19 @@ class Fanout:
     def deliver(self, topic: str, data: dict[str, Any]) -> None:
         for queue in self._queues:
             if queue.full():
-                # A slow subscriber loses its oldest event rather than stalling trading.
-                queue.get_nowait()
-                metrics.EVENTS_DROPPED.inc()
+                # A slow subscriber loses its oldest events rather than stalling trading,
+                # and finds a gap marker where they were (the hub tells clients to re-sync).
+                marker = queue.maxsize >= 3  # room for the marker and the event
+                while queue.maxsize - queue.qsize() < (2 if marker else 1):
+                    queue.get_nowait()
+                    metrics.EVENTS_DROPPED.inc()
+                if marker:
+                    queue.put_nowait((GAP_TOPIC, {"reason": "events were dropped: far behind"}))
             queue.put_nowait((topic, data))
+
+    def deliver_gap(self, reason: str) -> None:
+        """Tell this process's subscribers that events may have been lost on the way."""
+        self.deliver(GAP_TOPIC, {"reason": reason})
 
 
 class InProcessEventBus:

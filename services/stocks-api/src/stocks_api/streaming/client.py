@@ -7,7 +7,10 @@ and every other client nothing. Quotes are coalesced instead: a client holds at 
 unsent quote per symbol, replaced by newer ones, so quotes alone never overflow it.
 
 `seq` is assigned when a message is sent, so what a client receives is numbered 1, 2,
-3, ... without gaps (coalesced quotes are not gaps: they were never messages).
+3, ... without gaps (coalesced quotes are not gaps: they were never messages). When the
+server knows events may have been lost before they reached this process (the bus
+reconnected, or fell behind), the client gets a `resync` message whose `seq` skips one
+number, so a client that only watches `seq` re-syncs too.
 """
 
 from __future__ import annotations
@@ -20,7 +23,14 @@ from collections.abc import Awaitable, Callable
 import structlog
 
 from stocks_api.core import metrics
-from stocks_api.streaming.protocol import CLOSE_TOO_SLOW, QUOTE_TOPIC, encode, frame, timestamp
+from stocks_api.streaming.protocol import (
+    CLOSE_TOO_SLOW,
+    QUOTE_TOPIC,
+    RESYNC,
+    encode,
+    frame,
+    timestamp,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -54,6 +64,9 @@ class ClientStream:
         self._wakeup = asyncio.Event()
         self._too_slow = False
         self._task: asyncio.Task[None] | None = None
+        self._beat: asyncio.TimerHandle | None = None
+        self._last_sent = 0.0
+        self._resync_pending = False
         self.seq = 0
         self.channels: set[str] = set()
 
@@ -97,13 +110,21 @@ class ClientStream:
     async def run(self) -> None:
         """Send queued messages until cancelled; heartbeat when idle; close when too slow."""
         self._task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        self._last_sent = loop.time()
+        # One timer per heartbeat period, not one per wait: waits happen per event.
+        self._beat = loop.call_later(self._heartbeat, self._heartbeat_due)
+        try:
+            await self._send_forever(loop)
+        finally:
+            if self._beat is not None:
+                self._beat.cancel()
+
+    async def _send_forever(self, loop: asyncio.AbstractEventLoop) -> None:
         while True:
             if not self._queue and not self._too_slow:
                 self._wakeup.clear()
-                try:
-                    await asyncio.wait_for(self._wakeup.wait(), self._heartbeat)
-                except TimeoutError:
-                    self.offer("heartbeat", timestamp(), "{}")
+                await self._wakeup.wait()
             if self._too_slow:
                 await self._close_too_slow()
                 return
@@ -121,8 +142,27 @@ class ClientStream:
                 else:
                     self._queued_events -= 1
                     message_type, ts, data_json = item
+                    if message_type == RESYNC:
+                        self.seq += 1  # the number skipped stands for what was lost
+                        self._resync_pending = False
                 self.seq += 1
                 await self._send_text(frame(message_type, self.seq, ts, data_json))
+            self._last_sent = loop.time()
+
+    def _heartbeat_due(self) -> None:
+        loop = asyncio.get_running_loop()
+        idle = loop.time() - self._last_sent
+        if idle >= self._heartbeat * 0.999 and not self._queue:
+            self.offer("heartbeat", timestamp(), "{}")
+            idle = 0.0
+        self._beat = loop.call_later(max(self._heartbeat - idle, 0.001), self._heartbeat_due)
+
+    def offer_resync(self, reason: str) -> None:
+        """Tell the client events may have been lost, once until it has read that."""
+        if self._resync_pending:
+            return
+        self._resync_pending = True
+        self.offer(RESYNC, timestamp(), encode({"reason": reason}))
 
     def forget_quotes(self, symbol: str) -> None:
         """Drop the unsent and the remembered quote of a symbol the client no longer follows."""

@@ -16,7 +16,7 @@ from typing import Protocol
 import structlog
 
 from stocks_api.core import metrics
-from stocks_api.streaming.bus import Event, EventBus
+from stocks_api.streaming.bus import GAP_TOPIC, Event, EventBus
 from stocks_api.streaming.client import ClientStream
 from stocks_api.streaming.protocol import QUOTE_TOPIC, channel_of, encode, quote_symbol, timestamp
 
@@ -98,6 +98,10 @@ class StreamHub:
 
     def route(self, topic: str, data: dict[str, object]) -> None:
         """Offer one event to the clients of its channel."""
+        if topic == GAP_TOPIC:
+            for client in self._clients:
+                client.offer_resync(str(data.get("reason", "events may have been lost")))
+            return
         channel = channel_of(topic, data)
         clients = self._routes.get(channel) if channel is not None else None
         if not clients:

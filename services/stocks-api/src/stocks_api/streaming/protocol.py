@@ -31,6 +31,8 @@ TOPIC_CHANNELS = {
     "risk.state": "risk",
 }
 QUOTE_TOPIC = "quote"
+# The message that tells a client to re-read the REST resources.
+RESYNC = "resync"
 
 _SYMBOL_RE = re.compile(r"^[A-Z][A-Z0-9.]{0,11}$")
 MAX_CHANNELS_PER_MESSAGE = 100

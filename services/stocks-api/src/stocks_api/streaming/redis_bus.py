@@ -127,6 +127,9 @@ class RedisEventBus:
             await pubsub.psubscribe(CHANNEL_PREFIX + "*")
             metrics.REDIS_OPERATIONS.labels(operation="subscribe", result="ok").inc()
             self._subscriptions += 1
+            if self._subscriptions > 1:
+                # Whatever other processes published while we were away never reaches us.
+                self._fanout.deliver_gap("the event bus reconnected")
             if self._last_error is not None:
                 log.info("redis_bus_reconnected")
             self._last_error = None
