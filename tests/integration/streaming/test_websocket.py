@@ -236,3 +236,20 @@ async def test_the_client_gauge_counts_connections(live: Live) -> None:
             break
         await asyncio.sleep(0.02)
     assert await gauge() == "websocket_clients 0.0"
+
+
+async def test_a_failure_answering_one_message_keeps_the_stream_open(live: Live) -> None:
+    app, _, base = live
+
+    async def broken_contract(symbol: str) -> None:
+        raise RuntimeError("a bug")
+
+    app.state.broker.contract = broken_contract
+    async with authenticated(base, app.state.test_key) as stream:
+        await stream.send({"op": "subscribe", "channels": ["quotes:AAPL"], "id": 1})
+        error = await stream.next_of("error")
+        assert error["data"]["code"] == "INTERNAL"
+        assert error["data"]["id"] == 1
+        assert "a bug" not in error["data"]["message"]  # no internals
+        await stream.send({"op": "ping"})
+        assert (await stream.next_of("pong"))["type"] == "pong"

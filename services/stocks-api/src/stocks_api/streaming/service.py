@@ -239,6 +239,10 @@ async def _receive_forever(
                 await _handle(message, client, hub, feed, broker, settings)
             except ProtocolError as exc:
                 client.reply("error", exc.as_data() | _id(message))
+            except Exception:  # a bug answering one message must not end the stream
+                log.exception("websocket_message_failed", op=message.op.value)
+                failure = {"code": "INTERNAL", "message": "the server failed on this message"}
+                client.reply("error", failure | {"details": []} | _id(message))
 
 
 async def _handle(
