@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
@@ -156,6 +157,41 @@ def set_password(
     typer.echo(f"password set for {username}")
     if settings.auth.password_hash is not None:
         typer.echo("note: AUTH_PASSWORD_HASH is set and takes precedence", err=True)
+
+
+@app.command("gateway-sim")
+def gateway_sim(
+    host: Annotated[str, typer.Option(help="bind address")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port (IB Gateway paper: 4002)")] = 4002,
+    seed: Annotated[int | None, typer.Option(help="price seed (default SIM_SEED)")] = None,
+    account: Annotated[
+        str | None, typer.Option(help="the paper account (default SIM_ACCOUNT_ID, DU...)")
+    ] = None,
+) -> None:
+    """Serve IB Gateway's TWS socket protocol over the simulated market."""
+    from stocks_api.broker.gateway.server import GatewaySim
+    from stocks_api.core.logging import configure_logging
+
+    settings = _load_settings()
+    configure_logging(settings.log)
+    overrides: dict[str, object] = {}
+    if seed is not None:
+        overrides["seed"] = seed
+    if account is not None:
+        overrides["account_id"] = account
+    sim = settings.sim.model_copy(update=overrides)
+
+    async def run() -> None:
+        gateway = GatewaySim(sim, host=host, port=port, calendar=settings.session.calendar())
+        await gateway.start()
+        typer.echo(f"gateway-sim: TWS API on {host}:{gateway.port}, account {sim.account_id}")
+        try:
+            await gateway.serve_forever()
+        finally:
+            await gateway.close()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
 
 
 def main() -> None:
