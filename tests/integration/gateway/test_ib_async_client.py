@@ -94,3 +94,37 @@ async def test_account_values_and_summary(gateway: GatewaySim, ib: IB) -> None:
     assert Decimal(values["NetLiquidation"]) == gateway.account_values()["NetLiquidation"]
     summary = await ib.accountSummaryAsync()
     assert {v.tag for v in summary} >= {"NetLiquidation", "TotalCashValue", "BuyingPower"}
+
+
+async def test_historical_bars_and_market_data(gateway: GatewaySim, ib: IB) -> None:
+    [aapl] = await ib.qualifyContractsAsync(Stock("AAPL", "SMART", "USD"))
+    bars = await ib.reqHistoricalDataAsync(
+        aapl,
+        endDateTime="",
+        durationStr="1 D",
+        barSizeSetting="1 hour",
+        whatToShow="TRADES",
+        useRTH=False,
+    )
+    assert 1 <= len(bars) <= 24
+    assert all(b.low <= b.open <= b.high and b.low <= b.close <= b.high for b in bars)
+    assert [b.date for b in bars] == sorted(b.date for b in bars)
+    daily = await ib.reqHistoricalDataAsync(
+        aapl,
+        endDateTime="",
+        durationStr="1 W",
+        barSizeSetting="1 day",
+        whatToShow="TRADES",
+        useRTH=True,
+    )
+    assert daily
+
+    set_market(gateway.broker.engine, "150.00", "150.02", size=700, last="150.01")
+    [snapshot] = await ib.reqTickersAsync(aapl)
+    assert (snapshot.bid, snapshot.ask, snapshot.last) == (150.0, 150.02, 150.01)
+
+    ticker = ib.reqMktData(aapl)
+    set_market(gateway.broker.engine, "151.00", "151.02", size=700, last="151.01")
+    gateway.broker.engine.tick()
+    await eventually(lambda: ticker.bid not in (None, 150.0) and ticker.bid == ticker.bid)
+    ib.cancelMktData(aapl)

@@ -25,6 +25,7 @@ import structlog
 from stocks_api.broker.gateway import encoders
 from stocks_api.broker.gateway import requests as parse
 from stocks_api.broker.gateway.model import (
+    IbBar,
     IbCommission,
     IbContract,
     IbExecution,
@@ -41,6 +42,7 @@ from stocks_api.broker.gateway.wire import (
     split_fields,
 )
 from stocks_api.broker.protocol import (
+    BarInterval,
     BrokerError,
     BrokerEvent,
     BrokerOrderStatus,
@@ -868,8 +870,110 @@ async def _ignore(session: _Session, fields: Fields) -> None:
     return None
 
 
+# reqHistoricalData's bar sizes and duration units (IB's notation).
+_BAR_SIZES = {
+    "1 min": (BarInterval.M1, 60),
+    "5 mins": (BarInterval.M5, 300),
+    "1 hour": (BarInterval.H1, 3600),
+    "1 day": (BarInterval.D1, 86400),
+}
+_DURATION_UNITS = {"S": 1, "D": 86400, "W": 7 * 86400, "M": 30 * 86400, "Y": 365 * 86400}
+MAX_BARS = 5000
+HISTORICAL_DATA_ERROR = 162
+
+
+async def _historical_data(session: _Session, fields: Fields) -> None:
+    req_id = fields.int()
+    wanted = parse.contract(fields)
+    fields.skip(1)  # includeExpired
+    end_text = fields.str()
+    bar_size = fields.str()
+    duration = fields.str()
+    fields.skip(2)  # useRTH, whatToShow
+    format_date = fields.int(default=1)
+    contract = session.gateway.contract(wanted.symbol)
+    if contract is None:
+        session.error(
+            req_id, NO_SECURITY_DEFINITION, "No security definition has been found for the request"
+        )
+        return
+    size = _BAR_SIZES.get(bar_size.strip())
+    seconds = _duration_seconds(duration)
+    try:
+        end = _parse_end(end_text)
+    except ValueError:
+        size = None
+    if size is None or seconds is None:
+        why = f"bar size {bar_size!r}, duration {duration!r}, end {end_text!r}"
+        session.error(
+            req_id,
+            HISTORICAL_DATA_ERROR,
+            f"Historical Market Data Service error message:invalid request ({why})",
+        )
+        return
+    interval, bar_seconds = size
+    limit = max(1, min(MAX_BARS, seconds // bar_seconds))
+    bars = await session.gateway.broker.get_bars(
+        contract.symbol, interval, limit=limit, end=end or None
+    )
+    daily = interval is BarInterval.D1
+    ib_bars = [
+        IbBar(
+            date=_bar_date(bar.start, daily=daily, epoch=format_date == 2),
+            open=bar.open,
+            high=bar.high,
+            low=bar.low,
+            close=bar.close,
+            volume=bar.volume,
+            wap=bar.close,
+            count=1,
+        )
+        for bar in bars
+    ]
+    first = bars[0].start if bars else datetime.now(UTC)
+    last = end or datetime.now(UTC)
+    session.send(
+        encoders.historical_data(
+            req_id, ib_bars, _ib_stamp(first), _ib_stamp(last), session.version
+        )
+    )
+
+
+def _duration_seconds(text: str) -> int | None:
+    amount, _, unit = text.strip().partition(" ")
+    if not amount.isdigit() or unit.upper() not in _DURATION_UNITS:
+        return None
+    return int(amount) * _DURATION_UNITS[unit.upper()]
+
+
+def _parse_end(text: str) -> datetime | None:
+    """The request's end time (UTC), None for "now".
+
+    Raises:
+        ValueError: not IB's "YYYYMMDD HH:MM:SS" (or "YYYYMMDD-HH:MM:SS").
+    """
+    text = text.strip()
+    if not text:
+        return None
+    stamp = text[:17].replace("-", " ")
+    return datetime.strptime(stamp, "%Y%m%d %H:%M:%S").replace(tzinfo=UTC)
+
+
+def _bar_date(start: datetime, *, daily: bool, epoch: bool) -> str:
+    if daily:
+        return start.astimezone(UTC).strftime("%Y%m%d")
+    if epoch:
+        return str(int(start.timestamp()))
+    return _ib_stamp(start)
+
+
+def _ib_stamp(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y%m%d %H:%M:%S UTC")
+
+
 _HANDLERS = {
     71: _start_api,
+    20: _historical_data,
     49: _current_time,
     9: _contract_details,
     3: _place_order,
