@@ -210,6 +210,23 @@ class ApiSettings(BaseSettings):
         return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
 
 
+class IbSettings(BaseSettings):
+    """The IBKR connection (`BROKER=ibkr`): IB Gateway, TWS, or `stocks-api gateway-sim`."""
+
+    model_config = _group_config("IB_")
+
+    host: str = "127.0.0.1"
+    # IB Gateway: 4002 paper, 4001 live; TWS: 7497 paper, 7496 live (live ports need
+    # ALLOW_LIVE_TRADING=true to trade).
+    port: int = Field(default=4002, ge=1, le=65535)
+    client_id: int = Field(default=1, ge=0, le=2**31 - 1)
+    # The account to trade in when the login manages several (empty: the first).
+    account: str = ""
+    connect_timeout_seconds: float = Field(default=10, gt=0, le=120)
+    # Reconnect attempts back off from 0.5 s (with jitter) up to this.
+    reconnect_max_seconds: float = Field(default=30, ge=1, le=600)
+
+
 class StreamSettings(BaseSettings):
     """The WebSocket stream at /api/v1/ws."""
 
@@ -284,7 +301,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=ENV_FILE, extra="ignore", validate_default=True)
 
     environment: Environment = Environment.DEVELOPMENT
-    broker: Literal["sim"] = "sim"
+    broker: Literal["sim", "ibkr"] = "sim"
     broker_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
     # Orders to a live account (or a live IBKR port) are refused unless this is true.
     allow_live_trading: bool = False
@@ -294,6 +311,7 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     sim: SimSettings = Field(default_factory=SimSettings)
+    ib: IbSettings = Field(default_factory=IbSettings)
     session: SessionSettings = Field(default_factory=SessionSettings)
     portfolio: PortfolioSettings = Field(default_factory=PortfolioSettings)
     risk: RiskSettings = Field(default_factory=RiskSettings)

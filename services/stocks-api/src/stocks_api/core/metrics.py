@@ -46,3 +46,9 @@ WEBSOCKET_DISCONNECTS = Counter(
 MARKETDATA_SUBSCRIPTIONS = Gauge(
     "marketdata_subscriptions", "Symbols whose quotes are streamed to WebSocket clients"
 )
+BROKER_CONNECTED = Gauge("broker_connected", "1 while the broker connection is up")
+BROKER_RECONNECTS = Counter("broker_reconnects_total", "Broker connections re-established")
+BROKER_ORDER_ERRORS = Counter(
+    "broker_order_errors_total", "Orders the broker rejected or failed", ["reason"]
+)
+BROKER_ORDERS_SENT = Counter("broker_orders_sent_total", "Orders sent to the broker")
