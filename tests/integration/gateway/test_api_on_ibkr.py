@@ -69,3 +69,31 @@ async def test_a_resting_order_is_cancelled_and_a_rejection_keeps_ibs_reason(
     unknown = await http.post("/api/v1/orders", json=order_body(symbol="NOPE"))
     assert unknown.status_code == 422
     assert unknown.json()["error"]["code"] == "UNKNOWN_SYMBOL"
+
+
+async def test_a_bracket_and_a_stop_order_work_through_ib(
+    api: tuple[Any, httpx.AsyncClient], gateway: GatewaySim
+) -> None:
+    _, http = api
+    engine = gateway.broker.engine
+    set_market(engine, "189.99", "190.00", size=5000, last="190.00")
+    body = order_body(
+        qty="4",
+        take_profit={"limit_price": "200.00"},
+        stop_loss={"stop_price": "185.00"},
+    )
+    response = await http.post("/api/v1/orders", json=body)
+    assert response.status_code == 201, response.text
+    parent = await wait_for_status(http, response.json()["id"], "filled")
+    legs = parent["legs"]
+    assert len(legs) == 2
+    for leg in legs:
+        await wait_for_status(http, leg["id"], "submitted")
+
+    set_market(engine, "200.00", "200.02", size=5000, last="200.01")  # the take-profit fills
+    profit = next(leg for leg in legs if leg["type"] == "limit")
+    stop = next(leg for leg in legs if leg["type"] == "stop")
+    await wait_for_status(http, profit["id"], "filled")
+    await wait_for_status(http, stop["id"], "cancelled")  # one cancels the other
+    position = (await http.get("/api/v1/positions/AAPL")).json()
+    assert Decimal(position["qty"]) == 0
