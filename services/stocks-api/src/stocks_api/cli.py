@@ -167,8 +167,18 @@ def gateway_sim(
     account: Annotated[
         str | None, typer.Option(help="the paper account (default SIM_ACCOUNT_ID, DU...)")
     ] = None,
+    control_port: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=65535,
+            help="fault-injection control port, on 127.0.0.1 only, for `stocks-api gateway-ctl`"
+            " (0: none; gateway-ctl expects 4003)",
+        ),
+    ] = 0,
 ) -> None:
     """Serve IB Gateway's TWS socket protocol over the simulated market."""
+    from stocks_api.broker.gateway.control import ControlServer
     from stocks_api.broker.gateway.server import GatewaySim
     from stocks_api.core.logging import configure_logging
 
@@ -183,15 +193,50 @@ def gateway_sim(
 
     async def run() -> None:
         gateway = GatewaySim(sim, host=host, port=port, calendar=settings.session.calendar())
+        control = ControlServer(gateway, port=control_port) if control_port else None
         await gateway.start()
         typer.echo(f"gateway-sim: TWS API on {host}:{gateway.port}, account {sim.account_id}")
         try:
+            if control is not None:
+                try:
+                    await control.start()
+                except OSError as exc:
+                    typer.echo(f"error: control port 127.0.0.1:{control_port}: {exc}", err=True)
+                    raise typer.Exit(code=2) from None
+                typer.echo(f"gateway-sim: control port on 127.0.0.1:{control.port}")
             await gateway.serve_forever()
         finally:
+            if control is not None:
+                await control.close()
             await gateway.close()
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run())
+
+
+@app.command("gateway-ctl")
+def gateway_ctl(
+    command: Annotated[
+        list[str],
+        typer.Argument(help="one control command, e.g. status, drop, 'reject 201', or help"),
+    ],
+    control_port: Annotated[
+        int, typer.Option(min=1, max=65535, help="the gateway-sim's --control-port")
+    ] = 4003,
+) -> None:
+    """Send a running gateway-sim one fault-injection command; exit 1 when it answers error."""
+    from stocks_api.broker.gateway.control import send_command
+
+    try:
+        answer = asyncio.run(send_command(" ".join(command), port=control_port))
+    except (OSError, TimeoutError, ValueError) as exc:
+        reason = str(exc) or type(exc).__name__
+        typer.echo(f"error: gateway-sim control port 127.0.0.1:{control_port}: {reason}", err=True)
+        raise typer.Exit(code=2) from None
+    if not answer.startswith("ok"):
+        typer.echo(answer, err=True)
+        raise typer.Exit(code=1)
+    typer.echo(answer)
 
 
 def main() -> None:

@@ -208,6 +208,11 @@ class GatewaySim:
             if session.client_id is not None and self._sessions.get(session.client_id) is session:
                 del self._sessions[session.client_id]
 
+    @property
+    def client_ids(self) -> list[int]:
+        """The clientIds of the connected API clients, in order."""
+        return sorted(self._sessions)
+
     def next_order_id(self, client_id: int) -> int:
         """The next order id `client_id` may use (above any it used before)."""
         return self._highest_order_id.get(client_id, FIRST_ORDER_ID - 1) + 1
