@@ -364,3 +364,12 @@ async def test_gateway_ctl_drives_a_gateway_sim_program(tmp_path: Path) -> None:
     code, _, err = await _ctl(control_port, "status")  # nobody listens any more
     assert code == 2
     assert err.startswith("error: gateway-sim control port")
+
+
+async def test_refusing_closes_the_port_like_a_gateway_that_is_down(gateway: GatewaySim) -> None:
+    gateway.refuse_connections(0.5)
+    with pytest.raises(ConnectionRefusedError):
+        await asyncio.open_connection("127.0.0.1", gateway.port)
+    await asyncio.sleep(0.7)
+    _, writer = await asyncio.open_connection("127.0.0.1", gateway.port)
+    writer.close()

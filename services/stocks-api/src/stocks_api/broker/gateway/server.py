@@ -135,19 +135,27 @@ class GatewaySim:
         self._highest_order_id: dict[int, int] = {}  # per clientId, as IB remembers it
         self._book = _Book(cash=settings.starting_cash)
         self._ticker: asyncio.Task[None] | None = None
+        self._reopen: asyncio.TimerHandle | None = None
+        self._background: set[asyncio.Task[None]] = set()
+        self._stopped = asyncio.Event()
 
     # -- life cycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Start the engine and listen."""
         await self.broker.connect(self._on_engine_event)
-        self._server = await asyncio.start_server(self._accept, self.host, self.port)
+        self._server = await asyncio.start_server(
+            self._accept, self.host, self.port, reuse_address=True
+        )
         self.port = self._server.sockets[0].getsockname()[1]
         self._ticker = asyncio.create_task(self._stream_quotes(), name="gateway-quotes")
         log.info("gateway_sim_listening", host=self.host, port=self.port, account=self.account)
 
     async def close(self) -> None:
         """Drop every client and stop."""
+        self._stopped.set()
+        if self._reopen is not None:
+            self._reopen.cancel()
         if self._ticker is not None:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -161,8 +169,8 @@ class GatewaySim:
         await self.broker.close()
 
     async def serve_forever(self) -> None:
-        assert self._server is not None
-        await self._server.serve_forever()
+        """Wait until `close()` (the listening port may close and reopen meanwhile)."""
+        await self._stopped.wait()
 
     # -- fault injection -----------------------------------------------------------------------
 
@@ -172,8 +180,30 @@ class GatewaySim:
             session.abort()
 
     def refuse_connections(self, seconds: float) -> None:
-        """Refuse new connections for `seconds`."""
+        """Refuse new connections for `seconds`: the port stops listening, as a gateway
+        that is down does (0 listens again at once). Connected clients stay."""
         self.faults.refuse_until = time.monotonic() + seconds
+        if self._reopen is not None:
+            self._reopen.cancel()
+            self._reopen = None
+        loop = asyncio.get_running_loop()
+        if seconds > 0 and self._server is not None:
+            self._server.close()
+            self._server = None
+        if self._server is None:
+            self._reopen = loop.call_later(max(seconds, 0), self._listen_again)
+
+    def _listen_again(self) -> None:
+        self._reopen = None
+        task = asyncio.get_running_loop().create_task(self._listen())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _listen(self) -> None:
+        if self._server is None and not self._stopped.is_set():
+            self._server = await asyncio.start_server(
+                self._accept, self.host, self.port, reuse_address=True
+            )
 
     def reject_next_order(self, code: int = ORDER_REJECTED, message: str = "") -> None:
         """Reject the next order placed with IB error `code`."""
