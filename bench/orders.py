@@ -17,15 +17,12 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
-import importlib.metadata
 import json
 import math
 import os
 import platform
 import secrets
-import shlex
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,10 +35,23 @@ from typing import Protocol
 
 import asyncpg
 import httpx
+from _common import (
+    REPO,
+    RESULTS_FILE,
+    command_line,
+    cpu_model,
+    free_port,
+    inherited_settings,
+    package_version,
+    positive_int,
+    process_cpu_seconds,
+    record,
+)
 
-REPO = Path(__file__).resolve().parent.parent
 BARE_APP = REPO / "bench" / "_bare_app.py"
-RESULTS_FILE = REPO / "bench" / "RESULTS.md"
+# The API settings this bench sets itself (others are inherited and reported).
+SET_BY_BENCH = ("DATABASE_URL", "LOG_LEVEL")
+
 VENV_BIN = Path(sys.executable).parent
 HOST = "127.0.0.1"
 ORDERS_PATH = "/api/v1/orders"
@@ -54,21 +64,7 @@ START_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 15.0
 FILLED_MARK = b'"status":"filled"'
 MAX_FAILURES_SHOWN = 10
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 # Environment variables that configure the API (stocks_api.core.config).
-SETTING_PREFIXES = (
-    "DATABASE_",
-    "SIM_",
-    "SESSION_",
-    "PORTFOLIO_",
-    "RISK_",
-    "AUTH_",
-    "ALLOW_",
-    "LOG_",
-    "API_",
-    "BROKER",
-    "ENVIRONMENT",
-)
 # Market orders must fill whatever the hour, so the simulated session is open around the
 # clock unless the environment says otherwise.
 ALWAYS_OPEN_SESSION = {"SESSION_OPEN": "00:00", "SESSION_CLOSE": "24:00", "SESSION_DAYS": "mon-sun"}
@@ -102,8 +98,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Benchmark order placement (POST /api/v1/orders) against a bare endpoint."
     )
-    parser.add_argument("--orders", type=_positive_int, default=5000, help="measured requests")
-    parser.add_argument("--concurrency", type=_positive_int, default=32, help="requests in flight")
+    parser.add_argument("--orders", type=positive_int, default=5000, help="measured requests")
+    parser.add_argument("--concurrency", type=positive_int, default=32, help="requests in flight")
     parser.add_argument("--warmup", type=_non_negative_int, default=300, help="warm-up requests")
     parser.add_argument(
         "--serial",
@@ -129,13 +125,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help=f"append the results to {RESULTS_FILE.relative_to(REPO)}",
     )
     return parser.parse_args(argv)
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def _non_negative_int(text: str) -> int:
@@ -433,14 +422,6 @@ async def load_target(target: Target, args: argparse.Namespace) -> ServerRun:
 # -- processes -----------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    """A TCP port that is free on HOST right now."""
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @dataclass
 class Process:
     """A server subprocess and its log."""
@@ -491,16 +472,6 @@ async def wait_ready(process: Process, port: int, method: str, path: str, body: 
                     return
             await asyncio.sleep(0.1)
     raise RuntimeError(f"{process.name} not ready after {START_TIMEOUT_SECONDS:.0f} s")
-
-
-def process_cpu_seconds(pid: int | str) -> float:
-    """CPU time (user + system) a process has used so far; 0 if it is gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0.0
-    fields = stat.rsplit(")", 1)[1].split()  # the name in parentheses may hold spaces
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
 
 
 def memory_kb(pid: int) -> dict[str, int]:
@@ -649,15 +620,6 @@ def api_env(database_url: str) -> dict[str, str]:
         **os.environ,
         "DATABASE_URL": database_url,
         "LOG_LEVEL": "WARNING",
-    }
-
-
-def inherited_settings() -> dict[str, str]:
-    """API settings the API takes from our environment (beyond the two we set)."""
-    return {
-        name: value
-        for name, value in sorted(os.environ.items())
-        if name.startswith(SETTING_PREFIXES) and name not in ("DATABASE_URL", "LOG_LEVEL")
     }
 
 
@@ -822,21 +784,6 @@ def failures_text(run: ServerRun) -> str:
     return "\n".join([f"{run.label}: {len(failures)} requests did not answer 201", *shown])
 
 
-def _version(package: str) -> str:
-    try:
-        return importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
-        return "absent"
-
-
-def _cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
-
 def _memory_gb() -> str:
     with contextlib.suppress(OSError):
         for line in Path("/proc/meminfo").read_text().splitlines():
@@ -847,11 +794,11 @@ def _memory_gb() -> str:
 
 def machine_summary(pg_version: str, args: argparse.Namespace) -> str:
     """Where and how the benchmark ran."""
-    packages = ", ".join(f"{name} {_version(name)}" for name in REPORTED_PACKAGES)
-    settings = ", ".join(f"{k}={v}" for k, v in inherited_settings().items()) or "none"
+    packages = ", ".join(f"{name} {package_version(name)}" for name in REPORTED_PACKAGES)
+    settings = ", ".join(f"{k}={v}" for k, v in inherited_settings(SET_BY_BENCH).items()) or "none"
     return "\n".join(
         [
-            f"- machine: {len(os.sched_getaffinity(0))} CPUs (nproc), {_cpu_model()}, "
+            f"- machine: {len(os.sched_getaffinity(0))} CPUs (nproc), {cpu_model()}, "
             f"{_memory_gb()} RAM, Linux {platform.release()}",
             f"- Python {platform.python_version()}, PostgreSQL {pg_version}",
             f"- packages: {packages}",
@@ -863,15 +810,6 @@ def machine_summary(pg_version: str, args: argparse.Namespace) -> str:
     )
 
 
-def command_line() -> str:
-    """How this run was started (with the API settings it inherited), paths repo-relative."""
-    executable = Path(sys.executable)
-    with contextlib.suppress(ValueError):
-        executable = executable.relative_to(REPO)
-    settings = [f"{name}={value}" for name, value in inherited_settings().items()]
-    return shlex.join([*settings, str(executable), *sys.argv])
-
-
 def report(
     api: ServerRun, bare: ServerRun, check: OrderCheck, pg_version: str, args: argparse.Namespace
 ) -> str:
@@ -881,20 +819,13 @@ def report(
         [
             f"## {started}",
             machine_summary(pg_version, args),
-            f"Command: `{command_line()}`",
+            f"Command: `{command_line(SET_BY_BENCH)}`",
             results_table(api, bare),
             ratios_text(api, bare),
             targets_table(api),
             check_text(check, api, bare),
         ]
     )
-
-
-def record(section: str) -> None:
-    """Append a run's section to RESULTS.md."""
-    with RESULTS_FILE.open("a", encoding="utf-8") as results:
-        results.write(f"\n{section}\n")
-    print(f"recorded in {RESULTS_FILE.relative_to(REPO)}")
 
 
 # -- main ----------------------------------------------------------------------------------

@@ -40,14 +40,12 @@ import array
 import asyncio
 import contextlib
 import datetime as dt
-import importlib.metadata
 import json
 import math
 import multiprocessing
 import os
 import platform
 import secrets
-import shlex
 import shutil
 import signal
 import socket
@@ -65,8 +63,22 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-RESULTS_FILE = REPO / "bench" / "RESULTS.md"
+from _common import (
+    REPO,
+    RESULTS_FILE,
+    command_line,
+    cpu_model,
+    free_port,
+    inherited_settings,
+    package_version,
+    positive_int,
+    process_cpu_seconds,
+    record,
+)
+
+# The API settings this bench sets itself (others are inherited and reported).
+SET_BY_BENCH = ("DATABASE_URL", "REDIS_URL", "BROKER", "LOG_LEVEL")
+
 VENV_BIN = Path(sys.executable).parent
 HOST = "127.0.0.1"
 CHANNEL = "stocks:order.updated"
@@ -79,13 +91,8 @@ STOP_TIMEOUT_SECONDS = 15.0
 CONNECT_TIMEOUT_SECONDS = 30.0
 SETTLE_TIMEOUT_SECONDS = 15.0
 BUCKET_NS = 10_000  # latency histogram resolution: 0.01 ms
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 TARGET_P99_MS = 50.0  # SPEC: p99 under 50 ms, nothing lost for clients that keep up
 REPORTED_PACKAGES = ("uvicorn", "uvloop", "websockets", "starlette", "fastapi", "redis")
-# Environment variables that configure the API (stocks_api.core.config).
-SETTING_PREFIXES = ("WS_", "SIM_", "LOG_", "API_", "AUTH_", "BROKER", "ENVIRONMENT")
-
-
 # -- command line --------------------------------------------------------------------------
 
 
@@ -95,8 +102,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         description="Benchmark the WebSocket fan-out of events published on Redis, "
         "against plain Redis subscribers."
     )
-    parser.add_argument("--clients", type=_positive_int, default=100, help="subscribed clients")
-    parser.add_argument("--rate", type=_positive_int, default=5000, help="events published per s")
+    parser.add_argument("--clients", type=positive_int, default=100, help="subscribed clients")
+    parser.add_argument("--rate", type=positive_int, default=5000, help="events published per s")
     parser.add_argument(
         "--rates",
         type=_rate_list,
@@ -111,7 +118,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="at most this long after publishing, wait for the clients to receive the rest",
     )
     parser.add_argument(
-        "--procs", type=_positive_int, default=2, help="client processes (clients split evenly)"
+        "--procs", type=positive_int, default=2, help="client processes (clients split evenly)"
     )
     parser.add_argument(
         "--compression",
@@ -153,13 +160,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
 def _positive_float(text: str) -> float:
     value = float(text)
     if not value > 0:
@@ -168,7 +168,7 @@ def _positive_float(text: str) -> float:
 
 
 def _rate_list(text: str) -> list[int]:
-    return [_positive_int(part) for part in text.split(",") if part.strip()]
+    return [positive_int(part) for part in text.split(",") if part.strip()]
 
 
 # -- events --------------------------------------------------------------------------------
@@ -743,26 +743,6 @@ def start_api(workdir: Path, redis_url: str) -> Server:
     raise RuntimeError(f"the API was not ready after {START_TIMEOUT_SECONDS:.0f} s")
 
 
-def free_port() -> int:
-    """A TCP port that is free on HOST right now."""
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def process_cpu_seconds(pid: int | None) -> float:
-    """CPU time (user + system) a process has used so far; 0 if it is gone or unknown."""
-    if pid is None:
-        return 0.0
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0.0
-    fields = stat.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
 def all_processes_cpu() -> dict[int, float]:
     """CPU seconds used so far by every process on the machine, by pid."""
     usage = {}
@@ -1150,39 +1130,15 @@ def notes_text(results: list[RunResult]) -> str:
     return "\n".join(lines)
 
 
-def _version(package: str) -> str:
-    try:
-        return importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
-        return "absent"
-
-
-def _cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
-
-def inherited_settings() -> dict[str, str]:
-    """API settings the API takes from our environment (beyond those we set)."""
-    return {
-        name: value
-        for name, value in sorted(os.environ.items())
-        if name.startswith(SETTING_PREFIXES) and name not in ("LOG_LEVEL", "BROKER")
-    }
-
-
 def machine_summary(
     args: argparse.Namespace, redis: RedisInfo, payload_bytes: int, private_redis: bool
 ) -> str:
     """Where and how the benchmark ran."""
-    packages = ", ".join(f"{name} {_version(name)}" for name in REPORTED_PACKAGES)
-    settings = ", ".join(f"{k}={v}" for k, v in inherited_settings().items()) or "none"
+    packages = ", ".join(f"{name} {package_version(name)}" for name in REPORTED_PACKAGES)
+    settings = ", ".join(f"{k}={v}" for k, v in inherited_settings(SET_BY_BENCH).items()) or "none"
     return "\n".join(
         [
-            f"- machine: {len(os.sched_getaffinity(0))} CPUs (nproc), {_cpu_model()}, "
+            f"- machine: {len(os.sched_getaffinity(0))} CPUs (nproc), {cpu_model()}, "
             f"Linux {platform.release()}",
             f"- Python {platform.python_version()}, Redis {redis.version} "
             + (
@@ -1203,14 +1159,6 @@ def machine_summary(
     )
 
 
-def command_line() -> str:
-    executable = Path(sys.executable)
-    with contextlib.suppress(ValueError):
-        executable = executable.relative_to(REPO)
-    settings = [f"{name}={value}" for name, value in inherited_settings().items()]
-    return shlex.join([*settings, str(executable), *sys.argv])
-
-
 def report(
     args: argparse.Namespace,
     redis: RedisInfo,
@@ -1225,7 +1173,7 @@ def report(
     parts = [
         f"## {started}: WebSocket fan-out",
         machine_summary(args, redis, payload_bytes, private_redis),
-        f"Command: `{command_line()}`",
+        f"Command: `{command_line(SET_BY_BENCH)}`",
         "\n".join([RESULTS_HEADER, *map(result_row, ordered)]),
         ratios_text(pairs),
         targets_text(ordered),
@@ -1305,9 +1253,7 @@ def bench(args: argparse.Namespace, workdir: Path, private_redis: bool) -> int:
     section = report(args, redis, payload_bytes, pairs, api_rss_mb, private_redis)
     print(f"\n{section}\n")
     if args.record:
-        with RESULTS_FILE.open("a", encoding="utf-8") as results:
-            results.write(f"\n{section}\n")
-        print(f"recorded in {RESULTS_FILE.relative_to(REPO)}")
+        record(section)
     return 0
 
 
