@@ -185,6 +185,8 @@ class BrokerEventConsumer:
         A new order's write-ahead row, a risk refusal and a modification are not broker
         events, but whoever follows `order.updated` must see them too.
         """
+        if not self._bus.has_subscribers():
+            return  # the order path builds no payloads nobody reads
         changes = _Changes()
         for order in orders:
             changes.note_order(order, capture=True)

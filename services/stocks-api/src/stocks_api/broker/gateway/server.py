@@ -35,10 +35,10 @@ from stocks_api.broker.gateway.model import (
 from stocks_api.broker.gateway.wire import (
     HANDSHAKE_PREFIX,
     Fields,
-    FrameReader,
     ProtocolViolationError,
     encode,
     parse_version_range,
+    read_message,
     split_fields,
 )
 from stocks_api.broker.protocol import (
@@ -226,9 +226,6 @@ class GatewaySim:
     # -- connections -----------------------------------------------------------------------
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if time.monotonic() < self.faults.refuse_until:
-            writer.close()
-            return
         session = _Session(self, reader, writer)
         self._connections.add(session)
         try:
@@ -506,7 +503,7 @@ class GatewaySim:
             session.send(encoders.exec_details(-1, execution, session.version))
             session.send(encoders.commission_report(report))
         # Positions and the portfolio are the account's: every subscriber hears of them.
-        changed = [p for p in self.positions() if p.contract.symbol == order.contract.symbol]
+        changed = self.positions(order.contract.symbol)
         for other in list(self._sessions.values()):
             if other.positions_subscribed:
                 for position in changed:
@@ -525,14 +522,16 @@ class GatewaySim:
 
     # -- portfolio -----------------------------------------------------------------------
 
-    def positions(self) -> list[IbPosition]:
-        """The account's holdings valued at the last price."""
+    def positions(self, symbol: str | None = None) -> list[IbPosition]:
+        """The account's holdings (or the one in `symbol`) valued at the last price."""
         found = []
-        for symbol, holding in self._book.holdings.items():
-            contract = self.contract(symbol)
+        for held, holding in self._book.holdings.items():
+            if symbol is not None and held != symbol:
+                continue
+            contract = self.contract(held)
             if contract is None:
                 continue
-            price = self.broker.engine.quote(symbol).last
+            price = self.broker.engine.quote(held).last
             found.append(
                 IbPosition(
                     account=self.account,
@@ -549,8 +548,9 @@ class GatewaySim:
 
     def account_values(self) -> dict[str, Decimal]:
         """A few of IB's account values (the keys clients most often read)."""
-        gross = sum((abs(p.market_value) for p in self.positions()), Decimal(0))
-        net = self._book.cash + sum((p.market_value for p in self.positions()), Decimal(0))
+        positions = self.positions()
+        gross = sum((abs(p.market_value) for p in positions), Decimal(0))
+        net = self._book.cash + sum((p.market_value for p in positions), Decimal(0))
         return {
             "NetLiquidation": net,
             "TotalCashValue": self._book.cash,
@@ -558,8 +558,8 @@ class GatewaySim:
             "GrossPositionValue": gross,
             "BuyingPower": max(net * 2 - gross, Decimal(0)) * 2,
             "AvailableFunds": net - gross / 2,
-            "UnrealizedPnL": sum((p.unrealized_pnl for p in self.positions()), Decimal(0)),
-            "RealizedPnL": sum((p.realized_pnl for p in self.positions()), Decimal(0)),
+            "UnrealizedPnL": sum((p.unrealized_pnl for p in positions), Decimal(0)),
+            "RealizedPnL": sum((p.realized_pnl for p in positions), Decimal(0)),
         }
 
     # -- market data ---------------------------------------------------------------------
@@ -629,7 +629,6 @@ class _Session:
         self.account_updates = False
         self.positions_subscribed = False
         self.market_data: dict[int, str] = {}
-        self._frames = FrameReader()
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -673,51 +672,28 @@ class _Session:
         try:
             await self._handshake()
             while True:
-                data = await self.reader.read(65536)
-                if not data:
-                    return
-                for payload in self._frames.feed(data):
-                    await self._dispatch(split_fields(payload))
-        except (ProtocolViolationError, ConnectionError) as exc:
+                await self._dispatch(split_fields(await read_message(self.reader)))
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass  # the client went away (or was dropped)
+        except ProtocolViolationError as exc:
             log.info("gateway_session_ended", client_id=self.client_id, why=str(exc))
         finally:
             if not self.writer.is_closing():
                 self.writer.close()
 
     async def _handshake(self) -> None:
-        while True:
-            data = await self.reader.read(65536)
-            if not data:
-                raise ConnectionError("closed during the handshake")
-            self._frames.add(data)
-            started = self._frames.take_prefix(HANDSHAKE_PREFIX)
-            if started is None:
-                continue
-            if started is False:
-                raise ProtocolViolationError("the client did not start with API\\0")
-            break
-        payload = next(iter(self._frames.feed(b"")), None)
-        while payload is None:
-            data = await self.reader.read(65536)
-            if not data:
-                raise ConnectionError("closed during the handshake")
-            payload = next(iter(self._frames.feed(data)), None)
+        if await self.reader.readexactly(len(HANDSHAKE_PREFIX)) != HANDSHAKE_PREFIX:
+            raise ProtocolViolationError("the client did not start with API\\0")
+        payload = await read_message(self.reader)
         low, high = parse_version_range(payload.split(b"\0")[0])
         chosen = min(high, MAX_SERVER_VERSION)
         if chosen < MIN_CLIENT_VERSION or low > MAX_SERVER_VERSION:
             # IB answers an unsupported client with an error and closes.
-            self.writer.write(
-                encode(
-                    [
-                        "4",
-                        "2",
-                        "-1",
-                        "530",
-                        f"client versions {low}..{high} are not supported: gateway-sim "
-                        f"serves {MIN_CLIENT_VERSION}..{MAX_SERVER_VERSION}",
-                    ]
-                )
+            message = (
+                f"client versions {low}..{high} are not supported: gateway-sim serves "
+                f"{MIN_CLIENT_VERSION}..{MAX_SERVER_VERSION}"
             )
+            self.writer.write(encode(encoders.error(-1, 530, message)))
             raise ProtocolViolationError(f"unsupported client versions {low}..{high}")
         self.version = chosen
         connection_time = datetime.now(UTC).strftime("%Y%m%d %H:%M:%S UTC")

@@ -8,9 +8,10 @@ of exactly two fields, the chosen version and the connection time.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import struct
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 
 HANDSHAKE_PREFIX = b"API\0"
@@ -48,37 +49,17 @@ def parse_version_range(payload: bytes) -> tuple[int, int]:
     return low, int(match.group(2) or low)
 
 
-class FrameReader:
-    """Splits received bytes into messages (lists of fields)."""
+async def read_message(reader: asyncio.StreamReader) -> bytes:
+    """The payload of the next message.
 
-    def __init__(self) -> None:
-        self._buffer = bytearray()
-
-    def feed(self, data: bytes) -> Iterator[bytes]:
-        """Add `data`; yield each complete message's payload."""
-        self._buffer += data
-        while len(self._buffer) >= LENGTH.size:
-            (size,) = LENGTH.unpack_from(self._buffer)
-            if size > MAX_MESSAGE_BYTES:
-                raise ProtocolViolationError(f"message of {size} bytes")
-            end = LENGTH.size + size
-            if len(self._buffer) < end:
-                return
-            payload = bytes(self._buffer[LENGTH.size : end])
-            del self._buffer[:end]
-            yield payload
-
-    def take_prefix(self, prefix: bytes) -> bool | None:
-        """Consume `prefix` if the buffer starts with it (None: not enough bytes yet)."""
-        if len(self._buffer) < len(prefix):
-            return None if prefix.startswith(bytes(self._buffer)) else False
-        if not self._buffer.startswith(prefix):
-            return False
-        del self._buffer[: len(prefix)]
-        return True
-
-    def add(self, data: bytes) -> None:
-        self._buffer += data
+    Raises:
+        asyncio.IncompleteReadError: the peer closed the connection.
+        ProtocolViolationError: the announced length is absurd.
+    """
+    (size,) = LENGTH.unpack(await reader.readexactly(LENGTH.size))
+    if size > MAX_MESSAGE_BYTES:
+        raise ProtocolViolationError(f"message of {size} bytes")
+    return await reader.readexactly(size)
 
 
 def split_fields(payload: bytes) -> list[str]:

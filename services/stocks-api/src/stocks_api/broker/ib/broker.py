@@ -107,7 +107,7 @@ class IbkrBroker:
     async def _reconcile(self) -> None:
         """Replay open and completed orders and executions through the sink."""
         await self._call(self._ib.reqCompletedOrdersAsync(False))
-        for trade in [*self._ib.openTrades(), *self._ib.trades()]:
+        for trade in self._ib.trades():  # the open ones included
             self._remember(trade)
             self._on_status(trade)
         for fill in await self._call(self._ib.reqExecutionsAsync()):
