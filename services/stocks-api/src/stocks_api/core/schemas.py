@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Generic, TypeVar
@@ -11,6 +12,10 @@ from typing import Annotated, Generic, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer
 
 from stocks_api.core.money import normalize_decimal
+
+# A ticker as IB and the simulator write it: upper case, starting with a letter ("BRK.B").
+SYMBOL_PATTERN = r"^[A-Z][A-Z0-9.]{0,11}$"
+SYMBOL_RE = re.compile(SYMBOL_PATTERN)
 
 
 def _as_utc(value: datetime) -> datetime:

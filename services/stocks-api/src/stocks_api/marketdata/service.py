@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
@@ -11,10 +10,9 @@ from decimal import Decimal
 from stocks_api.broker.protocol import Bar, BarInterval, BrokerClient, Quote
 from stocks_api.core.broker_calls import call_broker
 from stocks_api.core.errors import AppError, UnprocessableError
+from stocks_api.core.schemas import SYMBOL_RE
 from stocks_api.marketdata.exceptions import SymbolNotFoundError, TooManySymbolsError
 from stocks_api.marketdata.schemas import MAX_QUOTE_SYMBOLS, QuoteError
-
-_SYMBOL_RE = re.compile(r"^[A-Z][A-Z0-9.]{0,11}$")
 
 
 def parse_symbol_list(text: str) -> list[str]:
@@ -47,7 +45,7 @@ async def get_quotes(
 
 
 async def _quote_or_error(broker: BrokerClient, symbol: str, timeout: float) -> Quote | QuoteError:
-    if not _SYMBOL_RE.match(symbol):
+    if not SYMBOL_RE.match(symbol):
         return QuoteError(symbol=symbol, code="INVALID_SYMBOL", message="not a valid symbol")
     try:
         if await call_broker(broker.contract(symbol), timeout=timeout) is None:

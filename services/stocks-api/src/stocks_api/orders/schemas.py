@@ -17,6 +17,7 @@ from pydantic import (
 
 from stocks_api.broker.protocol import OrderType, Side, TimeInForce
 from stocks_api.core.schemas import (
+    SYMBOL_PATTERN,
     ApiModel,
     DecimalStr,
     Page,
@@ -51,7 +52,7 @@ def _upper(value: Any) -> Any:
 Symbol = Annotated[
     str,
     BeforeValidator(_upper),
-    Field(min_length=1, max_length=12, pattern=r"^[A-Z][A-Z0-9.]{0,11}$"),
+    Field(min_length=1, max_length=12, pattern=SYMBOL_PATTERN),
 ]
 
 _NEEDS_LIMIT = {OrderType.LIMIT, OrderType.STOP_LIMIT}

@@ -8,7 +8,6 @@ with `PUT /api/v1/risk/limits`.
 from __future__ import annotations
 
 import enum
-import re
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -22,13 +21,12 @@ from pydantic import (
 )
 from pydantic_settings import NoDecode
 
-from stocks_api.core.schemas import ApiModel, DecimalStr, Page, RequestModel, UTCDatetime
+from stocks_api.core.schemas import SYMBOL_RE, ApiModel, DecimalStr, Page, RequestModel, UTCDatetime
 
 # IBKR paces API messages at 50 per second; our order rate can never be set above it.
 IBKR_MESSAGES_PER_SECOND = 50
 MAX_ORDERS_PER_MINUTE = IBKR_MESSAGES_PER_SECOND * 60
 MAX_LISTED_SYMBOLS = 500
-_SYMBOL_RE = re.compile(r"^[A-Z][A-Z0-9.]{0,11}$")
 _OFF = frozenset({"", "off", "none", "null"})
 
 
@@ -58,7 +56,7 @@ Money = Annotated[DecimalStr, Field(gt=0, le=Decimal("1E12"), max_digits=20, dec
 
 
 def _valid_symbols(value: tuple[str, ...]) -> tuple[str, ...]:
-    bad = [name for name in value if not _SYMBOL_RE.match(name)]
+    bad = [name for name in value if not SYMBOL_RE.match(name)]
     if bad:
         raise ValueError(f"not valid symbols: {', '.join(bad[:5])}")
     return value

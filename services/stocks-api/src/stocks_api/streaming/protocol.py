@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import enum
 import json
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+from stocks_api.core.schemas import SYMBOL_RE
 
 # Close codes (RFC 6455 leaves 4000-4999 to applications; these mirror HTTP statuses).
 CLOSE_UNAUTHORIZED = 4401  # no, invalid or revoked credential, or none within the time allowed
@@ -34,7 +35,6 @@ QUOTE_TOPIC = "quote"
 # The message that tells a client to re-read the REST resources.
 RESYNC = "resync"
 
-_SYMBOL_RE = re.compile(r"^[A-Z][A-Z0-9.]{0,11}$")
 MAX_CHANNELS_PER_MESSAGE = 100
 
 
@@ -148,7 +148,7 @@ def normalize_channel(name: str) -> str | None:
         return name
     if name.lower().startswith(QUOTES_PREFIX):
         symbol = name[len(QUOTES_PREFIX) :].strip().upper()
-        if _SYMBOL_RE.match(symbol):
+        if SYMBOL_RE.match(symbol):
             return QUOTES_PREFIX + symbol
     return None
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
 
-_SYMBOL_RE = re.compile(r"^[A-Z][A-Z0-9.]{0,11}$")
+from stocks_api.core.schemas import SYMBOL_RE
 
 DEFAULT_START_PRICE = Decimal("100.00")
 FRACTIONAL_INCREMENT = Decimal("0.0001")
@@ -50,8 +49,8 @@ class SymbolSpec:
 
     def __post_init__(self) -> None:
         """Reject specs the engine could not quote sensibly."""
-        if not _SYMBOL_RE.match(self.symbol):
-            raise ValueError(f"invalid symbol {self.symbol!r}: must match {_SYMBOL_RE.pattern}")
+        if not SYMBOL_RE.match(self.symbol):
+            raise ValueError(f"invalid symbol {self.symbol!r}: must match {SYMBOL_RE.pattern}")
         for name in ("start_price", "tick_size", "lot_size"):
             value: Decimal = getattr(self, name)
             if not value.is_finite() or value <= 0:
@@ -88,7 +87,7 @@ def _parse_entry(entry: str) -> SymbolSpec:
     """Parse one ``SYMBOL`` or ``SYMBOL:PRICE`` entry."""
     name, sep, price_text = entry.partition(":")
     symbol = name.strip().upper()
-    if not _SYMBOL_RE.match(symbol):
+    if not SYMBOL_RE.match(symbol):
         raise ValueError(
             f"invalid symbol {name.strip()!r} in {entry!r}: expected 1-12 characters, "
             "a letter followed by letters, digits or dots"
