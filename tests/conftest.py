@@ -1,8 +1,16 @@
-"""Shared fixtures: a migrated database per backend and run, an app on the simulated broker."""
+"""Shared fixtures: a migrated database per backend and run, an app on a broker.
+
+The app trades through the simulated broker in-process, or, where a directory's tests
+run on both brokers (its conftest overrides `broker_kind` with `BROKERS`), also through
+`IbkrBroker` speaking the TWS protocol to a gateway-sim over the same kind of engine.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import datetime
+from functools import partial
 from typing import Any
 
 import httpx
@@ -12,11 +20,14 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from stocks_api.auth import service as auth_service
 from stocks_api.auth.security import ALL_SCOPES, Scope
+from stocks_api.broker.factory import build_broker
+from stocks_api.broker.gateway.server import GatewaySim
 from stocks_api.broker.sim.broker import SimBroker
 from stocks_api.broker.sim.engine import MatchingEngine
 from stocks_api.core.config import (
     AuthSettings,
     DatabaseSettings,
+    IbSettings,
     LogSettings,
     SessionSettings,
     Settings,
@@ -27,6 +38,8 @@ from stocks_api.main import create_app
 from tests.databases import fresh_database
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+BROKERS = ["sim", pytest.param("ibkr", marks=pytest.mark.ibkr)]
+IB_CLIENT_ID = 11
 # Children first, so deleting respects foreign keys on SQLite.
 TABLES = (
     "risk_event",
@@ -89,9 +102,81 @@ def make_settings(
     )
 
 
-def manual_sim_broker(settings: Settings) -> SimBroker:
+def manual_sim_broker(
+    settings: Settings, *, clock: Callable[[], datetime] | None = None
+) -> SimBroker:
     """A simulated broker whose prices move only when a test calls `engine.tick()`."""
-    return SimBroker(settings.sim, calendar=settings.session.calendar(), tick=False)
+    return SimBroker(settings.sim, calendar=settings.session.calendar(), tick=False, clock=clock)
+
+
+@asynccontextmanager
+async def running_gateway(
+    settings: Settings, *, clock: Callable[[], datetime] | None = None
+) -> AsyncIterator[GatewaySim]:
+    """A gateway-sim on a spare loopback port whose engine is set up (and still) as `settings`'."""
+    gateway = GatewaySim(
+        settings.sim, port=0, calendar=settings.session.calendar(), tick=False, clock=clock
+    )
+    await gateway.start()
+    try:
+        yield gateway
+    finally:
+        await gateway.close()
+
+
+def on_gateway(settings: Settings, gateway: GatewaySim) -> Settings:
+    """`settings` with BROKER=ibkr pointed at `gateway`."""
+    ib = IbSettings(port=gateway.port, client_id=IB_CLIENT_ID, connect_timeout_seconds=5)
+    return settings.model_copy(update={"broker": "ibkr", "ib": ib})
+
+
+@asynccontextmanager
+async def running_app(
+    settings: Settings,
+    broker_kind: str = "sim",
+    *,
+    clock: Callable[[], datetime] | None = None,
+    gateway: GatewaySim | None = None,
+) -> AsyncIterator[Any]:
+    """The app, its lifespan running, on `broker_kind` ("sim" or "ibkr").
+
+    For "ibkr" a gateway-sim is started here, unless `gateway` is given (a test that
+    restarts the app keeps one gateway, as a real restart keeps IB Gateway).
+    """
+    async with AsyncExitStack() as stack:
+        if broker_kind == "sim":
+            app = create_app(settings, broker_factory=partial(manual_sim_broker, clock=clock))
+        else:
+            if gateway is None:
+                gateway = await stack.enter_async_context(running_gateway(settings, clock=clock))
+            app = create_app(on_gateway(settings, gateway), broker_factory=build_broker)
+            app.state.gateway = gateway
+        await stack.enter_async_context(app.router.lifespan_context(app))
+        yield app
+
+
+def engine_of(app: Any) -> MatchingEngine:
+    """The matching engine behind the app's broker: in-process, or inside its gateway-sim."""
+    gateway: GatewaySim | None = getattr(app.state, "gateway", None)
+    broker: SimBroker = app.state.broker if gateway is None else gateway.broker
+    return broker.engine
+
+
+async def settle_app(app: Any) -> None:
+    """Wait until the app has applied every broker event produced so far.
+
+    The broker round trip first: through IB, events travel a socket, and the gateway
+    answers a request only after everything it sent before.
+    """
+    await app.state.broker.ping()
+    consumer = app.state.consumer
+    assert await consumer.wait_applied(consumer.last_received, 5.0)
+
+
+@pytest.fixture
+def broker_kind() -> str:
+    """The broker the `app` fixture trades through; overridden with `BROKERS` where both run."""
+    return "sim"
 
 
 @pytest.fixture
@@ -100,9 +185,8 @@ def settings(clean_database: str) -> Settings:
 
 
 @pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[Any]:
-    application = create_app(settings, broker_factory=manual_sim_broker)
-    async with application.router.lifespan_context(application):
+async def app(settings: Settings, broker_kind: str) -> AsyncIterator[Any]:
+    async with running_app(settings, broker_kind) as application:
         yield application
 
 
@@ -138,16 +222,10 @@ async def anonymous(app: Any) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 def engine(app: Any) -> MatchingEngine:
     """The simulated broker's matching engine, to set quotes and move prices."""
-    sim: SimBroker = app.state.broker
-    return sim.engine
+    return engine_of(app)
 
 
 @pytest.fixture
-def settle(app: Any) -> Any:
-    """Wait until the consumer has applied every broker event produced so far."""
-
-    async def wait() -> None:
-        consumer = app.state.consumer
-        assert await consumer.wait_applied(consumer.last_received, 5.0)
-
-    return wait
+def settle(app: Any) -> Callable[[], Any]:
+    """Wait until the app has applied every broker event produced so far."""
+    return partial(settle_app, app)

@@ -33,6 +33,8 @@ class Faults(Protocol):
     async def refuse(self, seconds: float) -> None: ...
     async def reject(self, code: int, message: str) -> None: ...
     async def delay(self, seconds: float) -> None: ...
+    async def lose(self) -> None: ...
+    async def mute(self) -> None: ...
     async def connectivity(self, code: int) -> None: ...
 
 
@@ -51,6 +53,12 @@ class InProcess:
 
     async def delay(self, seconds: float) -> None:
         self.gateway.delay_responses(seconds)
+
+    async def lose(self) -> None:
+        self.gateway.lose_next_orders(1)
+
+    async def mute(self) -> None:
+        self.gateway.mute_next_orders(1)
 
     async def connectivity(self, code: int) -> None:
         self.gateway.announce_connectivity(code)
@@ -76,6 +84,12 @@ class ControlPort:
 
     async def delay(self, seconds: float) -> None:
         await self.send(f"delay {seconds}")
+
+    async def lose(self) -> None:
+        await self.send("lose")
+
+    async def mute(self) -> None:
+        await self.send("mute")
 
     async def connectivity(self, code: int) -> None:
         await self.send(f"connectivity {code}")
@@ -136,6 +150,36 @@ async def test_reject_fails_the_next_order_only(
     await eventually(accepted.isDone)
     assert accepted.orderStatus.status == "Filled"
     assert [code for _, code, _ in errors] == [203]
+
+
+async def test_a_lost_order_never_trades_and_a_muted_one_trades_unannounced(
+    gateway: GatewaySim, ib: IB, faults: Faults
+) -> None:
+    [aapl] = await ib.qualifyContractsAsync(Stock("AAPL", "SMART", "USD"))
+    engine = gateway.broker.engine
+    set_market(engine, "189.99", "190.00", size=5000, last="190.00")
+
+    await faults.lose()
+    lost = ib.placeOrder(aapl, MarketOrder("BUY", 5))
+    await faults.mute()
+    muted = ib.placeOrder(aapl, MarketOrder("BUY", 3))
+    await eventually(lambda: len(gateway.executions(0)) == 1)
+    assert await ib.reqCurrentTimeAsync()  # anything about either order would be here by now
+    assert (lost.orderStatus.status, muted.orderStatus.status) == ("PendingSubmit",) * 2
+    assert not lost.fills
+    assert not muted.fills
+    [(execution, _)] = gateway.executions(0)
+    assert (execution.order_id, execution.shares) == (muted.order.orderId, 3)
+
+    # Asking again (as a client does after reconnecting) replays the muted order's fill.
+    replayed = await ib.reqExecutionsAsync()
+    assert [(f.execution.orderId, f.execution.shares) for f in replayed] == [
+        (muted.order.orderId, 3)
+    ]
+    assert gateway.faults.lose_next == gateway.faults.mute_next == 0
+    announced = ib.placeOrder(aapl, MarketOrder("BUY", 1))  # the next order is heard again
+    await eventually(announced.isDone)
+    assert announced.orderStatus.status == "Filled"
 
 
 async def test_drop_disconnects_and_the_client_can_connect_again(
@@ -217,13 +261,16 @@ async def test_status_and_help(gateway: GatewaySim, control: ControlServer, ib: 
         "refusing_seconds": 0.0,
         "reject_next": None,
         "delay_seconds": 0.0,
+        "lose_next": 0,
+        "mute_next": 0,
     }
-    for line in ("refuse 30", "reject 201 no  more  orders", "delay 0.25"):
+    for line in ("refuse 30", "reject 201 no  more  orders", "delay 0.25", "lose", "mute"):
         assert (await send_command(line, port=control.port)).startswith("ok ")
     state = json.loads((await send_command("STATUS", port=control.port)).removeprefix("ok "))
     assert 29 < state["refusing_seconds"] <= 30
     assert state["reject_next"] == {"code": 201, "message": "no more orders"}
     assert state["delay_seconds"] == 0.25
+    assert (state["lose_next"], state["mute_next"]) == (1, 1)
     gateway.delay_responses(0)
 
     assert (await send_command("help", port=control.port)).startswith("ok commands: drop")
@@ -251,6 +298,8 @@ BAD_LINES = [
     "reject 2.5",
     "reject 99999999999",
     "reject abc message",
+    "lose 1",
+    "mute now",
     "connectivity",
     "connectivity 1103",
     "connectivity 100",

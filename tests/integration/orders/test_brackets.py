@@ -86,7 +86,7 @@ async def test_children_wait_while_the_parent_rests(
 
 
 async def test_a_partial_take_profit_reduces_the_stop_loss(
-    client: httpx.AsyncClient, engine: MatchingEngine
+    client: httpx.AsyncClient, engine: MatchingEngine, settle: Settle
 ) -> None:
     set_market(engine, "189.99", "190.00", last="190.00")
     parent = await place(
@@ -99,6 +99,7 @@ async def test_a_partial_take_profit_reduces_the_stop_loss(
     assert parent["status"] == "filled"
     legs = _legs(parent)
     set_market(engine, "195.00", "195.01", last="195.00", size=100)
+    await settle()  # through IB the sibling's new size is a message of its own
     await wait_for_status(client, legs["limit"]["id"], "partially_filled")
     stop_loss = await _order(client, legs["stop"]["id"])
     assert stop_loss["qty"] == "200"

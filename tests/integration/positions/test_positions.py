@@ -10,8 +10,7 @@ import httpx
 
 from stocks_api.broker.sim.engine import MatchingEngine
 from stocks_api.core.config import PortfolioSettings
-from stocks_api.main import create_app
-from tests.conftest import api_client, make_key, make_settings, manual_sim_broker
+from tests.conftest import api_client, engine_of, make_key, make_settings, running_app
 from tests.factories import place, set_market
 
 
@@ -125,14 +124,18 @@ async def test_portfolio_metrics_are_exported(
     assert 'pnl_realized{account="DU1234567"} 0.0' in text
 
 
-async def test_open_positions_are_snapshotted_on_the_interval(clean_database: str) -> None:
+async def test_open_positions_are_snapshotted_on_the_interval(
+    clean_database: str, broker_kind: str
+) -> None:
     settings = make_settings(clean_database)
     settings.portfolio = PortfolioSettings(snapshot_interval_seconds=1)
-    app = create_app(settings, broker_factory=manual_sim_broker)
-    async with app.router.lifespan_context(app), api_client(app, await make_key(app)) as client:
-        set_market(app.state.broker.engine, "189.99", "190.00", last="190.00")
+    async with (
+        running_app(settings, broker_kind) as app,
+        api_client(app, await make_key(app)) as client,
+    ):
+        set_market(engine_of(app), "189.99", "190.00", last="190.00")
         await place(client, qty="10")
-        set_market(app.state.broker.engine, "191.99", "192.00", last="192.00")
+        set_market(engine_of(app), "191.99", "192.00", last="192.00")
         deadline = asyncio.get_running_loop().time() + 5
         while True:
             items = (await client.get("/api/v1/positions/history")).json()["items"]

@@ -16,8 +16,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from stocks_api.core.config import Settings, StreamSettings
-from stocks_api.main import create_app
-from tests.conftest import api_client, make_key, make_settings, manual_sim_broker
+from tests.conftest import BROKERS, api_client, make_key, make_settings, running_app
 from tests.redis_servers import free_port
 
 
@@ -47,10 +46,11 @@ async def serving(app: FastAPI) -> AsyncIterator[str]:
 
 
 @asynccontextmanager
-async def live_app(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient, str]]:
-    """An app on the manual simulated broker, an all-scope REST client and its ws:// URL."""
-    app = create_app(settings, broker_factory=manual_sim_broker)
-    async with app.router.lifespan_context(app), serving(app) as base:
+async def live_app(
+    settings: Settings, broker_kind: str = "sim"
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient, str]]:
+    """An app on `broker_kind`, an all-scope REST client and its ws:// URL."""
+    async with running_app(settings, broker_kind) as app, serving(app) as base:
         key = await make_key(app)
         async with api_client(app, key) as http:
             http.headers["X-API-Key"] = key
@@ -136,7 +136,15 @@ async def authenticated(base: str, key: str, **connect_args: Any) -> AsyncIterat
         yield stream
 
 
+@pytest.fixture(params=BROKERS)
+def broker_kind(request: pytest.FixtureRequest) -> str:
+    """The stream's tests run on the simulated broker and through IB (gateway-sim)."""
+    return str(request.param)
+
+
 @pytest.fixture
-async def live(clean_database: str) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient, str]]:
-    async with live_app(make_settings(clean_database)) as running:
+async def live(
+    clean_database: str, broker_kind: str
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient, str]]:
+    async with live_app(make_settings(clean_database), broker_kind) as running:
         yield running

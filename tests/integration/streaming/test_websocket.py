@@ -10,7 +10,7 @@ import httpx
 from fastapi import FastAPI
 
 from stocks_api.auth import service as auth_service
-from tests.conftest import make_key
+from tests.conftest import engine_of, make_key
 from tests.factories import order_body, place, resting_limit_body, set_market
 from tests.integration.streaming.conftest import (
     authenticated,
@@ -156,7 +156,7 @@ async def _token(http: httpx.AsyncClient, app: FastAPI) -> str:
 
 async def test_positions_account_and_risk_channels(live: Live) -> None:
     app, http, base = live
-    set_market(app.state.broker.engine, "189.99", "190.00", size=5000, last="190.00")
+    set_market(engine_of(app), "189.99", "190.00", size=5000, last="190.00")
     async with authenticated(base, app.state.test_key) as stream:
         await stream.subscribe("positions", "account", "risk")
         await place(http, qty="10")
@@ -178,7 +178,7 @@ async def test_positions_account_and_risk_channels(live: Live) -> None:
 
 async def test_refused_and_modified_orders_are_announced(live: Live) -> None:
     app, http, base = live
-    engine = app.state.broker.engine
+    engine = engine_of(app)
     async with authenticated(base, app.state.test_key) as stream:
         await stream.subscribe("orders")
         response = await http.put("/api/v1/risk/limits", json={"max_order_qty": "5"})
@@ -200,10 +200,12 @@ async def test_refused_and_modified_orders_are_announced(live: Live) -> None:
         assert float(modified["data"]["limit_price"]) == float(new_price)
 
 
-async def test_quotes_start_with_a_snapshot_then_follow_the_market(clean_database: str) -> None:
+async def test_quotes_start_with_a_snapshot_then_follow_the_market(
+    clean_database: str, broker_kind: str
+) -> None:
     settings = stream_settings(clean_database, quote_interval_seconds=0.05)
-    async with live_app(settings) as (app, http, base):
-        engine = app.state.broker.engine
+    async with live_app(settings, broker_kind) as (app, http, base):
+        engine = engine_of(app)
         set_market(engine, "100.00", "100.02", last="100.01")
         async with authenticated(base, app.state.test_key) as stream:
             ack = await stream.subscribe("quotes:aapl")

@@ -225,6 +225,13 @@ class IbSettings(BaseSettings):
     connect_timeout_seconds: float = Field(default=10, gt=0, le=120)
     # Reconnect attempts back off from 0.5 s (with jitter) up to this.
     reconnect_max_seconds: float = Field(default=30, ge=1, le=600)
+    # Placing an order waits up to this long for IB's first answer (submitted, filled or
+    # rejected), so the response shows IB's verdict; later changes arrive as events.
+    ack_timeout_seconds: float = Field(default=2, ge=0, le=30)
+    # IB answers clients sending more than 50 messages a second with error 100 (and may
+    # disconnect them); requests above this rate wait their turn, a tenth of this every
+    # tenth of a second, so no second at IB ever sees more than 50.
+    max_messages_per_second: int = Field(default=40, ge=10, le=45)
 
 
 class StreamSettings(BaseSettings):

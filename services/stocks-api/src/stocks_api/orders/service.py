@@ -689,7 +689,16 @@ async def _working_order(session: AsyncSession, order_id: int, *, refresh: bool 
 async def reconcile_open_orders(
     *, session: AsyncSession, broker: BrokerClient, consumer: BrokerEventConsumer, timeout: float
 ) -> int:
-    """Close out open orders the broker no longer works (after a restart); return how many."""
+    """Close out open orders the broker no longer works (after a restart); return how many.
+
+    Connecting replays what the broker knows (IB: open and completed orders and
+    executions, each carrying our client_order_id as its orderRef), so an order written
+    ahead whose acknowledgement was lost in a crash is found and brought up to date by
+    its client_order_id. That replay is applied first; only orders still open after it,
+    and unknown to the broker, are closed here.
+    """
+    if not await consumer.wait_applied(consumer.last_received, timeout):
+        log.warning("reconcile_replay_not_applied", timeout=timeout)
     working = await call_broker(broker.open_order_ids(), timeout=timeout)
     rows = await session.scalars(
         select(Order).where(Order.status.in_([s.value for s in OPEN])).order_by(Order.id)

@@ -8,6 +8,9 @@ answer and the server carries on:
     refuse SECONDS            refuse new connections for SECONDS (0..3600; 0 ends it)
     reject CODE [MESSAGE...]  the next order fails with IB error CODE (a positive integer)
     delay SECONDS             hold every outgoing message SECONDS (0..3600; 0 ends it)
+    lose                      the next order is lost on the way: never traded, never answered
+    mute                      the next order trades, but its client hears nothing of it
+                              (until it reconnects and the order is replayed)
     connectivity CODE         send IB's 1100 (lost), 1101 or 1102 (restored) to every client
     status                    `ok {json}`: connected client ids and the faults in force
     help                      the commands
@@ -41,8 +44,8 @@ MAX_CODE = 2**31 - 1  # an IB error code travels as a 32-bit int
 MAX_LINE = 4096
 CONNECTIVITY_CODES = (1100, 1101, 1102)
 HELP = (
-    "commands: drop | refuse SECONDS | reject CODE [MESSAGE...] | delay SECONDS"
-    " | connectivity 1100|1101|1102 | status | help"
+    "commands: drop | refuse SECONDS | reject CODE [MESSAGE...] | delay SECONDS | lose"
+    " | mute | connectivity 1100|1101|1102 | status | help"
 )
 _DECIMAL = re.compile(r"[0-9]+(\.[0-9]*)?|\.[0-9]+")
 
@@ -100,6 +103,8 @@ class ControlServer:
             "refuse": self._refuse,
             "reject": self._reject,
             "delay": self._delay,
+            "lose": self._lose,
+            "mute": self._mute,
             "connectivity": self._connectivity,
             "status": self._status,
             "help": self._help,
@@ -170,6 +175,16 @@ class ControlServer:
         self.gateway.delay_responses(seconds)
         return f"delaying every message by {seconds:g} s"
 
+    def _lose(self, args: list[str]) -> str:
+        _arguments("lose", args, 0)
+        self.gateway.lose_next_orders(1)
+        return "the next order will be lost on the way"
+
+    def _mute(self, args: list[str]) -> str:
+        _arguments("mute", args, 0)
+        self.gateway.mute_next_orders(1)
+        return "the next order will trade unannounced"
+
     def _connectivity(self, args: list[str]) -> str:
         [text] = _arguments("connectivity", args, 1)
         if text not in {str(code) for code in CONNECTIVITY_CODES}:
@@ -191,6 +206,8 @@ class ControlServer:
                 if reject is None
                 else {"code": reject[0], "message": reject[1]},
                 "delay_seconds": faults.delay_seconds,
+                "lose_next": faults.lose_next,
+                "mute_next": faults.mute_next,
             }
         )
 

@@ -18,6 +18,7 @@ class IbContract:
     con_id: int
     symbol: str
     min_tick: Decimal
+    size_increment: Decimal = Decimal(1)  # fractional symbols trade in smaller steps
     sec_type: str = "STK"
     exchange: str = "SMART"
     primary_exchange: str = "NASDAQ"

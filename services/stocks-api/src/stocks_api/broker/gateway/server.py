@@ -6,16 +6,22 @@ use is refused with IB's error 326), then requests. The engine's events for an o
 to the session that placed it, as IB sends them: openOrder, orderStatus, then for a fill
 execDetails and commissionReport.
 
+Like IB, a client sending more than 50 messages a second gets error 100 (counted in
+`pacing_violations`).
+
 Fault injection for tests (`faults`): drop every connection, refuse new ones for a while,
-reject the next order with an IB error code, delay every message, announce 1100/1102.
+reject the next order with an IB error code, lose the next order on the way in or keep
+its client from hearing of it, delay every message, announce 1100/1102.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import itertools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -75,6 +81,8 @@ CLIENT_ID_IN_USE = 326
 CANNOT_MODIFY_FILLED = 104
 ORDER_NOT_FOUND = 135  # "Can't find order with id ="
 NOT_CONNECTED = 504
+MAX_RATE_EXCEEDED = 100
+MAX_MESSAGES_PER_SECOND = 50  # IB's pacing limit for messages a client sends
 
 _ORDER_TYPES = {
     "MKT": OrderType.MARKET,
@@ -93,6 +101,8 @@ class Faults:
     refuse_until: float = 0.0  # monotonic time before which connections are refused
     reject_next: tuple[int, str] | None = None  # the next order gets this IB error
     delay_seconds: float = 0.0  # every outgoing message waits this long
+    lose_next: int = 0  # orders lost on the way: the engine never sees them, nobody answers
+    mute_next: int = 0  # orders that trade, but whose client hears nothing of them
 
 
 @dataclass
@@ -115,12 +125,13 @@ class GatewaySim:
         port: int = 4002,
         calendar: SessionCalendar | None = None,
         tick: bool = True,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._settings = settings
         self.host = host
         self.port = port
         self.account = settings.account_id
-        self.broker = SimBroker(settings, calendar=calendar, tick=tick)
+        self.broker = SimBroker(settings, calendar=calendar, tick=tick, clock=clock)
         self.faults = Faults()
         self._server: asyncio.Server | None = None
         self._sessions: dict[int, _Session] = {}
@@ -130,6 +141,8 @@ class GatewaySim:
         self._broker_ids: dict[str, str] = {}  # key -> the engine's order id
         self._held: dict[tuple[int, int], IbOrder] = {}  # not transmitted yet (bracket parts)
         self._executions: list[tuple[IbExecution, IbCommission]] = []
+        self._muted: set[str] = set()  # orders whose client is told nothing (a fault)
+        self.pacing_violations = 0  # messages received above IB's rate limit
         self._perm_ids = itertools.count(int(time.time()) % 100_000 * 1000 + 1)
         self._con_ids: dict[str, int] = {}
         self._highest_order_id: dict[int, int] = {}  # per clientId, as IB remembers it
@@ -209,6 +222,15 @@ class GatewaySim:
         """Reject the next order placed with IB error `code`."""
         self.faults.reject_next = (code, message or "Order rejected - reason:simulated rejection")
 
+    def lose_next_orders(self, count: int = 1) -> None:
+        """Lose the next `count` orders on the way in (as a connection that died would)."""
+        self.faults.lose_next = count
+
+    def mute_next_orders(self, count: int = 1) -> None:
+        """Let the next `count` orders trade while telling their client nothing about them
+        (as if its connection died just after sending); reconnecting replays them."""
+        self.faults.mute_next = count
+
     def delay_responses(self, seconds: float) -> None:
         """Hold every outgoing message for `seconds` (0 to stop)."""
         self.faults.delay_seconds = seconds
@@ -258,7 +280,12 @@ class GatewaySim:
         if found is None:
             return None
         con_id = self._con_ids.setdefault(symbol, 265_598 + 1_000 * len(self._con_ids))
-        return IbContract(con_id=con_id, symbol=symbol, min_tick=found.tick_size)
+        return IbContract(
+            con_id=con_id,
+            symbol=symbol,
+            min_tick=found.tick_size,
+            size_increment=found.qty_increment,
+        )
 
     def contract_by_con_id(self, con_id: int) -> IbContract | None:
         for symbol, known in self._con_ids.items():
@@ -292,6 +319,12 @@ class GatewaySim:
             self.faults.reject_next = None
             session.error(request.order_id, code, message)
             return
+        if self.faults.lose_next > 0:
+            self.faults.lose_next -= 1
+            log.info("gateway_order_lost", client_id=session.client_id, order_id=request.order_id)
+            return
+        muted = self.faults.mute_next > 0
+        self.faults.mute_next -= muted
         order = IbOrder(
             order_id=request.order_id,
             client_id=session.client_id,
@@ -312,6 +345,8 @@ class GatewaySim:
             trailing_percent=request.trailing_percent,
             trail_stop_price=request.trail_stop_price,
         )
+        if muted:
+            self._muted.add(f"gw{order.perm_id}")
         problem = _unsupported(order)
         if problem:
             session.error(order.order_id, ORDER_REJECTED, f"Order rejected - reason:{problem}")
@@ -427,7 +462,8 @@ class GatewaySim:
         order = self._orders.get(event.client_order_id)
         if order is None:
             return
-        session = self._sessions.get(order.client_id)
+        muted = event.client_order_id in self._muted
+        session = None if muted else self._sessions.get(order.client_id)
         if isinstance(event, Execution):
             self._on_execution(order, event, session)
         else:
@@ -454,14 +490,17 @@ class GatewaySim:
             return  # fill states follow executions
         if session is None:
             return
+        # As IB does, the error telling why comes before the final status.
         if event.status is BrokerOrderStatus.REJECTED:
             session.error(
                 order.order_id, ORDER_REJECTED, f"Order rejected - reason:{event.reason or ''}"
             )
+        elif event.status in (BrokerOrderStatus.CANCELLED, BrokerOrderStatus.EXPIRED):
+            session.error(
+                order.order_id, ORDER_CANCELLED, f"Order Canceled - reason:{event.reason or ''}"
+            )
         session.send(encoders.open_order(order, session.version))
         session.send(encoders.order_status(order))
-        if event.status is BrokerOrderStatus.CANCELLED:
-            session.error(order.order_id, ORDER_CANCELLED, "Order Canceled - reason:")
 
     def _on_execution(self, order: IbOrder, event: Execution, session: _Session | None) -> None:
         before = order.filled
@@ -546,12 +585,12 @@ class GatewaySim:
             )
         return found
 
-    def account_values(self) -> dict[str, Decimal]:
-        """A few of IB's account values (the keys clients most often read)."""
+    def account_values(self) -> dict[str, str]:
+        """A few of IB's account values (the keys clients most often read), as IB sends them."""
         positions = self.positions()
         gross = sum((abs(p.market_value) for p in positions), Decimal(0))
         net = self._book.cash + sum((p.market_value for p in positions), Decimal(0))
-        return {
+        numbers = {
             "NetLiquidation": net,
             "TotalCashValue": self._book.cash,
             "CashBalance": self._book.cash,
@@ -561,6 +600,9 @@ class GatewaySim:
             "UnrealizedPnL": sum((p.unrealized_pnl for p in positions), Decimal(0)),
             "RealizedPnL": sum((p.realized_pnl for p in positions), Decimal(0)),
         }
+        # Our adapter takes "CASH" for a cash account (no short sales).
+        kind = "CASH" if self._settings.account_type == "cash" else "INDIVIDUAL"
+        return {"AccountType": kind} | {key: format(value, "f") for key, value in numbers.items()}
 
     # -- market data ---------------------------------------------------------------------
 
@@ -629,6 +671,7 @@ class _Session:
         self.account_updates = False
         self.positions_subscribed = False
         self.market_data: dict[int, str] = {}
+        self._arrivals: collections.deque[float] = collections.deque()
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -653,9 +696,7 @@ class _Session:
 
     def send_portfolio(self, gateway: GatewaySim) -> None:
         for key, value in gateway.account_values().items():
-            self.send(
-                encoders.update_account_value(key, format(value, "f"), "USD", gateway.account)
-            )
+            self.send(encoders.update_account_value(key, value, "USD", gateway.account))
         for position in gateway.positions():
             self.send(encoders.update_portfolio(position, self.version))
         self.send(encoders.update_account_time(datetime.now(UTC).strftime("%H:%M")))
@@ -699,9 +740,26 @@ class _Session:
         connection_time = datetime.now(UTC).strftime("%Y%m%d %H:%M:%S UTC")
         self.writer.write(encode([str(chosen), connection_time]))
 
+    def _check_pace(self) -> None:
+        """Answer a client sending more than IB allows per second with IB's error 100."""
+        now = time.monotonic()
+        arrivals = self._arrivals
+        arrivals.append(now)
+        while arrivals[0] <= now - 1:
+            arrivals.popleft()
+        if len(arrivals) > MAX_MESSAGES_PER_SECOND:
+            self.gateway.pacing_violations += 1
+            self.error(
+                -1,
+                MAX_RATE_EXCEEDED,
+                "Max rate of messages per second has been exceeded:"
+                f"max={MAX_MESSAGES_PER_SECOND} rec={len(arrivals)} (1)",
+            )
+
     async def _dispatch(self, fields: list[str]) -> None:
         if not fields:
             return
+        self._check_pace()
         reader = Fields(fields)
         message_id = reader.int()
         if self.client_id is None and message_id != 71:
@@ -748,7 +806,11 @@ async def _contract_details(session: _Session, fields: Fields) -> None:
             req_id, NO_SECURITY_DEFINITION, "No security definition has been found for the request"
         )
         return
-    session.send(encoders.contract_details(req_id, contract, session.version))
+    session.send(
+        encoders.contract_details(
+            req_id, contract, session.version, size_increment=contract.size_increment
+        )
+    )
     session.send(encoders.contract_details_end(req_id))
 
 
@@ -817,11 +879,7 @@ async def _account_updates_multi(session: _Session, fields: Fields) -> None:
     req_id = fields.int()
     gateway = session.gateway
     for key, value in gateway.account_values().items():
-        session.send(
-            encoders.account_update_multi(
-                req_id, gateway.account, "", key, format(value, "f"), "USD"
-            )
-        )
+        session.send(encoders.account_update_multi(req_id, gateway.account, "", key, value, "USD"))
     session.send(encoders.account_update_multi_end(req_id))
 
 
@@ -836,9 +894,7 @@ async def _account_summary(session: _Session, fields: Fields) -> None:
     gateway = session.gateway
     values = gateway.account_values()
     for tag in ACCOUNT_SUMMARY_TAGS:
-        session.send(
-            encoders.account_summary(req_id, gateway.account, tag, format(values[tag], "f"), "USD")
-        )
+        session.send(encoders.account_summary(req_id, gateway.account, tag, values[tag], "USD"))
     session.send(encoders.account_summary_end(req_id))
 
 

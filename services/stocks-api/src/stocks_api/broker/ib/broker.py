@@ -45,6 +45,10 @@ log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
 BACKOFF_FIRST_SECONDS = 0.5
+# Statuses ib_async gives an order before IB has answered a request about it.
+AWAITING_IB = frozenset({"PendingSubmit", "ApiPending", "PendingCancel"})
+PACING_SLOTS = 10  # the throttle's window: a tenth of a second
+ORDER_CANCELLED_CODE = 202  # IB's "Order Canceled", which follows a real cancellation
 
 
 class IbkrBroker:
@@ -63,9 +67,21 @@ class IbkrBroker:
         self._reconnect: asyncio.Task[None] | None = None
         self._contracts: dict[str, Any] = {}
         self._trades: dict[str, Trade] = {}  # broker order id -> the trade
+        self._answers: dict[int, asyncio.Future[None]] = {}  # IB order id -> its next answer
+        self._modifying: dict[int, str] = {}  # IB order id -> its status before the change
+        self._ping: asyncio.Future[Any] | None = None
+        # IB's pacing limit (50 messages a second), kept with ib_async's request throttle
+        # in tenths of a second rather than whole seconds: a burst of a whole second's
+        # worth, then another a second later, can land inside one second at IB.
+        self._ib.client.MaxRequests = max(1, settings.max_messages_per_second // PACING_SLOTS)
+        self._ib.client.RequestsInterval = 1 / PACING_SLOTS  # type: ignore[assignment]
         self._ib.orderStatusEvent += self._on_status
         self._ib.commissionReportEvent += self._on_commission
         self._ib.disconnectedEvent += self._on_disconnected
+        # ib_async copies only some fields of an updated openOrder onto its trade, not a
+        # trailing stop's level; read that from the message itself.
+        self._ib_open_order = self._ib.wrapper.openOrder
+        self._ib.wrapper.openOrder = self._on_open_order  # type: ignore[method-assign,assignment]
 
     # -- connection ------------------------------------------------------------------------
 
@@ -241,9 +257,12 @@ class IbkrBroker:
         return {t.order.orderRef for t in self._ib.openTrades() if t.order.orderRef}
 
     async def ping(self) -> float:
+        # ib_async keeps one pending currentTime request: concurrent pings share it.
+        if self._ping is None or self._ping.done():
+            self._ping = asyncio.ensure_future(self._call(self._ib.reqCurrentTimeAsync()))
         loop = asyncio.get_running_loop()
         started = loop.time()
-        await self._call(self._ib.reqCurrentTimeAsync())
+        await asyncio.shield(self._ping)
         return loop.time() - started
 
     # -- orders ------------------------------------------------------------------------------
@@ -253,6 +272,7 @@ class IbkrBroker:
         trade = self._ib.placeOrder(contract, mapping.ib_order(order))
         self._remember(trade)
         metrics.BROKER_ORDERS_SENT.inc()
+        await self._answered([trade])
         return str(trade.order.orderId)
 
     async def place_bracket(
@@ -268,29 +288,41 @@ class IbkrBroker:
             )
             ib_child.transmit = index == len(children) - 1  # the last one sends them all
             orders.append(ib_child)
-        ids = []
+        ids, trades = [], []
         for ib_order in orders:
             trade = self._ib.placeOrder(contract, ib_order)
             self._remember(trade)
             ids.append(str(trade.order.orderId))
+            trades.append(trade)
         metrics.BROKER_ORDERS_SENT.inc(len(orders))
+        await self._answered(trades)
         return ids
 
     async def modify_order(self, broker_order_id: str, change: OrderChange) -> None:
         trade = self._working(broker_order_id)
+        self._modifying[trade.order.orderId] = trade.orderStatus.status
         self._ib.placeOrder(trade.contract, mapping.changed_order(trade.order, change))
+        await self._answered([trade])
 
     async def cancel_order(self, broker_order_id: str) -> None:
         trade = self._working(broker_order_id)
         self._ib.cancelOrder(trade.order)
+        await self._answered([trade])
 
     # -- events ------------------------------------------------------------------------------
 
     def _on_status(self, trade: Trade) -> None:
+        if trade.orderStatus.status in AWAITING_IB:
+            pass
+        elif self._refused_change(trade):
+            return  # the order works on unchanged: nothing to tell the sink
+        else:
+            self._answer(trade.order.orderId, None)
         if self._sink is None or not trade.order.orderRef:
             return  # not ours (placed by another program through the same gateway)
         self._remember(trade)
-        update = mapping.status_update(trade, datetime.now(UTC))
+        changing = trade.order.orderId in self._modifying
+        update = mapping.status_update(trade, datetime.now(UTC), changing=changing)
         if update is not None:
             if update.status.value == "rejected":
                 metrics.BROKER_ORDER_ERRORS.labels(reason="rejected").inc()
@@ -303,9 +335,68 @@ class IbkrBroker:
         if self._sink is None or not (trade.order.orderRef or fill.execution.orderRef):
             return
         account = self._settings.account or next(iter(self._ib.managedAccounts()), "")
-        self._sink(mapping.execution(trade, fill, account))
+        self._sink(mapping.execution(trade, fill, account, received=datetime.now(UTC)))
+
+    def _on_open_order(self, order_id: int, contract: Any, order: Any, state: Any) -> None:
+        self._ib_open_order(order_id, contract, order, state)
+        trade = self._trades.get(str(order.orderId))
+        if trade is None or order.orderType != "TRAIL" or trade.isDone():
+            return
+        if trade.order.trailStopPrice != order.trailStopPrice:
+            trade.order.trailStopPrice = order.trailStopPrice
+            self._on_status(trade)  # the stop moved: tell the sink
+
+    def _refused_change(self, trade: Trade) -> bool:
+        """Whether this status is IB refusing a modification (then undo ib_async's "Cancelled").
+
+        IB answers a refused change with an error for the order, which ib_async takes for
+        the order's end; but the order keeps working unchanged at IB.
+        """
+        before = self._modifying.pop(trade.order.orderId, None)
+        last = trade.log[-1] if trade.log else None
+        if before is None or trade.orderStatus.status != "Cancelled" or last is None:
+            return False
+        if last.errorCode in (0, ORDER_CANCELLED_CODE):
+            return False  # a real cancellation
+        trade.orderStatus.status = before
+        self._answer(trade.order.orderId, BrokerRejectedError(last.message))
+        return True
+
+    def _answer(self, order_id: int, refusal: BrokerRejectedError | None) -> None:
+        answer = self._answers.pop(order_id, None)
+        if answer is None or answer.done():
+            return
+        if refusal is None:
+            answer.set_result(None)
+        else:
+            answer.set_exception(refusal)
 
     # -- helpers -----------------------------------------------------------------------------
+
+    async def _answered(self, trades: Sequence[Trade]) -> None:
+        """Wait (at most IB_ACK_TIMEOUT_SECONDS) for IB's next answer about each of `trades`.
+
+        The answer's events reach the sink before this returns, so the caller's response
+        shows IB's verdict. Without an answer in time the order stays as it is (for a new
+        one, pending_submit) and IB's answer arrives later as an event.
+        """
+        limit = self._settings.ack_timeout_seconds
+        if limit <= 0:
+            return
+        loop = asyncio.get_running_loop()
+        waits = {
+            t.order.orderId: self._answers.setdefault(t.order.orderId, loop.create_future())
+            for t in trades
+        }
+        try:
+            async with asyncio.timeout(limit):
+                await asyncio.gather(*waits.values())
+        except TimeoutError:
+            log.warning("ibkr_no_answer", order_ids=sorted(waits), seconds=limit)
+        finally:
+            for order_id, answer in waits.items():
+                if self._answers.get(order_id) is answer:
+                    del self._answers[order_id]
 
     def _remember(self, trade: Trade) -> None:
         if trade.order.orderId:

@@ -6,7 +6,7 @@ given), and nothing here does I/O, so every rule is unit-testable.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from ib_async import BarData, Fill, Order, Stock, Trade
@@ -93,13 +93,19 @@ def changed_order(current: Order, change: OrderChange) -> Order:
     return order
 
 
-def _decimal(value: float) -> Decimal:
+def _decimal(value: float | Decimal) -> Decimal:
     # IB's floats carry prices and sizes with at most a few decimals: round-trip via str.
     return Decimal(str(value)).normalize() if value == value else Decimal(0)
 
 
-def status_update(trade: Trade, at: datetime) -> OrderStatusUpdate | None:
-    """Our status event for an ib_async order status (None: nothing we track changed)."""
+def status_update(
+    trade: Trade, at: datetime, *, changing: bool = False
+) -> OrderStatusUpdate | None:
+    """Our status event for an ib_async order status (None: nothing we track changed).
+
+    It carries IB's quantity (IB reduces a bracket leg when its sibling fills in part)
+    unless we are `changing` the order ourselves, when IB's figure may be the old one.
+    """
     status = trade.orderStatus.status
     filled = _decimal(trade.orderStatus.filled)
     remaining = _decimal(trade.orderStatus.remaining)
@@ -130,11 +136,23 @@ def status_update(trade: Trade, at: datetime) -> OrderStatusUpdate | None:
         ts=at,
         reason=reason,
         payload={"ib_status": status, "perm_id": trade.order.permId},
+        stop_price=_trail_stop(trade.order),
+        qty=None if changing else _decimal(trade.order.totalQuantity),
     )
 
 
-def execution(trade: Trade, fill: Fill, account: str) -> Execution:
-    """Our execution for an ib_async fill with its commission report."""
+def _trail_stop(order: Order) -> Decimal | None:
+    """A trailing stop's current level, which IB sends with the order."""
+    price = order.trailStopPrice
+    if order.orderType != "TRAIL" or price is None or not 0 < price < UNSET_DOUBLE:
+        return None
+    return _decimal(price)
+
+
+def execution(
+    trade: Trade, fill: Fill, account: str, *, received: datetime | None = None
+) -> Execution:
+    """Our execution for an ib_async fill with its commission report, `received` when."""
     report = fill.commissionReport
     commission = _decimal(report.commission) if report.commission < UNSET_DOUBLE else Decimal(0)
     return Execution(
@@ -147,7 +165,7 @@ def execution(trade: Trade, fill: Fill, account: str) -> Execution:
         qty=_decimal(fill.execution.shares),
         price=_decimal(fill.execution.price),
         commission=commission,
-        ts=_aware(fill.execution.time),
+        ts=execution_time(_aware(fill.execution.time), received),
         currency=report.currency or "USD",
     )
 
@@ -173,6 +191,19 @@ def duration_for(interval: BarInterval, limit: int) -> str:
     if seconds <= 86400:
         return f"{max(seconds, 60)} S"
     return f"{-(-seconds // 86400)} D"
+
+
+def execution_time(reported: datetime, received: datetime | None) -> datetime:
+    """When an execution happened, as closely as we can tell.
+
+    IB reports execution times to the second. An execution that arrives within its
+    reported second happened between the two, so the arrival time is the closer estimate
+    (and a fill cannot appear to predate the order it fills). Executions replayed later
+    keep IB's time.
+    """
+    if received is not None and reported <= received < reported + timedelta(seconds=1):
+        return received
+    return reported
 
 
 def _aware(at: datetime) -> datetime:
