@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager, suppress
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -233,3 +233,48 @@ async def test_killed_before_the_order_reached_ib_it_is_closed_not_sent_again(
         assert gateway.executions(0) == []
         assert gateway.open_orders(None) == []
         assert gateway.completed_orders() == []
+
+
+# -- two API instances on one database and one gateway -----------------------------------------
+
+
+async def test_of_two_instances_only_the_owner_connects_to_ib_and_trades(
+    clean_database: str,
+) -> None:
+    settings = make_settings(clean_database)
+    settings.broker_lock_retry_seconds = 0.2
+    async with running_gateway(settings) as gateway:
+        set_market(gateway.broker.engine, "189.99", "190.00", size=5000, last="190.00")
+        async with AsyncExitStack() as owner_stack:
+            owner = await owner_stack.enter_async_context(
+                running_app(settings, "ibkr", gateway=gateway)
+            )
+            owner_http = await owner_stack.enter_async_context(
+                api_client(owner, await make_key(owner))
+            )
+            async with (
+                running_app(settings, "ibkr", gateway=gateway) as standby,
+                api_client(standby, await make_key(standby, name="standby")) as standby_http,
+            ):
+                # One IB session: the owner's. The standby never connects.
+                assert gateway.client_ids == [IB_CLIENT_ID]
+                assert standby.state.broker.is_connected is False
+                refused = await standby_http.post("/api/v1/orders", json=order_body(qty="2"))
+                assert refused.status_code == 503
+                assert refused.json()["error"]["code"] == "READ_ONLY_INSTANCE"
+                broker = (await standby_http.get("/api/v1/broker")).json()
+                assert (broker["role"], broker["read_only"]) == ("standby", True)
+
+                order = await place(owner_http, qty="5")
+                assert order["status"] == "filled"
+                # The standby reads the owner's order from the database.
+                seen = (await standby_http.get(f"/api/v1/orders/{order['id']}")).json()
+                assert seen["status"] == "filled"
+                assert len(gateway.executions(0)) == 1
+
+                await owner_stack.aclose()  # the owner stops: the standby takes over
+                await eventually(lambda: standby.state.ownership.is_owner, seconds=10)
+                assert gateway.client_ids == [IB_CLIENT_ID]
+                taken_over = await place(standby_http, qty="1")
+                assert taken_over["status"] == "filled"
+        assert [e.shares for e, _ in gateway.executions(0)] == [5, 1]

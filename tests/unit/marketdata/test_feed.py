@@ -38,6 +38,7 @@ class Broker:
     """A fake broker that answers quotes from a table; other symbols fail."""
 
     def __init__(self) -> None:
+        self.is_connected = True
         self.quotes: dict[str, Quote] = {}
         self.errors: dict[str, BaseException] = {}
         self.hangs: set[str] = set()
@@ -125,6 +126,21 @@ async def test_nothing_is_polled_before_a_watch(broker: Broker, bus: Bus) -> Non
     assert broker.polls == {}
     assert bus.published == []
     await feed.close()  # closing a feed that never ran is harmless
+
+
+async def test_a_disconnected_broker_is_not_polled_until_it_connects(
+    feed: QuoteFeed, broker: Broker, bus: Bus
+) -> None:
+    broker.is_connected = False  # a read-only instance's broker, or a dropped IB link
+    broker.errors["AAPL"] = BrokerUnavailableError("not connected")
+    feed.watch("AAPL")
+    await asyncio.sleep(10 * INTERVAL)
+    assert broker.polls == {}  # so nothing failed, and nothing was logged
+    del broker.errors["AAPL"]
+    broker.quotes["AAPL"] = make_quote("AAPL")
+    broker.is_connected = True
+    await wait_until(lambda: bus.published)
+    assert bus.published == [("quote", AAPL_JSON)]
 
 
 async def test_a_watched_quote_is_published_as_json_with_string_decimals(

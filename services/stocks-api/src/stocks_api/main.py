@@ -23,8 +23,10 @@ from stocks_api.auth.router import keys_router, token_router
 from stocks_api.auth.security import Scope
 from stocks_api.auth.service import Authenticator
 from stocks_api.broker.factory import build_broker
-from stocks_api.broker.protocol import BrokerClient
+from stocks_api.broker.protocol import BrokerAccount, BrokerClient
+from stocks_api.connection.dependencies import refuse_changes_on_standby
 from stocks_api.connection.guard import LiveTradingGuard
+from stocks_api.connection.ownership import BrokerOwnership, open_lock
 from stocks_api.connection.router import router as broker_router
 from stocks_api.core.config import Environment, Settings, get_settings
 from stocks_api.core.database import Database
@@ -63,7 +65,12 @@ def _operation_id(route: APIRoute) -> str:
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Build the app's parts on start, tear them down (in reverse) on stop."""
+    """Build the app's parts on start, tear them down (in reverse) on stop.
+
+    Only the instance that owns the broker connection (see `connection.ownership`)
+    connects the broker and trades; another on the same database starts read-only and
+    takes over when the owner goes away.
+    """
     settings: Settings = app.state.settings
     timeout = settings.broker_timeout_seconds
     db = Database(settings.database)
@@ -90,59 +97,107 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.calendar, app.state.snapshots, app.state.risk = calendar, snapshots, risk
     consumer.on_fills(snapshots.notify_fills)
     consumer.on_verdicts(partial(_note_verdicts, risk))
+    snapshots.on_valuation(partial(_watch_daily_loss, app))
     consumer.start()
     await risk_service.ensure_state(risk)
-    await broker.connect(consumer.sink)
     app.state.authenticator = Authenticator(sessionmaker=db.sessionmaker, settings=settings.auth)
     async with db.sessionmaker() as session:
         await _announce_first_key(session, settings)
-        # Accounts first: fills replayed by reconciliation book against them.
-        app.state.accounts = await account_service.sync_accounts(
-            session=session, broker=broker, timeout=timeout
-        )
-        app.state.guard = LiveTradingGuard.assess(
-            accounts=app.state.accounts,
-            info=broker.connection_info(),
-            allow_live=settings.allow_live_trading,
-        )
-        if app.state.guard.is_live:
-            log.warning(
-                "live_broker",
-                reasons=list(app.state.guard.live_reasons),
-                trading_allowed=settings.allow_live_trading,
-            )
-        await order_service.reconcile_open_orders(
-            session=session, broker=broker, consumer=consumer, timeout=timeout
-        )
     quote_feed = QuoteFeed(
         broker=broker, bus=bus, interval=settings.stream.quote_interval_seconds, timeout=timeout
     )
     app.state.quote_feed, app.state.hub = quote_feed, StreamHub(bus, quote_feed)
-    trading_account = app.state.accounts[0].account_id if app.state.accounts else None
-    snapshots.on_valuation(partial(_watch_daily_loss, risk, trading_account))
-    snapshots.start()
-    log.info("started", broker=broker.kind, database=db.engine.url.render_as_string())
+    ownership = BrokerOwnership(
+        open_lock(settings.database, timeout=timeout),
+        interval=settings.broker_lock_retry_seconds,
+    )
+    app.state.ownership = ownership
+    if not await ownership.acquire(promote=partial(_start_trading, app)):
+        await _start_read_only(app)
+    ownership.watch(promote=partial(_start_trading, app), demote=partial(_stop_trading, app))
+    log.info(
+        "started",
+        broker=broker.kind,
+        role=ownership.role.value,
+        database=db.engine.url.render_as_string(),
+    )
     try:
         yield
     finally:
+        await ownership.stop()  # nothing is promoted while the rest shuts down
         await snapshots.stop()
         await app.state.hub.close()
         await quote_feed.close()
         await broker.close()
         await consumer.stop()
+        # Only once the broker is closed: the next owner may connect right away.
+        await ownership.release()
         await bus.close()
         await db.dispose()
         log.info("stopped")
+
+
+async def _start_trading(app: FastAPI) -> None:
+    """Connect the broker and take up trading: accounts, guard, reconciliation, snapshots.
+
+    The owner runs this at start-up; a standby runs it when it takes the broker over.
+    """
+    state = app.state
+    timeout = state.settings.broker_timeout_seconds
+    await state.broker.connect(state.consumer.sink)
+    async with state.db.sessionmaker() as session:
+        # Accounts first: fills replayed by reconciliation book against them.
+        accounts = await account_service.sync_accounts(
+            session=session, broker=state.broker, timeout=timeout
+        )
+        _assess_accounts(app, accounts)
+        await order_service.reconcile_open_orders(
+            session=session, broker=state.broker, consumer=state.consumer, timeout=timeout
+        )
+    state.snapshots.start()
+
+
+async def _stop_trading(app: FastAPI) -> None:
+    """Give the broker up (the lock is lost): no snapshots from broker data, no connection."""
+    await app.state.snapshots.stop()
+    await app.state.broker.close()
+
+
+async def _start_read_only(app: FastAPI) -> None:
+    """Serve reads without the broker: accounts as stored by the owner, guard judged on them."""
+    async with app.state.db.sessionmaker() as session:
+        accounts = await account_service.stored_accounts(session)
+    _assess_accounts(app, accounts)
+
+
+def _assess_accounts(app: FastAPI, accounts: list[BrokerAccount]) -> None:
+    """Keep the accounts orders trade in, and judge whether they are live."""
+    settings: Settings = app.state.settings
+    app.state.accounts = accounts
+    app.state.guard = guard = LiveTradingGuard.assess(
+        accounts=accounts,
+        info=app.state.broker.connection_info(),
+        allow_live=settings.allow_live_trading,
+    )
+    if guard.is_live:
+        log.warning(
+            "live_broker",
+            reasons=list(guard.live_reasons),
+            trading_allowed=settings.allow_live_trading,
+        )
 
 
 async def _note_verdicts(risk: RiskEngine, verdicts: list[bool]) -> None:
     await risk_service.note_broker_verdicts(engine=risk, verdicts=verdicts)
 
 
-async def _watch_daily_loss(
-    risk: RiskEngine, account_id: str | None, states: list[AccountState]
-) -> None:
-    await risk_service.watch_daily_loss(engine=risk, account_id=account_id, states=states)
+async def _watch_daily_loss(app: FastAPI, states: list[AccountState]) -> None:
+    accounts: list[BrokerAccount] = app.state.accounts
+    await risk_service.watch_daily_loss(
+        engine=app.state.risk,
+        account_id=accounts[0].account_id if accounts else None,
+        states=states,
+    )
 
 
 async def _announce_first_key(session: AsyncSession, settings: Settings) -> None:
@@ -188,7 +243,11 @@ def create_app(
 
     # Every /api/v1 route hangs below one of these routers, whose dependency authorizes it:
     # `read` for GETs and `trade` for changes, or `admin`. Only signing in is public.
-    api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(authorize_by_method)])
+    # Then, on a read-only standby, every change to trading (orders, positions, the risk
+    # controls) is refused here, in one place, before any handler runs; API keys are
+    # only rows in the database and may be managed from any instance.
+    read_only_gate = Depends(refuse_changes_on_standby)
+    api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(authorize_by_method), read_only_gate])
     for router in (
         orders_router,
         fills_router,
@@ -201,7 +260,7 @@ def create_app(
         api.include_router(router)
     admin_api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(require(Scope.ADMIN))])
     admin_api.include_router(keys_router)
-    admin_api.include_router(risk_admin_router)
+    admin_api.include_router(risk_admin_router, dependencies=[read_only_gate])
     public_api = APIRouter(prefix=API_PREFIX)
     public_api.include_router(token_router)
     # The stream authenticates itself: a WebSocket answers with close codes, not 401s.

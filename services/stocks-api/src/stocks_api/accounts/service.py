@@ -73,6 +73,19 @@ async def sync_accounts(
     return managed
 
 
+async def stored_accounts(session: AsyncSession) -> list[BrokerAccount]:
+    """Return the accounts `sync_accounts` registered, first registered first.
+
+    What a read-only instance knows of the broker's accounts without connecting to it;
+    `cash` is our ledger's.
+    """
+    rows = await session.scalars(select(Account).order_by(Account.created_at, Account.account_id))
+    return [
+        BrokerAccount(row.account_id, AccountType(row.account_type), row.currency, row.cash)
+        for row in rows
+    ]
+
+
 async def list_managed(*, broker: BrokerClient, timeout: float) -> list[BrokerAccount]:
     """List the accounts the broker manages now."""
     return await call_broker(broker.accounts(), timeout=timeout)

@@ -21,7 +21,7 @@ from stocks_api.auth.service import Authenticator, Principal
 TOKEN_URL = "/api/v1/auth/token"  # noqa: S105 - a URL, not a secret
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="an API key")
 _bearer = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
-_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 async def get_authenticator(request: Request) -> Authenticator:
@@ -62,7 +62,7 @@ def require(scope: Scope) -> Callable[[Principal], Awaitable[Principal]]:
 
 async def authorize_by_method(request: Request, principal: PrincipalDep) -> Principal:
     """Admit `read` callers to reads and `trade` callers to everything else."""
-    scope = Scope.READ if request.method in _READ_METHODS else Scope.TRADE
+    scope = Scope.READ if request.method in READ_METHODS else Scope.TRADE
     if not principal.has(scope):
         raise MissingScopeError(scope.value)
     return principal

@@ -5,16 +5,19 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from stocks_api.accounts.schemas import AccountRead
-from stocks_api.connection.schemas import BrokerStatus
-from stocks_api.core.dependencies import AccountsDep, BrokerDep, GuardDep
+from stocks_api.connection.schemas import BrokerOwnerRead, BrokerStatus
+from stocks_api.core.dependencies import AccountsDep, BrokerDep, GuardDep, OwnershipDep
 
 router = APIRouter(prefix="/broker", tags=["broker"])
 
 
 @router.get("")
-async def get_broker(broker: BrokerDep, guard: GuardDep, accounts: AccountsDep) -> BrokerStatus:
-    """Show the broker: kind, connection, endpoint, paper or live, accounts."""
+async def get_broker(
+    broker: BrokerDep, guard: GuardDep, accounts: AccountsDep, ownership: OwnershipDep
+) -> BrokerStatus:
+    """Show the broker: kind, connection, endpoint, paper or live, accounts, owner."""
     info = broker.connection_info()
+    owner = ownership.owner
     return BrokerStatus(
         kind=info.kind,
         connected=broker.is_connected,
@@ -27,4 +30,7 @@ async def get_broker(broker: BrokerDep, guard: GuardDep, accounts: AccountsDep) 
         accounts=[AccountRead.model_validate(a) for a in accounts],
         connected_at=info.connected_at,
         last_reconnect_at=info.last_reconnect_at,
+        role=ownership.role,
+        read_only=not ownership.is_owner,
+        owner=None if owner is None else BrokerOwnerRead.model_validate(owner),
     )

@@ -310,6 +310,10 @@ class Settings(BaseSettings):
     environment: Environment = Environment.DEVELOPMENT
     broker: Literal["sim", "ibkr"] = "sim"
     broker_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
+    # One instance per database owns the broker connection (a database lock); another
+    # runs read-only and tries to take over this often, and the owner checks it still
+    # holds the lock this often.
+    broker_lock_retry_seconds: float = Field(default=5.0, gt=0, le=300)
     # Orders to a live account (or a live IBKR port) are refused unless this is true.
     allow_live_trading: bool = False
     # Redis for the event bus (redis://host:port/db); unset keeps events in this process.

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from stocks_api.broker.protocol import BrokerAccount, BrokerClient
 from stocks_api.connection.guard import LiveTradingGuard
+from stocks_api.connection.ownership import BrokerOwnership
 from stocks_api.core.calendar import SessionCalendar
 from stocks_api.core.config import Settings
 from stocks_api.core.database import Database
@@ -66,6 +67,11 @@ async def get_guard(request: Request) -> LiveTradingGuard:
     return guard
 
 
+async def get_ownership(request: Request) -> BrokerOwnership:
+    ownership: BrokerOwnership = request.app.state.ownership
+    return ownership
+
+
 async def get_risk(request: Request) -> RiskEngine:
     risk: RiskEngine = request.app.state.risk
     return risk
@@ -89,6 +95,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 TradingAccountDep = Annotated[BrokerAccount | None, Depends(get_trading_account)]
 CalendarDep = Annotated[SessionCalendar, Depends(get_calendar)]
 GuardDep = Annotated[LiveTradingGuard, Depends(get_guard)]
+OwnershipDep = Annotated[BrokerOwnership, Depends(get_ownership)]
 AccountsDep = Annotated[list[BrokerAccount], Depends(get_accounts)]
 RiskDep = Annotated[RiskEngine, Depends(get_risk)]
 BusDep = Annotated[EventBus, Depends(get_bus)]

@@ -47,6 +47,10 @@ MARKETDATA_SUBSCRIPTIONS = Gauge(
     "marketdata_subscriptions", "Symbols whose quotes are streamed to WebSocket clients"
 )
 BROKER_CONNECTED = Gauge("broker_connected", "1 while the broker connection is up")
+BROKER_OWNER = Gauge(
+    "broker_owner",
+    "1 while this instance owns the broker connection, 0 while it is a read-only standby",
+)
 BROKER_RECONNECTS = Counter("broker_reconnects_total", "Broker connections re-established")
 BROKER_ORDER_ERRORS = Counter(
     "broker_order_errors_total", "Orders the broker rejected or failed", ["reason"]

@@ -8,16 +8,18 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from stocks_api.core.dependencies import BrokerDep, BusDep, DatabaseDep
+from stocks_api.core.dependencies import BrokerDep, BusDep, DatabaseDep, OwnershipDep
 from stocks_api.health import service
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/health")
-async def health(db: DatabaseDep, broker: BrokerDep, bus: BusDep) -> dict[str, Any]:
-    """Report each dependency with its latency."""
-    return await service.check_all(db, broker, bus)
+async def health(
+    db: DatabaseDep, broker: BrokerDep, bus: BusDep, ownership: OwnershipDep
+) -> dict[str, Any]:
+    """Report each dependency with its latency, and whether this instance owns the broker."""
+    return await service.check_all(db, broker, bus, ownership)
 
 
 @router.get("/health/live")
@@ -27,9 +29,11 @@ async def live() -> dict[str, str]:
 
 
 @router.get("/health/ready")
-async def ready(db: DatabaseDep, broker: BrokerDep, bus: BusDep) -> JSONResponse:
-    """Tell whether the service can take orders (503 when the database or broker is down)."""
-    report = await service.check_all(db, broker, bus)
+async def ready(
+    db: DatabaseDep, broker: BrokerDep, bus: BusDep, ownership: OwnershipDep
+) -> JSONResponse:
+    """Tell whether this instance takes orders (503: a dependency is down, or a standby)."""
+    report = await service.check_all(db, broker, bus, ownership)
     return JSONResponse(report, status_code=200 if report["ready"] else 503)
 
 

@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 from stocks_api.broker.protocol import BrokerClient
+from stocks_api.connection.ownership import BrokerOwnership
 from stocks_api.core.database import Database
 from stocks_api.streaming.bus import EventBus
 
@@ -34,14 +35,35 @@ async def check_broker(broker: BrokerClient) -> dict[str, Any]:
     return {"status": "up", "kind": broker.kind, "latency_ms": round(latency * 1000, 3)}
 
 
-async def check_all(db: Database, broker: BrokerClient, bus: EventBus) -> dict[str, Any]:
+def check_standby(broker: BrokerClient, ownership: BrokerOwnership) -> dict[str, Any]:
+    """A standby never connects the broker: say so, and who owns it."""
+    owner = ownership.owner
+    return {
+        "status": "standby",
+        "kind": broker.kind,
+        "owner": None if owner is None else owner.as_dict(),
+    }
+
+
+async def check_all(
+    db: Database, broker: BrokerClient, bus: EventBus, ownership: BrokerOwnership
+) -> dict[str, Any]:
     """Check every dependency; the overall status is `ok` only when all are up.
 
     `ready` leaves the bus out: without Redis the API still trades (events then reach
-    only this process's subscribers), so it should not be taken out of service.
+    only this process's subscribers), so it should not be taken out of service. A
+    standby (another instance owns the broker connection) is `read_only` and not ready:
+    it serves reads but takes no orders.
     """
-    database, broker_state = await asyncio.gather(check_database(db), check_broker(broker))
+    if ownership.is_owner:
+        database, broker_state = await asyncio.gather(check_database(db), check_broker(broker))
+    else:
+        database, broker_state = await check_database(db), check_standby(broker, ownership)
     checks = {"database": database, "broker": broker_state, "bus": bus.status()}
-    healthy = all(check["status"] == "up" for check in checks.values())
-    ready = database["status"] == "up" and broker_state["status"] == "up"
-    return {"status": "ok" if healthy else "degraded", "ready": ready, "checks": checks}
+    others_up = all(c["status"] == "up" for name, c in checks.items() if name != "broker")
+    ready = ownership.is_owner and database["status"] == "up" and broker_state["status"] == "up"
+    if not ownership.is_owner:
+        status = "read_only" if others_up else "degraded"
+    else:
+        status = "ok" if others_up and broker_state["status"] == "up" else "degraded"
+    return {"status": status, "role": ownership.role.value, "ready": ready, "checks": checks}

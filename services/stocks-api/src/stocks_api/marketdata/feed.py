@@ -3,7 +3,8 @@
 The `BrokerClient` answers quote requests; it does not push them. The feed asks for the
 quotes of every watched symbol each `interval` and publishes those that changed, so the
 stream costs one quote request per symbol per interval however many clients follow it.
-`marketdata_subscriptions` counts the watched symbols.
+`marketdata_subscriptions` counts the watched symbols. While the broker is not connected
+(a read-only instance, a dropped IB link) the feed waits instead of polling.
 """
 
 from __future__ import annotations
@@ -78,6 +79,10 @@ class QuoteFeed:
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(self._interval)
+            if not self._broker.is_connected:
+                # A read-only instance never connects, an IB link may be down for a while:
+                # no quotes to poll, and no failure to log every interval.
+                continue
             symbols = list(self._watchers)
             results = await asyncio.gather(*(self._poll(symbol) for symbol in symbols))
             for symbol, data in zip(symbols, results, strict=True):

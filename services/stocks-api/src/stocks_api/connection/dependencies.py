@@ -1,0 +1,20 @@
+"""The read-only gate: on a standby instance only reads get through."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from stocks_api.auth.dependencies import READ_METHODS
+from stocks_api.core.dependencies import OwnershipDep
+
+
+async def refuse_changes_on_standby(request: Request, ownership: OwnershipDep) -> None:
+    """Refuse every change (503 `READ_ONLY_INSTANCE`) unless this instance owns the broker.
+
+    `main` hangs the trading and risk-control routers below it, after authentication:
+    placing, modifying and cancelling orders, closing positions, halting, resuming and
+    changing limits all reach the broker or state the owner keeps in memory. Running
+    before the handler, it refuses before anything is written ahead.
+    """
+    if request.method not in READ_METHODS:
+        ownership.check()
