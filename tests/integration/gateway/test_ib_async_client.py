@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from ib_async import IB, LimitOrder, MarketOrder, Stock
+from ib_async import IB, ExecutionFilter, LimitOrder, MarketOrder, Stock
 
 from stocks_api.broker.gateway.server import GatewaySim
 from tests.factories import set_market
@@ -128,3 +129,30 @@ async def test_historical_bars_and_market_data(gateway: GatewaySim, ib: IB) -> N
     gateway.broker.engine.tick()
     await eventually(lambda: ticker.bid not in (None, 150.0) and ticker.bid == ticker.bid)
     ib.cancelMktData(aapl)
+
+
+async def test_executions_are_filtered_as_asked(gateway: GatewaySim, ib: IB) -> None:
+    set_market(gateway.broker.engine, "189.99", "190.00", size=5000, last="190.00")
+    set_market(gateway.broker.engine, "409.99", "410.00", size=5000, last="410.00", symbol="MSFT")
+    for symbol, action in (("AAPL", "BUY"), ("MSFT", "BUY"), ("AAPL", "SELL")):
+        trade = ib.placeOrder(Stock(symbol, "SMART", "USD"), MarketOrder(action, 2))
+        await eventually(trade.isDone)
+    errors: list[int] = []
+    ib.errorEvent += lambda req_id, code, message, contract: errors.append(code)
+
+    async def executions(**wanted: object) -> list[tuple[str, str]]:
+        fills = await ib.reqExecutionsAsync(ExecutionFilter(**wanted))  # type: ignore[arg-type]
+        return [(f.contract.symbol, f.execution.side) for f in fills]
+
+    everything = [("AAPL", "BOT"), ("MSFT", "BOT"), ("AAPL", "SLD")]
+    assert await executions() == everything
+    assert await executions(symbol="MSFT") == [("MSFT", "BOT")]
+    assert await executions(side="SELL") == [("AAPL", "SLD")]
+    assert await executions(clientId=7, acctCode=gateway.account) == everything
+    assert await executions(clientId=99) == []
+    hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    assert await executions(time=hour_ago.strftime("%Y%m%d-%H:%M:%S")) == everything
+    in_an_hour = datetime.now(UTC) + timedelta(hours=1)
+    assert await executions(time=in_an_hour.strftime("%Y%m%d %H:%M:%S")) == []
+    assert await executions(time="yesterday") == []
+    assert errors == [321]  # IB's "Error validating request" for the bad time

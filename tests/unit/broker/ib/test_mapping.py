@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from ib_async import Order, OrderStatus, Stock, Trade, TradeLogEntry
 
-from stocks_api.broker.ib.mapping import execution_time, status_update
+from stocks_api.broker.ib.mapping import execution_time, executions_since, status_update
 from stocks_api.broker.protocol import BrokerOrderStatus
 
 REPORTED = datetime(2026, 11, 24, 15, 30, 7, tzinfo=UTC)  # IB's times have whole seconds
@@ -80,3 +80,8 @@ def test_a_cancellation_keeps_ibs_reason_and_an_error_is_a_rejection() -> None:
     rejected = _trade("Cancelled")
     rejected.log.append(TradeLogEntry(AT, "Cancelled", "Error 201: no margin", 201))
     assert status_update(rejected, AT).status is BrokerOrderStatus.REJECTED  # type: ignore[union-attr]
+
+
+def test_a_replay_asks_for_executions_since_a_minute_before_the_newest_known() -> None:
+    assert executions_since(None).time == ""  # at start: every execution IB has
+    assert executions_since(REPORTED).time == "20261124-15:29:07"

@@ -111,3 +111,31 @@ def place_order(fields: Fields, server_version: int) -> PlaceOrder:
         trail_stop_price=trail_stop_price,
         trailing_percent=trailing_percent,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionFilter:
+    """reqExecutions' filter (IB's ExecutionFilter); empty fields and client id 0 match all."""
+
+    client_id: int
+    account: str
+    time: str  # executions after this: "YYYYMMDD HH:MM:SS" or "YYYYMMDD-HH:MM:SS" (UTC)
+    symbol: str
+    sec_type: str
+    exchange: str
+    side: str  # BUY or SELL
+
+
+def execution_filter(fields: Fields) -> tuple[int, ExecutionFilter]:
+    """reqExecutions (7): its request id and filter."""
+    fields.skip(1)  # version
+    req_id = fields.int()
+    return req_id, ExecutionFilter(
+        client_id=fields.int(),
+        account=fields.str(),
+        time=fields.str(),
+        symbol=fields.str(),
+        sec_type=fields.str(),
+        exchange=fields.str(),
+        side=fields.str(),
+    )

@@ -82,6 +82,7 @@ CANNOT_MODIFY_FILLED = 104
 ORDER_NOT_FOUND = 135  # "Can't find order with id ="
 NOT_CONNECTED = 504
 MAX_RATE_EXCEEDED = 100
+EXECUTION_FILTER_ERROR = 321  # IB's "Error validating request"
 MAX_MESSAGES_PER_SECOND = 50  # IB's pacing limit for messages a client sends
 
 _ORDER_TYPES = {
@@ -845,13 +846,37 @@ async def _completed_orders(session: _Session, fields: Fields) -> None:
 
 
 async def _executions(session: _Session, fields: Fields) -> None:
-    fields.skip(1)  # version
-    req_id = fields.int()
+    req_id, wanted = parse.execution_filter(fields)
     assert session.client_id is not None
+    try:
+        after = _parse_end(wanted.time)
+    except ValueError:
+        session.error(
+            req_id, EXECUTION_FILTER_ERROR, f"Invalid execution filter time {wanted.time!r}"
+        )
+        session.send(encoders.exec_details_end(req_id))
+        return
     for execution, report in session.gateway.executions(session.client_id):
-        session.send(encoders.exec_details(req_id, execution, session.version))
-        session.send(encoders.commission_report(report))
+        if _matches(execution, wanted, after):
+            session.send(encoders.exec_details(req_id, execution, session.version))
+            session.send(encoders.commission_report(report))
     session.send(encoders.exec_details_end(req_id))
+
+
+def _matches(execution: IbExecution, wanted: parse.ExecutionFilter, after: datetime | None) -> bool:
+    """Whether an execution passes reqExecutions' filter (as IB applies it)."""
+    side = {"BUY": "BOT", "SELL": "SLD"}.get(wanted.side.upper(), wanted.side.upper())
+    return (
+        (not wanted.client_id or execution.client_id == wanted.client_id)
+        and (not wanted.account or execution.account == wanted.account)
+        and (after is None or execution.time >= after)
+        and (not wanted.symbol or execution.contract.symbol == wanted.symbol.upper())
+        and (not wanted.sec_type or wanted.sec_type.upper() == execution.contract.sec_type)
+        and (
+            not wanted.exchange or wanted.exchange.upper() in ("SMART", execution.contract.exchange)
+        )
+        and (not side or execution.side == side)
+    )
 
 
 async def _positions(session: _Session, fields: Fields) -> None:

@@ -70,6 +70,7 @@ class IbkrBroker:
         self._answers: dict[int, asyncio.Future[None]] = {}  # IB order id -> its next answer
         self._modifying: dict[int, str] = {}  # IB order id -> its status before the change
         self._ping: asyncio.Future[Any] | None = None
+        self._last_execution: datetime | None = None  # the newest execution seen, IB's time
         # IB's pacing limit (50 messages a second), kept with ib_async's request throttle
         # in tenths of a second rather than whole seconds: a burst of a whole second's
         # worth, then another a second later, can land inside one second at IB.
@@ -121,12 +122,17 @@ class IbkrBroker:
         await self._reconcile()
 
     async def _reconcile(self) -> None:
-        """Replay open and completed orders and executions through the sink."""
+        """Replay open and completed orders and executions through the sink.
+
+        Executions are asked for since shortly before the newest one this process has
+        seen (all of IB's, at start); the consumer ignores those it already has.
+        """
         await self._call(self._ib.reqCompletedOrdersAsync(False))
         for trade in self._ib.trades():  # the open ones included
             self._remember(trade)
             self._on_status(trade)
-        for fill in await self._call(self._ib.reqExecutionsAsync()):
+        wanted = mapping.executions_since(self._last_execution)
+        for fill in await self._call(self._ib.reqExecutionsAsync(wanted)):
             known = self._trade_of(fill)
             if known is not None:
                 self._emit_fill(known, fill)
@@ -335,6 +341,9 @@ class IbkrBroker:
         if self._sink is None or not (trade.order.orderRef or fill.execution.orderRef):
             return
         account = self._settings.account or next(iter(self._ib.managedAccounts()), "")
+        at = mapping.aware(fill.execution.time)
+        if self._last_execution is None or at > self._last_execution:
+            self._last_execution = at
         self._sink(mapping.execution(trade, fill, account, received=datetime.now(UTC)))
 
     def _on_open_order(self, order_id: int, contract: Any, order: Any, state: Any) -> None:

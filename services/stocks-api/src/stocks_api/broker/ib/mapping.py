@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from ib_async import BarData, Fill, Order, Stock, Trade
+from ib_async import BarData, ExecutionFilter, Fill, Order, Stock, Trade
 
 from stocks_api.broker.protocol import (
     Bar,
@@ -165,7 +165,7 @@ def execution(
         qty=_decimal(fill.execution.shares),
         price=_decimal(fill.execution.price),
         commission=commission,
-        ts=execution_time(_aware(fill.execution.time), received),
+        ts=execution_time(aware(fill.execution.time), received),
         currency=report.currency or "USD",
     )
 
@@ -176,7 +176,7 @@ def bar(ib_bar: BarData) -> Bar:
     if not isinstance(start, datetime):
         start = datetime(start.year, start.month, start.day, tzinfo=UTC)
     return Bar(
-        start=_aware(start),
+        start=aware(start),
         open=_decimal(ib_bar.open),
         high=_decimal(ib_bar.high),
         low=_decimal(ib_bar.low),
@@ -206,5 +206,19 @@ def execution_time(reported: datetime, received: datetime | None) -> datetime:
     return reported
 
 
-def _aware(at: datetime) -> datetime:
+# Executions are replayed from this long before the newest one known: IB's clock and
+# ours differ, and its times have whole seconds.
+REPLAY_MARGIN = timedelta(minutes=1)
+
+
+def executions_since(last: datetime | None) -> ExecutionFilter:
+    """The reqExecutions filter of a replay: all executions, or those since `last` (less a
+    margin), in IB's UTC notation "YYYYMMDD-HH:MM:SS"."""
+    if last is None:
+        return ExecutionFilter()
+    return ExecutionFilter(time=(last - REPLAY_MARGIN).astimezone(UTC).strftime("%Y%m%d-%H:%M:%S"))
+
+
+def aware(at: datetime) -> datetime:
+    """`at` in UTC; IB's naive times are UTC."""
     return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
