@@ -353,7 +353,10 @@ class IbkrBroker:
             return
         if trade.order.trailStopPrice != order.trailStopPrice:
             trade.order.trailStopPrice = order.trailStopPrice
-            self._on_status(trade)  # the stop moved: tell the sink
+            # The stop moved: tell the sink, unless IB's answer to our change (which
+            # carries the level) is what comes next.
+            if order.orderId not in self._modifying:
+                self._on_status(trade)
 
     def _refused_change(self, trade: Trade) -> bool:
         """Whether this status is IB refusing a modification (then undo ib_async's "Cancelled").
