@@ -6,6 +6,7 @@ import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import partial
+from pathlib import Path
 
 import structlog
 from fastapi import APIRouter, Depends, FastAPI
@@ -51,6 +52,7 @@ from stocks_api.streaming.bus import EventBus, InProcessEventBus
 from stocks_api.streaming.hub import StreamHub
 from stocks_api.streaming.redis_bus import RedisEventBus
 from stocks_api.streaming.router import router as streaming_router
+from stocks_api.webui import install_ui
 
 log = structlog.get_logger(__name__)
 
@@ -267,4 +269,5 @@ def create_app(
     public_api.include_router(streaming_router)
     for router in (api, admin_api, public_api, health_router):
         app.include_router(router)
+    install_ui(app, Path(settings.api.ui_dir) if settings.api.ui_dir else None)
     return app

@@ -205,6 +205,9 @@ class ApiSettings(BaseSettings):
     cors_origins: str = ""
     # Request bodies larger than this are refused with 413 before they are read.
     max_body_bytes: int = Field(default=65536, ge=1024, le=10 * 1024 * 1024)
+    # The dashboard's static build served at / (empty: services/stocks-webapp/dist of
+    # this checkout, which `make run` builds).
+    ui_dir: str = ""
 
     def cors_origin_list(self) -> list[str]:
         return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]

@@ -105,7 +105,7 @@ def _detail(error: Any) -> dict[str, Any]:
     }
 
 
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+async def http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
     message = exc.detail if isinstance(exc.detail, str) else code.lower().replace("_", " ")
@@ -122,4 +122,4 @@ def install_exception_handlers(app: FastAPI) -> None:
     """Register the handlers; unexpected exceptions are caught by the request middleware."""
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
