@@ -278,3 +278,28 @@ async def test_of_two_instances_only_the_owner_connects_to_ib_and_trades(
                 taken_over = await place(standby_http, qty="1")
                 assert taken_over["status"] == "filled"
         assert [e.shares for e, _ in gateway.executions(0)] == [5, 1]
+
+
+async def test_while_ib_is_unreachable_orders_get_503_and_nothing_is_written(
+    clean_database: str,
+) -> None:
+    settings = make_settings(clean_database)
+    async with (
+        running_app(settings, "ibkr") as app,
+        api_client(app, await make_key(app)) as http,
+    ):
+        gateway: GatewaySim = app.state.gateway
+        set_market(gateway.broker.engine, "189.99", "190.00", size=5000, last="190.00")
+        resting = await place(http, type="limit", limit_price="185.00", tif="gtc", qty="2")
+        gateway.refuse_connections(30)
+        gateway.drop_connections()
+        await eventually(lambda: not app.state.broker.is_connected)
+
+        for symbol in ("AAPL", "MSFT"):  # AAPL's contract is cached, MSFT's is not
+            refused = await http.post("/api/v1/orders", json=order_body(symbol=symbol))
+            assert refused.status_code == 503, refused.text
+            assert refused.json()["error"]["code"] == "BROKER_UNAVAILABLE"
+        cancel = await http.delete(f"/api/v1/orders/{resting['id']}")
+        assert cancel.status_code == 503, cancel.text
+        orders = (await http.get("/api/v1/orders")).json()["items"]
+        assert [(o["id"], o["status"]) for o in orders] == [(resting["id"], "submitted")]

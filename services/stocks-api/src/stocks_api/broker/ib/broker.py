@@ -14,9 +14,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any, TypeVar
 
 import structlog
@@ -127,12 +128,12 @@ class IbkrBroker:
         Executions are asked for since shortly before the newest one this process has
         seen (all of IB's, at start); the consumer ignores those it already has.
         """
-        await self._call(self._ib.reqCompletedOrdersAsync(False))
+        await self._call(lambda: self._ib.reqCompletedOrdersAsync(False))
         for trade in self._ib.trades():  # the open ones included
             self._remember(trade)
             self._on_status(trade)
         wanted = mapping.executions_since(self._last_execution)
-        for fill in await self._call(self._ib.reqExecutionsAsync(wanted)):
+        for fill in await self._call(lambda: self._ib.reqExecutionsAsync(wanted)):
             known = self._trade_of(fill)
             if known is not None:
                 self._emit_fill(known, fill)
@@ -205,7 +206,7 @@ class IbkrBroker:
         return found
 
     async def contract(self, symbol: str) -> Contract | None:
-        details = await self._call(self._ib.reqContractDetailsAsync(mapping.stock(symbol)))
+        details = await self._call(lambda: self._ib.reqContractDetailsAsync(mapping.stock(symbol)))
         if not details:
             return None
         detail = details[0]
@@ -226,7 +227,7 @@ class IbkrBroker:
 
     async def get_quote(self, symbol: str) -> Quote:
         contract = await self._qualified(symbol)
-        [ticker] = await self._call(self._ib.reqTickersAsync(contract))
+        [ticker] = await self._call(lambda: self._ib.reqTickersAsync(contract))
 
         def number(value: float | None) -> Decimal:
             return Decimal(str(value)) if value is not None and value == value else Decimal(0)
@@ -247,7 +248,7 @@ class IbkrBroker:
     ) -> list[Bar]:
         contract = await self._qualified(symbol)
         bars = await self._call(
-            self._ib.reqHistoricalDataAsync(
+            lambda: self._ib.reqHistoricalDataAsync(
                 contract,
                 endDateTime=end.astimezone(UTC).strftime("%Y%m%d %H:%M:%S UTC") if end else "",
                 durationStr=mapping.duration_for(interval, limit),
@@ -259,13 +260,13 @@ class IbkrBroker:
         return [mapping.bar(b) for b in bars][-limit:]
 
     async def open_order_ids(self) -> set[str]:
-        await self._call(self._ib.reqAllOpenOrdersAsync())
+        await self._call(self._ib.reqAllOpenOrdersAsync)
         return {t.order.orderRef for t in self._ib.openTrades() if t.order.orderRef}
 
     async def ping(self) -> float:
         # ib_async keeps one pending currentTime request: concurrent pings share it.
         if self._ping is None or self._ping.done():
-            self._ping = asyncio.ensure_future(self._call(self._ib.reqCurrentTimeAsync()))
+            self._ping = asyncio.ensure_future(self._call(self._ib.reqCurrentTimeAsync))
         loop = asyncio.get_running_loop()
         started = loop.time()
         await asyncio.shield(self._ping)
@@ -275,7 +276,7 @@ class IbkrBroker:
 
     async def place_order(self, order: OrderRequest) -> str:
         contract = await self._qualified(order.symbol)
-        trade = self._ib.placeOrder(contract, mapping.ib_order(order))
+        trade = self._send(lambda: self._ib.placeOrder(contract, mapping.ib_order(order)))
         self._remember(trade)
         metrics.BROKER_ORDERS_SENT.inc()
         await self._answered([trade])
@@ -296,7 +297,7 @@ class IbkrBroker:
             orders.append(ib_child)
         ids, trades = [], []
         for ib_order in orders:
-            trade = self._ib.placeOrder(contract, ib_order)
+            trade = self._send(partial(self._ib.placeOrder, contract, ib_order))
             self._remember(trade)
             ids.append(str(trade.order.orderId))
             trades.append(trade)
@@ -307,12 +308,13 @@ class IbkrBroker:
     async def modify_order(self, broker_order_id: str, change: OrderChange) -> None:
         trade = self._working(broker_order_id)
         self._modifying[trade.order.orderId] = trade.orderStatus.status
-        self._ib.placeOrder(trade.contract, mapping.changed_order(trade.order, change))
+        changed = mapping.changed_order(trade.order, change)
+        self._send(lambda: self._ib.placeOrder(trade.contract, changed))
         await self._answered([trade])
 
     async def cancel_order(self, broker_order_id: str) -> None:
         trade = self._working(broker_order_id)
-        self._ib.cancelOrder(trade.order)
+        self._send(lambda: self._ib.cancelOrder(trade.order))
         await self._answered([trade])
 
     # -- events ------------------------------------------------------------------------------
@@ -439,12 +441,25 @@ class IbkrBroker:
         if not self.is_connected:
             raise BrokerUnavailableError("not connected to IB")
 
-    async def _call(self, call: Awaitable[T]) -> T:
+    async def _call(self, request: Callable[[], Awaitable[T]]) -> T:
+        """Make an ib_async request under the timeout, with our typed errors.
+
+        `request` is called here, not by the caller: ib_async raises "Not connected" as
+        soon as a request is made on a dropped connection, before anything is awaited.
+        """
         self._require_connection()
         try:
             async with asyncio.timeout(self._timeout):
-                return await call
+                return await request()
         except TimeoutError as exc:
             raise BrokerTimeoutError(f"IB did not answer within {self._timeout:g} s") from exc
         except ConnectionError as exc:
-            raise BrokerUnavailableError(str(exc)) from exc
+            raise BrokerUnavailableError(f"not connected to IB: {exc}") from exc
+
+    def _send(self, action: Callable[[], T]) -> T:
+        """Send an order message (placeOrder, cancelOrder), with our typed errors."""
+        self._require_connection()
+        try:
+            return action()
+        except ConnectionError as exc:  # the connection dropped since the check
+            raise BrokerUnavailableError(f"not connected to IB: {exc}") from exc
