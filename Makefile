@@ -5,9 +5,27 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint bench migrate clean
+WEBAPP := services/stocks-webapp
+NODE_STAMP := $(WEBAPP)/node_modules/.installed-stamp
 
-install: $(STAMP)
+.PHONY: install system-packages ui run test test-ui lint bench migrate clean
+
+install: $(STAMP) $(NODE_STAMP) system-packages
+
+# The dashboard's packages, from its lock file (Node.js 20.19+ and npm).
+$(NODE_STAMP): $(WEBAPP)/package.json $(WEBAPP)/package-lock.json
+	@command -v npm >/dev/null || { echo "Node.js 20.19+ with npm is required for the UI"; exit 1; }
+	cd $(WEBAPP) && npm ci --no-audit --no-fund
+	touch $@
+
+# Build the dashboard when its build is missing or older than its sources.
+ui: $(NODE_STAMP)
+	cd $(WEBAPP) && node scripts/build-if-stale.mjs
+
+# Debian programs the tests run for real (nginx, Prometheus, docker-compose, psql,
+# Chromium), installed when missing.
+system-packages:
+	@bash scripts/system-packages.sh
 
 # Re-install when the dependency list changes; the stamp keeps `make run` fast otherwise.
 $(STAMP): pyproject.toml
@@ -21,7 +39,7 @@ $(STAMP): pyproject.toml
 migrate: install
 	$(BIN)/stocks-api migrate
 
-run: migrate
+run: migrate ui
 	$(BIN)/stocks-api serve
 
 lint: install
@@ -29,12 +47,16 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+test: lint test-ui
 	$(BIN)/pytest
+
+# The dashboard: its API types match the API, lint, unit tests, then Chromium end to end.
+test-ui: install
+	cd $(WEBAPP) && npm run check:api && npm run lint && npm test && npm run e2e
 
 bench: install
 	$(BIN)/python bench/orders.py
 	$(BIN)/python bench/ws_fanout.py --rates 100,250,500,5000
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(WEBAPP)/node_modules $(WEBAPP)/dist

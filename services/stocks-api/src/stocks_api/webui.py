@@ -33,6 +33,7 @@ NOT_BUILT = """<!doctype html>
 <body><h1>stocks API</h1>
 <p>The dashboard is not built. <code>make run</code> builds it; or run
 <code>npm ci &amp;&amp; npm run build</code> in <code>services/stocks-webapp</code>.</p>
+<p>In the full stack (<code>docker compose up</code>) nginx serves it on port 8080.</p>
 <p>The API works without it: <a href="/docs">/docs</a>.</p></body></html>
 """
 

@@ -56,3 +56,8 @@ BROKER_ORDER_ERRORS = Counter(
     "broker_order_errors_total", "Orders the broker rejected or failed", ["reason"]
 )
 BROKER_ORDERS_SENT = Counter("broker_orders_sent_total", "Orders sent to the broker")
+DB_POOL_CONNECTIONS = Gauge(
+    "db_pool_connections",
+    "Database pool at the last scrape: in_use, idle and overflow connections; size configured",
+    ["state"],
+)

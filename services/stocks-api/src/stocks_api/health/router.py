@@ -38,6 +38,7 @@ async def ready(
 
 
 @router.get("/metrics", include_in_schema=False)
-async def metrics() -> Response:
+async def metrics(db: DatabaseDep) -> Response:
     """Expose Prometheus metrics."""
+    service.observe_pool(db)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -7,10 +7,28 @@ from typing import Any
 
 from stocks_api.broker.protocol import BrokerClient
 from stocks_api.connection.ownership import BrokerOwnership
+from stocks_api.core import metrics
 from stocks_api.core.database import Database
 from stocks_api.streaming.bus import EventBus
 
 CHECK_TIMEOUT_SECONDS = 2.0
+# db_pool_connections{state}: the pool's own counters (a QueuePool's; other pools have none).
+_POOL_READINGS = (
+    ("in_use", "checkedout"),
+    ("idle", "checkedin"),
+    ("overflow", "overflow"),
+    ("size", "size"),
+)
+
+
+def observe_pool(db: Database) -> None:
+    """Set the database pool gauge from the pool's counters (read at each scrape)."""
+    pool = db.engine.pool
+    for state, reading in _POOL_READINGS:
+        read = getattr(pool, reading, None)
+        if callable(read):
+            # A QueuePool's overflow counts up from -pool_size; below zero means none.
+            metrics.DB_POOL_CONNECTIONS.labels(state=state).set(max(int(read()), 0))
 
 
 async def check_database(db: Database) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from stocks_api.broker.protocol import (
     Quote,
 )
 from stocks_api.broker.sim.engine import MatchingEngine
+from stocks_api.core import metrics
 from stocks_api.core.calendar import SessionCalendar
 from stocks_api.core.config import SimSettings
 
@@ -101,6 +102,7 @@ class SimBroker:
             clock=self._clock,
         )
         self._connected_at = self._clock()
+        metrics.BROKER_CONNECTED.set(1)
         if self._tick_enabled:
             self._ticker = asyncio.create_task(self._tick_forever(), name="sim-broker-ticker")
         log.info("sim_broker_connected", symbols=self._engine.symbols())
@@ -113,6 +115,7 @@ class SimBroker:
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker
         self._engine = None
+        metrics.BROKER_CONNECTED.set(0)
 
     async def _tick_forever(self) -> None:
         """Move prices (and expire DAY orders) every tick interval until closed."""

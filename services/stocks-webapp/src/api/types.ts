@@ -1,0 +1,59 @@
+/** Names for the generated schema types (src/api/schema.d.ts), as the app uses them. */
+import type { components } from "./schema";
+
+type Schemas = components["schemas"];
+
+export type AccountRead = Schemas["AccountRead"];
+export type AccountSummary = Schemas["AccountSummary"];
+export type AccountPnl = Schemas["AccountPnl"];
+export type BarInterval = Schemas["BarInterval"];
+export type BarList = Schemas["BarList"];
+export type BarRead = Schemas["BarRead"];
+export type BrokerStatus = Schemas["BrokerStatus"];
+export type CancelAllResult = Schemas["CancelAllResult"];
+export type FillPage = Schemas["FillPage"];
+export type FillRead = Schemas["FillRead"];
+export type HaltRequest = Schemas["HaltRequest"];
+export type HaltResult = Schemas["HaltResult"];
+export type OrderCreate = Schemas["OrderCreate"];
+export type OrderEventRead = Schemas["OrderEventRead"];
+export type OrderPage = Schemas["OrderPage"];
+export type OrderRead = Schemas["OrderRead"];
+export type OrderStatus = Schemas["OrderStatus"];
+export type OrderType = Schemas["OrderType"];
+export type OrderUpdate = Schemas["OrderUpdate"];
+export type PositionRead = Schemas["PositionRead"];
+export type QuoteList = Schemas["QuoteList"];
+export type QuoteRead = Schemas["QuoteRead"];
+export type ResumeRequest = Schemas["ResumeRequest"];
+export type RiskLimits = Schemas["RiskLimits"];
+export type RiskStateRead = Schemas["RiskStateRead"];
+export type RiskStatus = Schemas["RiskStatus"];
+export type RiskUsage = Schemas["RiskUsage"];
+export type Side = Schemas["Side"];
+export type TimeInForce = Schemas["TimeInForce"];
+export type TokenRead = Schemas["TokenRead"];
+export type TradingState = Schemas["TradingState"];
+
+/** Statuses in which an order still works at the broker (the API's `status=open`). */
+export const OPEN_STATUSES: ReadonlySet<OrderStatus> = new Set<OrderStatus>([
+  "pending_submit",
+  "submitted",
+  "partially_filled",
+  "pending_cancel",
+]);
+
+export function isOpen(order: { status: OrderStatus }): boolean {
+  return OPEN_STATUSES.has(order.status);
+}
+
+export const ORDER_STATUSES: readonly OrderStatus[] = [
+  "pending_submit",
+  "submitted",
+  "partially_filled",
+  "filled",
+  "pending_cancel",
+  "cancelled",
+  "rejected",
+  "expired",
+];

@@ -1,0 +1,158 @@
+/**
+ * The header: PAPER / LIVE (from GET /api/v1/broker) where it cannot be missed, the broker
+ * connection, the trading state, the live stream, and the session. Below it, banners for
+ * anything that changes what the page can be trusted with.
+ */
+import type { BrokerStatus, RiskStatus } from "../api/types";
+import { useAuth } from "../hooks/auth";
+import { useBroker, useRisk } from "../hooks/queries";
+import { useLive } from "../hooks/useLiveUpdates";
+import { formatTimestamp } from "../lib/format";
+
+function ModeBadge({ broker }: { broker: BrokerStatus | undefined }) {
+  if (!broker) {
+    return (
+      <span className="mode mode-unknown" aria-label="Trading mode: unknown">
+        MODE ?
+      </span>
+    );
+  }
+  const live = broker.mode === "live";
+  return (
+    <span
+      className={`mode ${live ? "mode-live" : "mode-paper"}`}
+      data-testid="mode-badge"
+      aria-label={`Trading mode: ${live ? "LIVE, real money" : "paper"}`}
+      title={live ? broker.live_reasons.join("; ") : "Paper trading: no real money"}
+    >
+      {live ? "LIVE" : "PAPER"}
+    </span>
+  );
+}
+
+function BrokerConnection({ broker, failed }: { broker: BrokerStatus | undefined; failed: boolean }) {
+  if (!broker) {
+    return <span className="header-item">{failed ? "Broker: unknown" : "Broker: …"}</span>;
+  }
+  const account = broker.accounts[0]?.account_id;
+  return (
+    <span className="header-item" data-testid="broker-status">
+      <span className={`dot ${broker.connected ? "dot-good" : "dot-bad"}`} aria-hidden="true" />
+      Broker {broker.connected ? "connected" : "disconnected"}
+      <span className="muted">
+        {" "}
+        · {broker.kind}
+        {account ? ` · ${account}` : ""}
+        {broker.read_only ? " · read-only" : ""}
+      </span>
+    </span>
+  );
+}
+
+function TradingStateBadge({ risk }: { risk: RiskStatus | undefined }) {
+  if (!risk) return <span className="header-item">Trading: …</span>;
+  return (
+    <span className="header-item" data-testid="trading-state">
+      Trading <span className={`badge badge-state-${risk.state}`}>{risk.state.toUpperCase()}</span>
+    </span>
+  );
+}
+
+function LiveIndicator() {
+  const live = useLive();
+  const text =
+    live.status === "live"
+      ? "Live"
+      : live.status === "connecting"
+        ? "Connecting…"
+        : live.status === "unauthorized"
+          ? "Signed out"
+          : "Offline";
+  return (
+    <span className="header-item" data-testid="live-status" data-status={live.status}>
+      <span
+        className={`dot ${live.status === "live" ? "dot-good" : live.status === "connecting" ? "dot-muted" : "dot-bad"}`}
+        aria-hidden="true"
+      />
+      Updates: {text}
+    </span>
+  );
+}
+
+export function Header() {
+  const { session, signOut } = useAuth();
+  const broker = useBroker();
+  const risk = useRisk();
+  return (
+    <header className="app-header">
+      <span className="brand">stocks</span>
+      <ModeBadge broker={broker.data} />
+      <BrokerConnection broker={broker.data} failed={broker.isError} />
+      <TradingStateBadge risk={risk.data} />
+      <LiveIndicator />
+      <span className="header-spacer" />
+      {session ? (
+        <span className="header-item">
+          {session.username}
+          <button type="button" className="button-secondary" onClick={() => signOut()}>
+            Sign out
+          </button>
+        </span>
+      ) : null}
+    </header>
+  );
+}
+
+export function Banners() {
+  const broker = useBroker();
+  const risk = useRisk();
+  const live = useLive();
+  const b = broker.data;
+  return (
+    <div className="banners">
+      {b?.mode === "live" ? (
+        <div className="banner banner-live" role="alert">
+          <strong>LIVE ACCOUNT: orders trade real money.</strong> {b.live_reasons.join("; ")}
+          {b.live_trading_allowed ? "" : " Live trading is not enabled on the API, so orders are refused."}
+        </div>
+      ) : null}
+      {broker.isError && !b ? (
+        <div className="banner banner-warn" role="alert">
+          Cannot read the broker status: the API may be down.
+        </div>
+      ) : null}
+      {b && !b.connected ? (
+        <div className="banner banner-warn" role="alert">
+          The broker is disconnected: orders cannot reach it until it reconnects.
+        </div>
+      ) : null}
+      {b?.read_only ? (
+        <div className="banner banner-warn" role="alert">
+          This API instance is a read-only standby: another instance
+          {b.owner?.pid ? ` (pid ${b.owner.pid}${b.owner.host ? ` on ${b.owner.host}` : ""})` : ""} owns the broker.
+          Orders and risk controls are refused here.
+        </div>
+      ) : null}
+      {risk.data?.state === "halted" ? (
+        <div className="banner banner-halted" role="alert" data-testid="halted-banner">
+          <strong>Trading is HALTED</strong>
+          {risk.data.reason ? `: ${risk.data.reason}` : ""}
+          {risk.data.changed_by ? ` (by ${risk.data.changed_by}, ${formatTimestamp(risk.data.changed_at)})` : ""}. New
+          orders are refused until trading is resumed.
+        </div>
+      ) : null}
+      {live.status === "reconnecting" ? (
+        <div className="banner banner-warn" role="status" data-testid="live-banner">
+          Live updates are disconnected{live.lastError ? ` (${live.lastError})` : ""}.{" "}
+          {live.retryInMs !== null
+            ? `Retrying in ${Math.max(1, Math.round(live.retryInMs / 1000))} s. `
+            : "Reconnecting… "}
+          Meanwhile the page refreshes every 5 s and trading still works.{" "}
+          <button type="button" className="link" onClick={live.reconnectNow}>
+            Reconnect now
+          </button>
+        </div>
+      ) : null}
+    </div>
+  );
+}

@@ -1,0 +1,138 @@
+/** The watchlist: live quotes for the followed symbols; picking one shows its chart and fills the ticket. */
+import { useState, type FormEvent } from "react";
+import type { QuoteRead } from "../api/types";
+import { useQuotes } from "../hooks/queries";
+import { formatPrice, formatQty, formatTimestamp, MISSING } from "../lib/format";
+import { Empty, ErrorText, Panel, QueryState } from "./ui";
+
+const SYMBOL_RE = /^[A-Z][A-Z0-9.-]{0,11}$/;
+export const MAX_WATCHLIST = 50;
+
+export function Watchlist({
+  symbols,
+  onChange,
+  selected,
+  onSelect,
+}: {
+  symbols: readonly string[];
+  onChange: (symbols: string[]) => void;
+  selected: string | null;
+  onSelect: (symbol: string) => void;
+}) {
+  const quotes = useQuotes(symbols);
+  const [draft, setDraft] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  const bySymbol = new Map<string, QuoteRead>((quotes.data?.quotes ?? []).map((q) => [q.symbol, q]));
+  const unknown = new Map((quotes.data?.errors ?? []).map((e) => [e.symbol, e.message]));
+
+  const add = (event: FormEvent) => {
+    event.preventDefault();
+    const symbol = draft.trim().toUpperCase();
+    if (!SYMBOL_RE.test(symbol)) return setError("Enter a symbol such as AAPL.");
+    if (symbols.includes(symbol)) return setError(`${symbol} is already on the watchlist.`);
+    if (symbols.length >= MAX_WATCHLIST) return setError(`The watchlist holds at most ${MAX_WATCHLIST} symbols.`);
+    setError(null);
+    setDraft("");
+    onChange([...symbols, symbol]);
+    onSelect(symbol);
+  };
+
+  return (
+    <Panel title="Watchlist" className="watchlist">
+      <form className="inline-form" onSubmit={add} noValidate>
+        <label htmlFor="watchlist-add">Add symbol</label>
+        <input
+          id="watchlist-add"
+          value={draft}
+          onChange={(e) => setDraft(e.target.value)}
+          autoComplete="off"
+          spellCheck={false}
+          size={8}
+          aria-invalid={error ? true : undefined}
+          aria-describedby={error ? "watchlist-add-error" : undefined}
+        />
+        <button type="submit" className="button-secondary">
+          Add
+        </button>
+      </form>
+      {error ? <ErrorText id="watchlist-add-error">{error}</ErrorText> : null}
+      {symbols.length === 0 ? (
+        <Empty>The watchlist is empty: add a symbol.</Empty>
+      ) : (
+        <QueryState query={quotes} what="quotes" hasData={Boolean(quotes.data)}>
+          <div className="table-scroll">
+            <table data-testid="watchlist-table">
+              <thead>
+                <tr>
+                  <th scope="col">Symbol</th>
+                  <th scope="col" className="num">
+                    Bid
+                  </th>
+                  <th scope="col" className="num">
+                    Ask
+                  </th>
+                  <th scope="col" className="num">
+                    Last
+                  </th>
+                  <th scope="col" className="num">
+                    Volume
+                  </th>
+                  <th scope="col" className="num">
+                    Time
+                  </th>
+                  <th scope="col">
+                    <span className="visually-hidden">Remove</span>
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {symbols.map((symbol) => {
+                  const q = bySymbol.get(symbol);
+                  return (
+                    <tr key={symbol} className={symbol === selected ? "selected" : undefined} data-symbol={symbol}>
+                      <th scope="row">
+                        <button
+                          type="button"
+                          className="link"
+                          aria-pressed={symbol === selected}
+                          onClick={() => onSelect(symbol)}
+                        >
+                          {symbol}
+                        </button>
+                      </th>
+                      {unknown.has(symbol) ? (
+                        <td colSpan={5} className="muted">
+                          {unknown.get(symbol)}
+                        </td>
+                      ) : (
+                        <>
+                          <td className="num">{q ? formatPrice(q.bid) : MISSING}</td>
+                          <td className="num">{q ? formatPrice(q.ask) : MISSING}</td>
+                          <td className="num" data-testid={`last-${symbol}`}>
+                            {q ? formatPrice(q.last) : MISSING}
+                          </td>
+                          <td className="num">{q ? formatQty(q.volume) : MISSING}</td>
+                          <td className="num">{q ? formatTimestamp(q.ts) : MISSING}</td>
+                        </>
+                      )}
+                      <td className="actions">
+                        <button
+                          type="button"
+                          className="icon-button"
+                          aria-label={`Remove ${symbol} from the watchlist`}
+                          onClick={() => onChange(symbols.filter((s) => s !== symbol))}
+                        >
+                          ×
+                        </button>
+                      </td>
+                    </tr>
+                  );
+                })}
+              </tbody>
+            </table>
+          </div>
+        </QueryState>
+      )}
+    </Panel>
+  );
+}

@@ -1,0 +1,100 @@
+/**
+ * Display formatting for the API's decimal strings: fixed decimals, thousands separators,
+ * and an explicit sign for P&L. Exact: values are rounded as decimals, never as floats.
+ */
+import { decimalPlaces, groupThousands, parseDecimal, shift, sign, toFixedString, type Decimal } from "./decimal";
+
+/** Shown for a value the API does not have (no price yet, no fills). */
+export const MISSING = "—";
+
+type Input = string | number | null | undefined;
+
+function toDecimal(value: Input): Decimal | null {
+  if (value == null) return null;
+  // Integers from JSON (counts, order ids) are exact; money always comes as strings.
+  return parseDecimal(typeof value === "number" ? String(value) : value);
+}
+
+/** A fixed number of decimals with thousands separators: "1234.5" -> "1,234.50". */
+export function formatFixed(value: Input, places: number): string {
+  const decimal = toDecimal(value);
+  return decimal ? groupThousands(toFixedString(decimal, places)) : MISSING;
+}
+
+/** Money: two decimals ("1,000,000.00"). */
+export function formatMoney(value: Input): string {
+  return formatFixed(value, 2);
+}
+
+/** A price: two decimals, or four for a price that has more (an average cost). */
+export function formatPrice(value: Input, places = 2): string {
+  return formatFixed(value, places);
+}
+
+/** P&L and other signed amounts: "+12.50", "-3.00", "0.00". */
+export function formatSigned(value: Input, places = 2): string {
+  const decimal = toDecimal(value);
+  if (!decimal) return MISSING;
+  const text = groupThousands(toFixedString(decimal, places));
+  return sign(decimal) > 0 && !/^[0.,]+$/.test(text) ? "+" + text : text;
+}
+
+/** -1, 0 or 1 for colouring P&L; 0 when unknown. */
+export function signOf(value: Input): -1 | 0 | 1 {
+  const decimal = toDecimal(value);
+  return decimal ? sign(decimal) : 0;
+}
+
+/** Quantities: whole shares without decimals, fractional ones with four. */
+export function formatQty(value: Input): string {
+  const decimal = toDecimal(value);
+  if (!decimal) return MISSING;
+  return groupThousands(toFixedString(decimal, decimalPlaces(decimal) === 0 ? 0 : 4));
+}
+
+/** A ratio as a percentage: "0.1234" -> "12.3%". */
+export function formatRatioPercent(value: Input, places = 1): string {
+  const decimal = toDecimal(value);
+  return decimal ? toFixedString(shift(decimal, 2), places) + "%" : MISSING;
+}
+
+/** A number that already is a percentage: "10" -> "10.00%". */
+export function formatPercent(value: Input, places = 2): string {
+  const decimal = toDecimal(value);
+  return decimal ? toFixedString(decimal, places) + "%" : MISSING;
+}
+
+const TIME = new Intl.DateTimeFormat(undefined, {
+  hour: "2-digit",
+  minute: "2-digit",
+  second: "2-digit",
+  hour12: false,
+});
+const DATE_TIME = new Intl.DateTimeFormat(undefined, {
+  year: "numeric",
+  month: "2-digit",
+  day: "2-digit",
+  hour: "2-digit",
+  minute: "2-digit",
+  second: "2-digit",
+  hour12: false,
+});
+
+/** A timestamp in local time: only the time when it is today, else date and time. */
+export function formatTimestamp(iso: string | null | undefined, now: Date = new Date()): string {
+  if (!iso) return MISSING;
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return MISSING;
+  return date.toDateString() === now.toDateString() ? TIME.format(date) : DATE_TIME.format(date);
+}
+
+export function formatDateTime(iso: string | null | undefined): string {
+  if (!iso) return MISSING;
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? MISSING : DATE_TIME.format(date);
+}
+
+/** "stop_limit" -> "stop limit", for enum values shown to people. */
+export function humanize(value: string): string {
+  return value.replace(/_/g, " ");
+}
