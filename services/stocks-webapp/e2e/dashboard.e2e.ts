@@ -206,6 +206,9 @@ describe("the trading dashboard", () => {
       await page.keyboard.press("Tab");
       expect(await page.evaluate(() => document.activeElement?.id)).toBe(expected);
     }
+    // The ticket values the order from NVDA's quote; until that arrives the value is
+    // unknown, which asks for a confirmation: wait for it.
+    await ticket(page).getByTestId("ticket-estimate").filter({ hasText: /: \d/ }).waitFor();
     await page.keyboard.press("Tab");
     await page.keyboard.press("Enter");
     // 2 NVDA is under the default 10,000 threshold: no confirmation step.
