@@ -7,6 +7,7 @@ run on both brokers (its conftest overrides `broker_kind` with `BROKERS`), also 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime
@@ -153,6 +154,21 @@ async def running_app(
             app.state.gateway = gateway
         await stack.enter_async_context(app.router.lifespan_context(app))
         yield app
+
+
+async def eventually(
+    condition: Callable[[], Any], *, seconds: float = 5.0, what: str = "condition"
+) -> None:
+    """Wait until the (async or plain) `condition` holds."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        result = condition()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        assert asyncio.get_running_loop().time() < deadline, f"{what} not met in {seconds} s"
+        await asyncio.sleep(0.02)
 
 
 def engine_of(app: Any) -> MatchingEngine:

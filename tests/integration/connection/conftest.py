@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -101,21 +100,6 @@ async def instance(settings: Settings) -> AsyncIterator[Instance]:
     app = create_app(settings, broker_factory=RecordingBroker)
     async with app.router.lifespan_context(app), api_client(app, await make_key(app)) as http:
         yield Instance(app, http)
-
-
-async def eventually(
-    condition: Callable[[], Any], *, seconds: float = 5.0, what: str = "condition"
-) -> None:
-    """Wait until the (async or plain) `condition` holds."""
-    deadline = asyncio.get_running_loop().time() + seconds
-    while True:
-        result = condition()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        assert asyncio.get_running_loop().time() < deadline, f"{what} not met in {seconds} s"
-        await asyncio.sleep(0.02)
 
 
 async def written(app: FastAPI) -> tuple[int, int, int]:

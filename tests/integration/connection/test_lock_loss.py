@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from stocks_api.core.migrations import upgrade
+from tests.conftest import eventually
 from tests.databases import fresh_database
 from tests.factories import place
 from tests.integration.connection.conftest import (
-    eventually,
     instance,
     instance_settings,
 )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import httpx
 
 from tests.databases import fresh_database
 from tests.factories import order_body
+from tests.redis_servers import free_port
 
 CLI = str(Path(sys.executable).parent / "stocks-api")
 
@@ -33,13 +33,6 @@ def _env(database_url: str) -> dict[str, str]:
         "SESSION_CLOSE": "24:00",
         "SESSION_DAYS": "mon-sun",
     }
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _until(condition: Callable[[], bool], seconds: float, what: str) -> None:
@@ -63,7 +56,7 @@ def serving(
     database_url: str, workdir: Path, name: str
 ) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """Run `stocks-api serve` until it answers /health; its output goes to `<name>.log`."""
-    port = _free_port()
+    port = free_port()
     log = (workdir / f"{name}.log").open("a")
     process = subprocess.Popen(
         [CLI, "serve", "--host", "127.0.0.1", "--port", str(port)],

@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 from prometheus_client import REGISTRY
 
+from tests.conftest import eventually
 from tests.factories import order_body, place, resting_limit_body, wait_for_status
 from tests.integration.connection.conftest import (
-    eventually,
     instance,
     instance_settings,
     written,

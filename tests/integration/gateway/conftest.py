@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator
 
 import pytest
 
 from stocks_api.broker.gateway.server import GatewaySim
-from stocks_api.core.config import SimSettings
-from tests.conftest import ALWAYS_OPEN
+from tests.conftest import make_settings, running_gateway
 
 
 @pytest.fixture
 async def gateway() -> AsyncIterator[GatewaySim]:
-    sim = GatewaySim(SimSettings(seed=7), port=0, calendar=ALWAYS_OPEN.calendar(), tick=False)
-    await sim.start()
-    try:
+    # The gateway needs no database: the settings only carry its market's.
+    async with running_gateway(make_settings("sqlite+aiosqlite://")) as sim:
         yield sim
-    finally:
-        await sim.close()
-
-
-async def eventually(condition: Callable[[], Any], seconds: float = 5.0) -> None:
-    """Wait until `condition()` is truthy."""
-    deadline = asyncio.get_running_loop().time() + seconds
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)

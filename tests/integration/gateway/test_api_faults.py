@@ -23,6 +23,7 @@ from stocks_api.core import metrics
 from tests.conftest import (
     IB_CLIENT_ID,
     api_client,
+    eventually,
     make_key,
     make_settings,
     running_app,
@@ -30,7 +31,6 @@ from tests.conftest import (
     settle_app,
 )
 from tests.factories import order_body, place, set_market, wait_for_status
-from tests.integration.gateway.conftest import eventually
 from tests.redis_servers import free_port
 
 CLI = str(Path(sys.executable).parent / "stocks-api")
@@ -157,10 +157,7 @@ async def _killed_mid_order(
 ) -> None:
     """POST `body`; SIGKILL the server once `ready()` holds, while it awaits IB's answer."""
     post = asyncio.create_task(http.post("/api/v1/orders", json=body, timeout=30))
-    deadline = asyncio.get_running_loop().time() + 10
-    while not await ready():
-        assert asyncio.get_running_loop().time() < deadline, "the order never got that far"
-        await asyncio.sleep(0.02)
+    await eventually(ready, seconds=10, what="the order getting that far")
     assert not post.done(), "the server answered before it was killed"
     process.kill()  # SIGKILL: no shutdown, no last words
     assert await asyncio.wait_for(process.wait(), 10) == -9

@@ -18,8 +18,8 @@ from ib_async import IB, LimitOrder, MarketOrder, Stock
 
 from stocks_api.broker.gateway.control import ControlServer, send_command
 from stocks_api.broker.gateway.server import GatewaySim
+from tests.conftest import eventually
 from tests.factories import set_market
-from tests.integration.gateway.conftest import eventually
 from tests.redis_servers import free_port
 
 CLI = str(Path(sys.executable).parent / "stocks-api")

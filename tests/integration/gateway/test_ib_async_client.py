@@ -12,8 +12,8 @@ import pytest
 from ib_async import IB, ExecutionFilter, LimitOrder, MarketOrder, Stock
 
 from stocks_api.broker.gateway.server import GatewaySim
+from tests.conftest import eventually
 from tests.factories import set_market
-from tests.integration.gateway.conftest import eventually
 
 
 @pytest.fixture

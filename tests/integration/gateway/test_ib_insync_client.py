@@ -15,8 +15,8 @@ import pytest
 from ib_insync import IB, LimitOrder, MarketOrder, Stock
 
 from stocks_api.broker.gateway.server import GatewaySim
+from tests.conftest import eventually
 from tests.factories import set_market
-from tests.integration.gateway.conftest import eventually
 
 
 def _current_loop() -> asyncio.AbstractEventLoop | None:

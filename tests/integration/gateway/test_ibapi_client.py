@@ -29,8 +29,8 @@ from ibapi.order_state import OrderState
 from ibapi.wrapper import EWrapper
 
 from stocks_api.broker.gateway.server import GatewaySim
+from tests.conftest import eventually
 from tests.factories import set_market
-from tests.integration.gateway.conftest import eventually
 
 CLIENT_ID = 11
 
@@ -170,7 +170,7 @@ async def app(gateway: GatewaySim) -> AsyncIterator[_App]:
     messages = threading.Thread(target=client.run_messages, name="ibapi-run", daemon=True)
     messages.start()
     try:
-        await eventually(lambda: client.next_order_id is not None and client.accounts, 3.0)
+        await eventually(lambda: client.next_order_id is not None and client.accounts, seconds=3.0)
         assert time.perf_counter() - started < 3.0
         yield client
     finally:
