@@ -9,6 +9,7 @@ import os
 import platform
 import shlex
 import socket
+import subprocess
 import sys
 from collections.abc import Collection
 from pathlib import Path
@@ -33,6 +34,7 @@ SETTING_PREFIXES = (
     "LOG_",
     "API_",
     "ENVIRONMENT",
+    "RECONCILE_",
 )
 
 
@@ -79,6 +81,37 @@ def cpu_model() -> str:
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
     return platform.processor() or "unknown"
+
+
+def memory_gb() -> str:
+    """The machine's memory, e.g. "23.5 GB"."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return f"{int(line.split()[1]) / 1024**2:.1f} GB"
+    return "unknown"
+
+
+def git_commit() -> str:
+    """The checkout's commit, and whether files differ from it (read-only git calls)."""
+
+    def git(*args: str) -> str:
+        # --no-optional-locks: `git status` must not refresh (write) the index.
+        result = subprocess.run(
+            ["git", "--no-optional-locks", *args],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=30,
+        )
+        return result.stdout.strip() if result.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short=12", "HEAD")
+    if not commit:
+        return "unknown (not a git checkout)"
+    changed = [line for line in git("status", "--porcelain").splitlines() if line.strip()]
+    return f"{commit} with {len(changed)} files changed or new" if changed else commit
 
 
 def inherited_settings(set_by_bench: Collection[str]) -> dict[str, str]:

@@ -43,6 +43,7 @@ BROKERS = ["sim", pytest.param("ibkr", marks=pytest.mark.ibkr)]
 IB_CLIENT_ID = 11
 # Children first, so deleting respects foreign keys on SQLite.
 TABLES = (
+    "broker_session",
     "risk_event",
     "risk_state",
     "account_snapshot",

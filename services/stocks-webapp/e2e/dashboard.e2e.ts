@@ -237,6 +237,42 @@ describe("the trading dashboard", () => {
     await page.locator(`[data-testid="open-orders-table"] tr[data-order-id="${order.id}"]`).waitFor();
   });
 
+  it("shows the broker's current session and the earlier ones beside its state", async () => {
+    const { page } = session;
+    await signIn(page);
+    const panel = page.getByRole("region", { name: "Broker sessions" });
+    // The two sessions global-setup wrote, newest first: how long each lasted, why it ended.
+    const table = panel.getByTestId("broker-sessions-table");
+    const takeover = table.locator("tbody tr").nth(0);
+    await takeover.filter({ hasText: "taken over" }).waitFor();
+    expect(await takeover.locator("td").allTextContents()).toEqual([
+      expect.stringMatching(/15:00:00/),
+      "1 h 05 min",
+      "taken over",
+      "0 / 0",
+    ]);
+    const dropped = table.locator("tbody tr").nth(1);
+    expect(await dropped.locator("td").allTextContents()).toEqual([
+      expect.stringMatching(/14:00:00/),
+      "42 min",
+      "socket dropped",
+      "4 / 3",
+    ]);
+    expect(await dropped.getByText("socket dropped").getAttribute("title")).toMatch(/closed under the API/);
+
+    // The open session is whatever the API says it is (the owner records its own).
+    const broker = await adminApi<{ session: { id: number; account_id: string | null } | null }>("/broker");
+    if (broker.session === null) {
+      await panel.getByText("No open broker session recorded.").waitFor();
+    } else {
+      const current = panel.getByTestId("broker-session-current");
+      await current.filter({ hasText: "Connected since" }).waitFor();
+      expect(await current.textContent()).toContain(broker.session.account_id ?? "—");
+      expect(await table.locator(`tr[data-session-id="${broker.session.id}"]`).count()).toBe(0);
+    }
+    expect(await unlabelledControls(page)).toEqual([]);
+  });
+
   it("labels every form control, in every panel and step", async () => {
     const { page } = session;
     await signIn(page);

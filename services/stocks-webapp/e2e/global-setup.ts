@@ -39,6 +39,31 @@ function freePort(): Promise<number> {
   });
 }
 
+// Two earlier broker sessions in the audit trail, written as the API's owner writes them
+// (BrokerSessionLog), for the dashboard's sessions panel: a socket drop and a takeover.
+const SEED_SESSIONS = `
+import asyncio, os
+from datetime import UTC, datetime, timedelta
+from stocks_api.connection.sessions import BrokerSessionLog
+from stocks_api.core.config import DatabaseSettings
+from stocks_api.core.database import Database
+
+async def main():
+    db = Database(DatabaseSettings(url=os.environ["DATABASE_URL"]))
+    log = BrokerSessionLog(sessionmaker=db.sessionmaker, instance="1001@e2e-host")
+    start = datetime(2026, 1, 5, 14, 0, tzinfo=UTC)
+    endpoint = dict(kind="ibkr", host="127.0.0.1", port=4002, server_version="176", account_id="DU1234567")
+    assert await log.opened(**endpoint, at=start) is not None
+    log.note_orders_sent(4)
+    log.note_fills(3)
+    await log.closed(reason="socket_drop", at=start + timedelta(minutes=42, seconds=10))
+    assert await log.opened(**endpoint, at=start + timedelta(hours=1)) is not None
+    await log.closed(reason="takeover", at=start + timedelta(hours=2, minutes=5))
+    await db.dispose()
+
+asyncio.run(main())
+`;
+
 /** Run one CLI command to completion; its output, or an error with it. */
 function cli(args: string[], env: NodeJS.ProcessEnv, cwd: string, input?: string): string {
   const run = spawnSync(stocksApi, args, { env, cwd, input, encoding: "utf8", timeout: 60_000 });
@@ -104,6 +129,13 @@ export default async function setup(project: TestProject) {
   let server: Awaited<ReturnType<typeof startStaticServer>> | null = null;
   try {
     cli(["migrate"], env, scratch);
+    const seeded = spawnSync(join(dirname(stocksApi), "python"), ["-c", SEED_SESSIONS], {
+      env,
+      cwd: scratch,
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    if (seeded.status !== 0) throw new Error(`seeding the broker sessions failed:\n${seeded.stderr}`);
     cli(["set-password", "--password-stdin"], env, scratch, `${PASSWORD}\n`);
     const apiKey = cli(["create-api-key", "--name", "e2e", "--scopes", "read,trade,admin"], env, scratch)
       .trim()

@@ -224,7 +224,9 @@ async def test_killed_before_the_order_reached_ib_it_is_closed_not_sent_again(
         ):
             order = (await http.get("/api/v1/orders/by-client-id/crash-before-send")).json()
             assert order["status"] == "rejected"
-            assert order["reject_reason"] == "never reached the broker before a restart"
+            assert order["reject_reason"] == (
+                "never reached the broker: unknown to it when reconciled after a restart"
+            )
             assert await _fills(http, order["id"]) == []
             await settle_app(app)
         assert gateway.executions(0) == []

@@ -263,6 +263,11 @@ async def test_status_and_help(gateway: GatewaySim, control: ControlServer, ib: 
         "delay_seconds": 0.0,
         "lose_next": 0,
         "mute_next": 0,
+        "outage": False,
+        "outage_ends_in_seconds": None,
+        "outage_end_code": None,
+        "restarting": False,
+        "state_file": None,
     }
     for line in ("refuse 30", "reject 201 no  more  orders", "delay 0.25", "lose", "mute"):
         assert (await send_command(line, port=control.port)).startswith("ok ")

@@ -22,8 +22,10 @@ def test_every_status_has_a_rule_and_terminal_states_are_final() -> None:
     assert set(TRANSITIONS) == set(S)
     for status in TERMINAL:
         assert TRANSITIONS[status] == frozenset()
-    assert set(S) == OPEN | TERMINAL
+    # An unsent order is neither open (it works nowhere) nor final (a retry sends it).
+    assert set(S) == OPEN | TERMINAL | {S.UNSENT}
     assert not OPEN & TERMINAL
+    assert S.UNSENT not in OPEN | TERMINAL
 
 
 @pytest.mark.parametrize(
@@ -38,6 +40,10 @@ def test_every_status_has_a_rule_and_terminal_states_are_final() -> None:
         (S.PENDING_CANCEL, S.CANCELLED),
         (S.SUBMITTED, S.EXPIRED),
         (S.PENDING_SUBMIT, S.REJECTED),
+        (S.PENDING_SUBMIT, S.UNSENT),
+        (S.UNSENT, S.PENDING_SUBMIT),
+        (S.UNSENT, S.CANCELLED),
+        (S.UNSENT, S.REJECTED),
     ],
 )
 def test_legal_steps(current: OrderStatus, target: OrderStatus) -> None:
@@ -56,6 +62,9 @@ def test_legal_steps(current: OrderStatus, target: OrderStatus) -> None:
         (S.PARTIALLY_FILLED, S.SUBMITTED),
         (S.PARTIALLY_FILLED, S.REJECTED),
         (S.SUBMITTED, S.SUBMITTED),
+        (S.SUBMITTED, S.UNSENT),
+        (S.UNSENT, S.SUBMITTED),
+        (S.UNSENT, S.FILLED),
     ],
 )
 def test_illegal_steps_raise(current: OrderStatus, target: OrderStatus) -> None:

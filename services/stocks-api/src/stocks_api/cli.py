@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
@@ -176,10 +177,20 @@ def gateway_sim(
             " (0: none; gateway-ctl expects 4003)",
         ),
     ] = 0,
+    state_file: Annotated[
+        Path | None,
+        typer.Option(
+            dir_okay=False,
+            help="keep orders, executions, positions and cash in this SQLite file across"
+            " restarts, as IB keeps them (created when missing; default: none, a clean slate"
+            " every start)",
+        ),
+    ] = None,
 ) -> None:
     """Serve IB Gateway's TWS socket protocol over the simulated market."""
     from stocks_api.broker.gateway.control import ControlServer
     from stocks_api.broker.gateway.server import GatewaySim
+    from stocks_api.broker.gateway.state import StateFileError
     from stocks_api.core.logging import configure_logging
 
     settings = _load_settings()
@@ -192,10 +203,22 @@ def gateway_sim(
     sim = settings.sim.model_copy(update=overrides)
 
     async def run() -> None:
-        gateway = GatewaySim(sim, host=host, port=port, calendar=settings.session.calendar())
+        gateway = GatewaySim(
+            sim,
+            host=host,
+            port=port,
+            calendar=settings.session.calendar(),
+            state_file=state_file,
+        )
         control = ControlServer(gateway, port=control_port) if control_port else None
-        await gateway.start()
+        try:
+            await gateway.start()
+        except StateFileError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(code=2) from None
         typer.echo(f"gateway-sim: TWS API on {host}:{gateway.port}, account {sim.account_id}")
+        if state_file is not None:
+            typer.echo(f"gateway-sim: state kept in {state_file}")
         try:
             if control is not None:
                 try:
@@ -218,7 +241,10 @@ def gateway_sim(
 def gateway_ctl(
     command: Annotated[
         list[str],
-        typer.Argument(help="one control command, e.g. status, drop, 'reject 201', or help"),
+        typer.Argument(
+            help="one control command, e.g. status, book, drop, 'reject 201', 'outage 5 1101',"
+            " 'restart 10', or help"
+        ),
     ],
     control_port: Annotated[
         int, typer.Option(min=1, max=65535, help="the gateway-sim's --control-port")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -24,13 +25,25 @@ from stocks_api.auth.router import keys_router, token_router
 from stocks_api.auth.security import Scope
 from stocks_api.auth.service import Authenticator
 from stocks_api.broker.factory import build_broker
-from stocks_api.broker.protocol import BrokerAccount, BrokerClient
+from stocks_api.broker.protocol import (
+    BrokerAccount,
+    BrokerClient,
+    BrokerOrderStatus,
+    LinkEvent,
+    LinkState,
+    OrderStatusUpdate,
+)
 from stocks_api.connection.dependencies import refuse_changes_on_standby
 from stocks_api.connection.guard import LiveTradingGuard
+from stocks_api.connection.link import LINK_TOPIC, link_status
+from stocks_api.connection.models import DisconnectReason
 from stocks_api.connection.ownership import BrokerOwnership, open_lock
 from stocks_api.connection.router import router as broker_router
+from stocks_api.connection.sessions import BrokerSessionLog, this_instance
+from stocks_api.core.broker_calls import call_broker
 from stocks_api.core.config import Environment, Settings, get_settings
-from stocks_api.core.database import Database
+from stocks_api.core.database import Database, utcnow
+from stocks_api.core.errors import AppError, BrokerRejectedAppError
 from stocks_api.core.handlers import install_exception_handlers
 from stocks_api.core.hygiene import install_hygiene
 from stocks_api.core.logging import configure_logging
@@ -40,6 +53,7 @@ from stocks_api.marketdata.feed import QuoteFeed
 from stocks_api.marketdata.router import router as marketdata_router
 from stocks_api.orders import service as order_service
 from stocks_api.orders.consumer import BrokerEventConsumer
+from stocks_api.orders.reconciliation import Reconciler
 from stocks_api.orders.router import fills_router
 from stocks_api.orders.router import router as orders_router
 from stocks_api.positions.router import router as positions_router
@@ -97,8 +111,26 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         calendar=calendar,
     )
     app.state.calendar, app.state.snapshots, app.state.risk = calendar, snapshots, risk
+    app.state.reconciler = Reconciler(
+        sessionmaker=db.sessionmaker,
+        broker=broker,
+        consumer=consumer,
+        timeout=timeout,
+        interval=settings.reconcile_interval_seconds,
+        grace=settings.reconcile_grace_seconds,
+    )
+    app.state.cancels_to_retry = set()
+    app.state.background = set()  # tasks started by listeners, kept until they end
+    # The trading-session audit trail: one row per broker connection, by its owner.
+    app.state.session_log = session_log = BrokerSessionLog(
+        sessionmaker=db.sessionmaker, instance=this_instance()
+    )
+    consumer.on_fill_count(session_log.note_fills)
+    consumer.on_sent(session_log.note_orders_sent)
     consumer.on_fills(snapshots.notify_fills)
     consumer.on_verdicts(partial(_note_verdicts, risk))
+    consumer.on_link(partial(_on_link, app))
+    consumer.on_cancel_intents(partial(_send_cancels_soon, app))
     snapshots.on_valuation(partial(_watch_daily_loss, app))
     consumer.start()
     await risk_service.ensure_state(risk)
@@ -127,11 +159,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         await ownership.stop()  # nothing is promoted while the rest shuts down
+        await app.state.reconciler.stop()
         await snapshots.stop()
         await app.state.hub.close()
         await quote_feed.close()
         await broker.close()
         await consumer.stop()
+        await session_log.closed(reason=DisconnectReason.SHUTDOWN, at=utcnow())
+        await session_log.stop()
         # Only once the broker is closed: the next owner may connect right away.
         await ownership.release()
         await bus.close()
@@ -146,6 +181,7 @@ async def _start_trading(app: FastAPI) -> None:
     """
     state = app.state
     timeout = state.settings.broker_timeout_seconds
+    started = utcnow()
     await state.broker.connect(state.consumer.sink)
     async with state.db.sessionmaker() as session:
         # Accounts first: fills replayed by reconciliation book against them.
@@ -153,16 +189,20 @@ async def _start_trading(app: FastAPI) -> None:
             session=session, broker=state.broker, timeout=timeout
         )
         _assess_accounts(app, accounts)
-        await order_service.reconcile_open_orders(
-            session=session, broker=state.broker, consumer=state.consumer, timeout=timeout
-        )
+    # Every order written before this start is judged: none of them is on its way.
+    await state.reconciler.run("start", before=started)
+    state.reconciler.start()
+    state.session_log.start()
     state.snapshots.start()
 
 
 async def _stop_trading(app: FastAPI) -> None:
     """Give the broker up (the lock is lost): no snapshots from broker data, no connection."""
+    await app.state.reconciler.stop()
     await app.state.snapshots.stop()
     await app.state.broker.close()
+    await app.state.session_log.closed(reason=DisconnectReason.TAKEOVER, at=utcnow())
+    await app.state.session_log.stop()
 
 
 async def _start_read_only(app: FastAPI) -> None:
@@ -187,6 +227,102 @@ def _assess_accounts(app: FastAPI, accounts: list[BrokerAccount]) -> None:
             reasons=list(guard.live_reasons),
             trading_allowed=settings.allow_live_trading,
         )
+
+
+async def _on_link(app: FastAPI, event: LinkEvent) -> None:
+    """The broker link changed: tell the stream, and reconcile once it is back."""
+    state = app.state
+    log.info(
+        "broker_link",
+        state=event.state.value,
+        reason=event.reason,
+        reconnect=event.reconnect,
+        restored=event.restored,
+    )
+    await _record_session(app, event)
+    await state.bus.publish(LINK_TOPIC, link_status(state.broker, reason=event.reason))
+    if event.state is LinkState.CONNECTED and (event.reconnect or event.restored):
+        # Orders last changed before the link went down are judged: anything sent
+        # before then has either reached the broker (and is in its replay) or was lost.
+        trigger = "restored" if event.restored else "reconnect"
+        state.reconciler.request(trigger, before=event.down_since or event.ts)
+        retry, state.cancels_to_retry = state.cancels_to_retry, set()
+        if retry:
+            await _send_cancels_soon(app, sorted(retry))
+
+
+async def _send_cancels_soon(app: FastAPI, broker_order_ids: list[str]) -> None:
+    """Send the cancels in a task of their own: the consumer never waits for the broker."""
+    task = asyncio.get_running_loop().create_task(_send_cancels(app, broker_order_ids))
+    app.state.background.add(task)
+    task.add_done_callback(app.state.background.discard)
+
+
+async def _record_session(app: FastAPI, event: LinkEvent) -> None:
+    """Keep the trading-session audit trail: a row per connection, IB's outages in it."""
+    log_: BrokerSessionLog = app.state.session_log
+    if event.state is LinkState.DISCONNECTED:
+        await log_.closed(reason=DisconnectReason.SOCKET_DROP, at=event.ts)
+    elif event.state is LinkState.IB_UNREACHABLE:
+        await log_.ib_unreachable(at=event.ts)
+    elif event.restored:
+        await log_.ib_restored(at=event.ts, data_lost=event.data_lost)
+    else:
+        info = app.state.broker.connection_info()
+        await log_.opened(
+            kind=info.kind,
+            host=info.host,
+            port=info.port,
+            server_version=event.server_version or info.server_version,
+            account_id=event.account_id,
+            at=event.ts,
+        )
+
+
+async def _send_cancels(app: FastAPI, broker_order_ids: list[str]) -> None:
+    """Send the cancels that waited for their orders' acknowledgement.
+
+    Refused (the order is no longer cancellable): the order is back to working, as the
+    broker says, and its fills or end arrive as events. Not reachable: tried again when
+    the link is back.
+    """
+    state = app.state
+    for broker_order_id in broker_order_ids:
+        try:
+            await call_broker(
+                state.broker.cancel_order(broker_order_id),
+                timeout=state.settings.broker_timeout_seconds,
+            )
+        except BrokerRejectedAppError as exc:
+            log.warning("cancel_intent_refused", broker_order_id=broker_order_id, error=exc.message)
+            await _cancel_refused(app, broker_order_id, exc.message)
+        except AppError as exc:
+            log.warning(
+                "cancel_intent_deferred", broker_order_id=broker_order_id, error=exc.message
+            )
+            state.cancels_to_retry.add(broker_order_id)
+
+
+async def _cancel_refused(app: FastAPI, broker_order_id: str, reason: str) -> None:
+    async with app.state.db.sessionmaker() as session:
+        order = await order_service.by_broker_order_id(
+            session=session, broker_order_id=broker_order_id
+        )
+    if order is None or order.status != "pending_cancel":
+        return
+    await app.state.consumer.apply(
+        [
+            OrderStatusUpdate(
+                client_order_id=order.client_order_id,
+                broker_order_id=broker_order_id,
+                status=BrokerOrderStatus.SUBMITTED,
+                filled_qty=order.filled_qty,
+                remaining_qty=order.qty - order.filled_qty,
+                ts=utcnow(),
+                reason=f"the broker refused the cancel: {reason}",
+            )
+        ]
+    )
 
 
 async def _note_verdicts(risk: RiskEngine, verdicts: list[bool]) -> None:

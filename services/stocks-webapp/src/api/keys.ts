@@ -20,6 +20,8 @@ export interface FillFilters {
 export const brokerKeys = {
   all: ["broker"] as const,
   status: () => [...brokerKeys.all, "status"] as const,
+  sessionLists: () => [...brokerKeys.all, "sessions"] as const,
+  sessions: (limit: number) => [...brokerKeys.sessionLists(), limit] as const,
 };
 
 export const accountKeys = {

@@ -313,9 +313,29 @@ export interface paths {
         };
         /**
          * Get Broker
-         * @description Show the broker: kind, connection, endpoint, paper or live, accounts, owner.
+         * @description Show the broker: kind, connection, endpoint, paper or live, accounts, owner, session.
          */
         get: operations["broker-get_broker"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/broker/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Broker Sessions
+         * @description List the broker sessions (one per connection), newest first, with cursor pagination.
+         */
+        get: operations["broker-list_broker_sessions"];
         put?: never;
         post?: never;
         delete?: never;
@@ -832,6 +852,21 @@ export interface components {
             client_secret?: string | null;
         };
         /**
+         * BrokerLinkRead
+         * @description The link as a trader needs it: can orders reach the broker now, and since when.
+         */
+        BrokerLinkRead: {
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "connected" | "disconnected" | "ib_unreachable";
+            /** Since */
+            since: string | null;
+            /** Description */
+            description: string;
+        };
+        /**
          * BrokerOwnerRead
          * @description The API instance that owns the broker connection (fields unknown are null).
          */
@@ -842,6 +877,78 @@ export interface components {
             host: string | null;
             /** Since */
             since: string | null;
+        };
+        /**
+         * BrokerSessionPage
+         * @description A page of broker sessions, newest first.
+         */
+        BrokerSessionPage: {
+            /** Items */
+            items: components["schemas"]["BrokerSessionRead"][];
+            /** Next Cursor */
+            next_cursor?: string | null;
+        };
+        /**
+         * BrokerSessionRead
+         * @description One broker connection of the trading-session audit trail.
+         *
+         *     The counters of an open session are as of `last_seen_at` (written every few seconds).
+         */
+        BrokerSessionRead: {
+            /** Id */
+            id: number;
+            /** Kind */
+            kind: string;
+            /** Host */
+            host: string | null;
+            /** Port */
+            port: number | null;
+            /** Server Version */
+            server_version: string | null;
+            /** Account Id */
+            account_id: string | null;
+            /**
+             * Instance
+             * @description the API instance that owned the connection, "pid@host"
+             */
+            instance: string;
+            /**
+             * Connected At
+             * Format: date-time
+             */
+            connected_at: string;
+            /**
+             * Disconnected At
+             * @description null while the connection lasts
+             */
+            disconnected_at: string | null;
+            /** @description socket_drop, shutdown, takeover (another instance took the broker over) or api_crash (found still open at the next start); null while open */
+            disconnect_reason: components["schemas"]["DisconnectReason"] | null;
+            /** Orders Sent */
+            orders_sent: number;
+            /** Fills Received */
+            fills_received: number;
+            /**
+             * Reconnections
+             * @description IB-side restorations (1101/1102) behind this socket
+             */
+            reconnections: number;
+            /**
+             * Ib Outage Seconds
+             * @description total time IB was unreachable behind the open socket (1100 until 1101/1102)
+             */
+            ib_outage_seconds: number;
+            /**
+             * Ib Unreachable Since
+             * @description set while an IB outage (1100) lasts
+             */
+            ib_unreachable_since: string | null;
+            /**
+             * Last Seen At
+             * Format: date-time
+             * @description when the owner last wrote this row
+             */
+            last_seen_at: string;
         };
         /**
          * BrokerStatus
@@ -877,6 +984,9 @@ export interface components {
             /** Read Only */
             read_only: boolean;
             owner: components["schemas"]["BrokerOwnerRead"] | null;
+            session: components["schemas"]["BrokerSessionRead"] | null;
+            link: components["schemas"]["BrokerLinkRead"];
+            reconciliation: components["schemas"]["ReconciliationRead"] | null;
         };
         /**
          * CancelAllResult
@@ -890,6 +1000,12 @@ export interface components {
                 [key: string]: unknown;
             }[];
         };
+        /**
+         * DisconnectReason
+         * @description Why a broker connection ended.
+         * @enum {string}
+         */
+        DisconnectReason: "socket_drop" | "shutdown" | "takeover" | "api_crash";
         /**
          * FillPage
          * @description A page of fills, newest first.
@@ -1191,7 +1307,7 @@ export interface components {
          * OrderStatus
          * @enum {string}
          */
-        OrderStatus: "pending_submit" | "submitted" | "partially_filled" | "filled" | "pending_cancel" | "cancelled" | "rejected" | "expired";
+        OrderStatus: "unsent" | "pending_submit" | "submitted" | "partially_filled" | "filled" | "pending_cancel" | "cancelled" | "rejected" | "expired";
         /**
          * OrderType
          * @enum {string}
@@ -1208,6 +1324,20 @@ export interface components {
             limit_price?: (number | string) | null;
             /** Stop Price */
             stop_price?: (number | string) | null;
+        };
+        /**
+         * PositionDifferenceRead
+         * @description A position of ours that is not the broker's (logged and shown, never written over).
+         */
+        PositionDifferenceRead: {
+            /** Account Id */
+            account_id: string;
+            /** Symbol */
+            symbol: string;
+            /** Ours */
+            ours: string;
+            /** Broker */
+            broker: string;
         };
         /**
          * PositionRead
@@ -1331,6 +1461,38 @@ export interface components {
              * Format: date-time
              */
             ts: string;
+        };
+        /**
+         * ReconciliationRead
+         * @description The newest reconciliation: when, why, what it resolved, how positions compared.
+         */
+        ReconciliationRead: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /**
+             * Trigger
+             * @enum {string}
+             */
+            trigger: "start" | "reconnect" | "restored" | "sweep";
+            /** Resolved */
+            resolved: components["schemas"]["ResolvedOrderRead"][];
+            /** Position Differences */
+            position_differences: components["schemas"]["PositionDifferenceRead"][] | null;
+        };
+        /**
+         * ResolvedOrderRead
+         * @description An order reconciliation closed because the broker did not know it.
+         */
+        ResolvedOrderRead: {
+            /** Order Id */
+            order_id: number;
+            /** Outcome */
+            outcome: string;
+            /** Reason */
+            reason: string;
         };
         /**
          * ResumeRequest
@@ -2687,6 +2849,36 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["BrokerStatus"];
                 };
+            };
+        };
+    };
+    "broker-list_broker_sessions": {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BrokerSessionPage"];
+                };
+            };
+            /** @description validation failed (a bad `limit` or `cursor`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

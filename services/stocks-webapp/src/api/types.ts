@@ -9,10 +9,13 @@ export type AccountPnl = Schemas["AccountPnl"];
 export type BarInterval = Schemas["BarInterval"];
 export type BarList = Schemas["BarList"];
 export type BarRead = Schemas["BarRead"];
+export type BrokerSessionPage = Schemas["BrokerSessionPage"];
+export type BrokerSessionRead = Schemas["BrokerSessionRead"];
 export type BrokerStatus = Schemas["BrokerStatus"];
 export type CancelAllResult = Schemas["CancelAllResult"];
 export type FillPage = Schemas["FillPage"];
 export type FillRead = Schemas["FillRead"];
+export type DisconnectReason = Schemas["DisconnectReason"];
 export type HaltRequest = Schemas["HaltRequest"];
 export type HaltResult = Schemas["HaltResult"];
 export type OrderCreate = Schemas["OrderCreate"];
@@ -56,4 +59,5 @@ export const ORDER_STATUSES: readonly OrderStatus[] = [
   "cancelled",
   "rejected",
   "expired",
+  "unsent",
 ];

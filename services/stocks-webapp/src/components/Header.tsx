@@ -1,6 +1,7 @@
 /**
  * The header: PAPER / LIVE (from GET /api/v1/broker) where it cannot be missed, the broker
- * connection, the trading state, the live stream, and the session. Below it, banners for
+ * connection (since when, from the session audit trail), the trading state, the live
+ * stream, and the signed-in session. Below it, banners for
  * anything that changes what the page can be trusted with.
  */
 import type { BrokerStatus, RiskStatus } from "../api/types";
@@ -38,11 +39,17 @@ function BrokerConnection({ broker, failed }: { broker: BrokerStatus | undefined
   return (
     <span className="header-item" data-testid="broker-status">
       <span className={`dot ${broker.connected ? "dot-good" : "dot-bad"}`} aria-hidden="true" />
-      Broker {broker.connected ? "connected" : "disconnected"}
+      Broker{" "}
+      {broker.connected
+        ? "connected"
+        : broker.link.state === "ib_unreachable"
+          ? "connected, IB unreachable"
+          : "disconnected"}
       <span className="muted">
         {" "}
         · {broker.kind}
         {account ? ` · ${account}` : ""}
+        {broker.session ? ` · since ${formatTimestamp(broker.session.connected_at)}` : ""}
         {broker.read_only ? " · read-only" : ""}
       </span>
     </span>
@@ -122,8 +129,11 @@ export function Banners() {
         </div>
       ) : null}
       {b && !b.connected ? (
-        <div className="banner banner-warn" role="alert">
-          The broker is disconnected: orders cannot reach it until it reconnects.
+        <div className="banner banner-warn" role="alert" data-testid="broker-banner">
+          {b.link.state === "ib_unreachable"
+            ? "IB Gateway has lost its connection to IB (1100): orders are refused until IB is back; what happens meanwhile is replayed then."
+            : "The broker is disconnected: orders cannot reach it until it reconnects."}
+          {b.link.since ? ` Since ${formatTimestamp(b.link.since)}.` : ""}
         </div>
       ) : null}
       {b?.read_only ? (

@@ -169,6 +169,7 @@ const STATUS_TONES: Record<string, string> = {
   filled: "good",
   partially_filled: "info",
   submitted: "info",
+  unsent: "bad",
   pending_submit: "muted",
   pending_cancel: "muted",
   cancelled: "muted",

@@ -30,6 +30,8 @@ import { useApi } from "./auth";
 import { usePollingFallback } from "./useLiveUpdates";
 
 const BROKER_POLL_MS = 5_000;
+// Sessions change when the connection does; the open one's counters come with useBroker.
+const BROKER_SESSIONS_POLL_MS = 30_000;
 const RISK_POLL_MS = 5_000;
 const PAGE_SIZE = 50;
 
@@ -40,6 +42,16 @@ export function useBroker() {
     queryFn: ({ signal }) => unwrap(api.GET("/api/v1/broker", { signal })),
     // The connection state has no event of its own.
     refetchInterval: BROKER_POLL_MS,
+  });
+}
+
+/** The newest broker sessions (the trading-session audit trail), newest first. */
+export function useBrokerSessions(limit: number) {
+  const api = useApi();
+  return useQuery({
+    queryKey: brokerKeys.sessions(limit),
+    queryFn: ({ signal }) => unwrap(api.GET("/api/v1/broker/sessions", { params: { query: { limit } }, signal })),
+    refetchInterval: BROKER_SESSIONS_POLL_MS,
   });
 }
 

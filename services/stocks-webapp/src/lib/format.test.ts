@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  formatDuration,
   formatFixed,
   formatMoney,
   formatPercent,
@@ -8,6 +9,7 @@ import {
   formatRatioPercent,
   formatSigned,
   MISSING,
+  secondsBetween,
 } from "./format";
 
 describe("money formatting", () => {
@@ -48,5 +50,29 @@ describe("money formatting", () => {
     expect(formatRatioPercent("0.1234")).toBe("12.3%");
     expect(formatPercent("10")).toBe("10.00%");
     expect(formatFixed(2, 4)).toBe("2.0000");
+  });
+});
+
+describe("durations", () => {
+  it("shows a span to the unit that matters", () => {
+    expect(formatDuration(0)).toBe("0 s");
+    expect(formatDuration(0.4)).toBe("<1 s");
+    expect(formatDuration(45.9)).toBe("45 s");
+    expect(formatDuration(200)).toBe("3 min 20 s");
+    expect(formatDuration(180)).toBe("3 min");
+    expect(formatDuration(42 * 60 + 10)).toBe("42 min");
+    expect(formatDuration(3600 + 5 * 60)).toBe("1 h 05 min");
+    expect(formatDuration(2 * 86400 + 3 * 3600 + 59)).toBe("2 d 3 h");
+    expect(formatDuration(86400)).toBe("1 d");
+    expect(formatDuration(null)).toBe(MISSING);
+    expect(formatDuration(-1)).toBe(MISSING);
+    expect(formatDuration(Number.NaN)).toBe(MISSING);
+  });
+
+  it("measures from a start to an end, or to now while it lasts", () => {
+    expect(secondsBetween("2026-01-02T14:00:00Z", "2026-01-02T14:42:10Z")).toBe(2530);
+    expect(secondsBetween("2026-01-02T14:00:00Z", null, new Date("2026-01-02T14:00:30Z"))).toBe(30);
+    expect(secondsBetween(null, "2026-01-02T14:00:00Z")).toBeNull();
+    expect(secondsBetween("soon", null)).toBeNull();
   });
 });

@@ -94,6 +94,38 @@ export function formatDateTime(iso: string | null | undefined): string {
   return Number.isNaN(date.getTime()) ? MISSING : DATE_TIME.format(date);
 }
 
+/**
+ * A span of time, to the unit that matters: "<1 s", "45 s", "3 min 20 s", "42 min",
+ * "1 h 05 min", "2 d 3 h".
+ */
+export function formatDuration(seconds: number | null | undefined): string {
+  if (seconds == null || !Number.isFinite(seconds) || seconds < 0) return MISSING;
+  if (seconds === 0) return "0 s";
+  if (seconds < 1) return "<1 s";
+  const s = Math.floor(seconds);
+  if (s < 60) return `${s} s`;
+  const minutes = Math.floor(s / 60);
+  if (minutes < 10) return s % 60 ? `${minutes} min ${s % 60} s` : `${minutes} min`;
+  if (minutes < 60) return `${minutes} min`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 24) return `${hours} h ${String(minutes % 60).padStart(2, "0")} min`;
+  const days = Math.floor(hours / 24);
+  return hours % 24 ? `${days} d ${hours % 24} h` : `${days} d`;
+}
+
+/** Seconds from `startIso` to `endIso` (or to `now` when it has not ended); null if unknown. */
+export function secondsBetween(
+  startIso: string | null | undefined,
+  endIso: string | null | undefined,
+  now: Date = new Date(),
+): number | null {
+  if (!startIso) return null;
+  const start = new Date(startIso).getTime();
+  const end = endIso ? new Date(endIso).getTime() : now.getTime();
+  if (Number.isNaN(start) || Number.isNaN(end)) return null;
+  return Math.max(0, (end - start) / 1000);
+}
+
 /** "stop_limit" -> "stop limit", for enum values shown to people. */
 export function humanize(value: string): string {
   return value.replace(/_/g, " ");

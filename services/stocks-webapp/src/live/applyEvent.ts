@@ -4,9 +4,10 @@
  */
 import type { InfiniteData, QueryClient } from "@tanstack/react-query";
 import {
-  accountKeys,
-  fillKeys,
   LIVE_ROOTS,
+  accountKeys,
+  brokerKeys,
+  fillKeys,
   orderKeys,
   positionKeys,
   quoteKeys,
@@ -55,6 +56,10 @@ export function applyLiveEvent(client: QueryClient, event: LiveEvent, mode: Appl
       break;
     case "quote":
       applyQuote(client, event.data);
+      break;
+    case "broker.status":
+      // The link changed: the broker's status and its sessions are read again at once.
+      void client.invalidateQueries({ queryKey: brokerKeys.all });
       break;
   }
 }

@@ -17,7 +17,18 @@ export type LiveEvent =
   | { type: "position.updated"; seq: number; ts: string; data: PositionRead }
   | { type: "account.updated"; seq: number; ts: string; data: AccountSummary }
   | { type: "risk.state"; seq: number; ts: string; data: RiskStateRead }
-  | { type: "quote"; seq: number; ts: string; data: QuoteRead };
+  | { type: "quote"; seq: number; ts: string; data: QuoteRead }
+  | { type: "broker.status"; seq: number; ts: string; data: BrokerLinkEvent };
+
+/** The broker link changed (`broker` channel): connected, disconnected or IB unreachable. */
+export interface BrokerLinkEvent {
+  kind: string;
+  state: "connected" | "disconnected" | "ib_unreachable";
+  connected: boolean;
+  since: string | null;
+  description: string;
+  reason: string | null;
+}
 
 export const EVENT_TYPES: ReadonlySet<string> = new Set([
   "order.updated",
@@ -26,10 +37,11 @@ export const EVENT_TYPES: ReadonlySet<string> = new Set([
   "account.updated",
   "risk.state",
   "quote",
+  "broker.status",
 ]);
 
 /** The channels every dashboard follows; quotes are added per watched symbol. */
-export const BASE_CHANNELS = ["orders", "fills", "positions", "account", "risk"] as const;
+export const BASE_CHANNELS = ["orders", "fills", "positions", "account", "risk", "broker"] as const;
 
 export function quoteChannel(symbol: string): string {
   return `quotes:${symbol.toUpperCase()}`;

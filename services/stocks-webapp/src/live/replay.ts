@@ -36,6 +36,8 @@ function entityKey(event: LiveEvent): string {
       return "risk";
     case "quote":
       return `quote:${event.data.symbol}`;
+    case "broker.status":
+      return "broker";
   }
 }
 

@@ -1,7 +1,11 @@
-/** The dashboard: account, positions, watchlist and chart, ticket, blotter, risk; kept live by one WebSocket. */
+/**
+ * The dashboard: account, positions, watchlist and chart, ticket, blotter, risk, broker
+ * sessions; kept live by one WebSocket.
+ */
 import { useMemo, useState } from "react";
 import type { QuoteRead } from "../api/types";
 import { AccountSummary } from "../components/AccountSummary";
+import { BrokerSessions } from "../components/BrokerSessions";
 import { Fills } from "../components/Fills";
 import { Banners, Header } from "../components/Header";
 import { OpenOrders } from "../components/OpenOrders";
@@ -68,7 +72,9 @@ function Board({ watchlist, setWatchlist }: { watchlist: string[]; setWatchlist:
     state === "reducing"
       ? "Trading is reducing-only: only orders that shrink a position are accepted."
       : b && !b.connected
-        ? "The broker is disconnected: orders will fail until it reconnects."
+        ? b.link.state === "ib_unreachable"
+          ? "IB Gateway has lost IB (1100): orders are refused until IB is back."
+          : "The broker is disconnected: orders will fail until it reconnects."
         : null;
 
   return (
@@ -91,6 +97,7 @@ function Board({ watchlist, setWatchlist }: { watchlist: string[]; setWatchlist:
           notice={notice}
         />
         <RiskPanel readOnly={Boolean(b?.read_only)} />
+        <BrokerSessions />
       </aside>
     </main>
   );

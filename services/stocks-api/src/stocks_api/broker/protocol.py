@@ -131,6 +131,16 @@ def is_paper_account(account_id: str) -> bool:
     return account_id.startswith("DU")
 
 
+class LinkState(enum.StrEnum):
+    """The state of the link to the broker, as a trader needs to know it."""
+
+    CONNECTED = "connected"  # orders can be placed
+    DISCONNECTED = "disconnected"  # no connection to the broker (or to IB Gateway)
+    # IB Gateway's socket is open, but the gateway has lost IB itself (IB's 1100):
+    # nothing placed now reaches IB, and what IB does meanwhile is not reported.
+    IB_UNREACHABLE = "ib_unreachable"
+
+
 # IB Gateway and TWS listen for live accounts on these ports (paper: 4002, 7497).
 LIVE_PORTS = frozenset({4001, 7496})
 
@@ -145,6 +155,11 @@ class ConnectionInfo:
     server_version: str | None
     connected_at: datetime | None
     last_reconnect_at: datetime | None = None
+    # The link as a trader needs it (IB Gateway connected but IB unreachable is not
+    # connected), and since when it has been so.
+    state: LinkState = LinkState.CONNECTED
+    state_since: datetime | None = None
+    orders_sent: int = 0  # order messages sent since the connection was made
 
     @property
     def on_live_port(self) -> bool:
@@ -216,7 +231,30 @@ class Execution:
     currency: str = "USD"
 
 
-BrokerEvent = OrderStatusUpdate | Execution
+@dataclass(frozen=True, slots=True)
+class LinkEvent:
+    """The link to the broker changed; pushed through the sink in order with the other events.
+
+    A `CONNECTED` event comes after the broker has replayed what it knows (open and
+    completed orders, executions) into the sink, so whoever acts on it (reconciliation)
+    sees those applied first. `restored` is set when IB came back behind an open socket
+    (IB's 1101, `data_lost` True, or 1102); `reconnect` when a dropped socket was made again.
+    `reason` says why the link went down (DISCONNECTED: "socket_drop").
+    """
+
+    state: LinkState
+    ts: datetime
+    reason: str | None = None
+    server_version: str | None = None
+    account_id: str | None = None
+    reconnect: bool = False
+    restored: bool = False
+    data_lost: bool = False
+    # When the link went down before this CONNECTED (a reconnect or a restoration).
+    down_since: datetime | None = None
+
+
+BrokerEvent = OrderStatusUpdate | Execution | LinkEvent
 EventSink = Callable[[BrokerEvent], None]
 
 
@@ -234,6 +272,13 @@ class BrokerTimeoutError(BrokerError):
 
 class BrokerRejectedError(BrokerError):
     """The broker refused the request (unknown order, invalid change, ...)."""
+
+
+class BrokerNotSentError(BrokerUnavailableError):
+    """Nothing of the request was sent: the broker was unreachable before a byte was written.
+
+    Only this error proves that an order never left the API, so that a retry may send it.
+    """
 
 
 @runtime_checkable
@@ -293,7 +338,9 @@ class BrokerClient(Protocol):
             The broker's order id. Acknowledgement and fills follow as events.
 
         Raises:
-            BrokerUnavailableError, BrokerTimeoutError, BrokerRejectedError.
+            BrokerNotSentError (nothing was sent: the order may be sent again),
+            BrokerUnavailableError, BrokerTimeoutError (its fate is unknown),
+            BrokerRejectedError.
         """
         ...
 
@@ -310,7 +357,9 @@ class BrokerClient(Protocol):
             The broker order ids, parent first, then the children in the given order.
 
         Raises:
-            BrokerUnavailableError, BrokerTimeoutError, BrokerRejectedError.
+            BrokerNotSentError (nothing was sent), BrokerUnavailableError,
+            BrokerTimeoutError (part may have been sent: its fate is unknown),
+            BrokerRejectedError.
         """
         ...
 
@@ -333,6 +382,28 @@ class BrokerClient(Protocol):
 
     async def open_order_ids(self) -> set[str]:
         """List the `client_order_id`s of the orders working at the broker (for reconciliation).
+
+        Raises:
+            BrokerUnavailableError, BrokerTimeoutError.
+        """
+        ...
+
+    async def resync(self) -> None:
+        """Replay what the broker knows (open and completed orders, executions) into the sink.
+
+        Connecting does this by itself; reconciliation calls it to look again.
+
+        Raises:
+            BrokerUnavailableError, BrokerTimeoutError.
+        """
+        ...
+
+    async def positions(self) -> dict[tuple[str, str], Decimal] | None:
+        """Return the broker's own positions, by (account id, symbol), for reconciliation.
+
+        Returns:
+            Signed quantities, or None when the broker keeps no books of its own (the
+            simulator: its positions are the ones booked from its fills).
 
         Raises:
             BrokerUnavailableError, BrokerTimeoutError.

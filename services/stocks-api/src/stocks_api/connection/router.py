@@ -1,23 +1,52 @@
-"""REST route of the broker connection."""
+"""REST routes of the broker connection and its session audit trail."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 
 from stocks_api.accounts.schemas import AccountRead
-from stocks_api.connection.schemas import BrokerOwnerRead, BrokerStatus
-from stocks_api.core.dependencies import AccountsDep, BrokerDep, GuardDep, OwnershipDep
+from stocks_api.connection import sessions as session_service
+from stocks_api.connection.link import link_status
+from stocks_api.connection.schemas import (
+    BrokerLinkRead,
+    BrokerOwnerRead,
+    BrokerSessionFilters,
+    BrokerSessionPage,
+    BrokerSessionRead,
+    BrokerStatus,
+    ReconciliationRead,
+)
+from stocks_api.core.dependencies import (
+    AccountsDep,
+    BrokerDep,
+    GuardDep,
+    OwnershipDep,
+    ReconcilerDep,
+    SessionDep,
+)
 
 router = APIRouter(prefix="/broker", tags=["broker"])
+
+_ERRORS: dict[int | str, dict[str, object]] = {
+    422: {"description": "validation failed (a bad `limit` or `cursor`)"},
+}
 
 
 @router.get("")
 async def get_broker(
-    broker: BrokerDep, guard: GuardDep, accounts: AccountsDep, ownership: OwnershipDep
+    broker: BrokerDep,
+    guard: GuardDep,
+    accounts: AccountsDep,
+    ownership: OwnershipDep,
+    session: SessionDep,
+    reconciler: ReconcilerDep,
 ) -> BrokerStatus:
-    """Show the broker: kind, connection, endpoint, paper or live, accounts, owner."""
+    """Show the broker: kind, connection, endpoint, paper or live, accounts, owner, session."""
     info = broker.connection_info()
     owner = ownership.owner
+    current = await session_service.current_session(session=session)
     return BrokerStatus(
         kind=info.kind,
         connected=broker.is_connected,
@@ -33,4 +62,20 @@ async def get_broker(
         role=ownership.role,
         read_only=not ownership.is_owner,
         owner=None if owner is None else BrokerOwnerRead.model_validate(owner),
+        session=None if current is None else BrokerSessionRead.model_validate(current),
+        link=BrokerLinkRead.model_validate(link_status(broker)),
+        reconciliation=None
+        if reconciler.last is None
+        else ReconciliationRead.model_validate(reconciler.last),
+    )
+
+
+@router.get("/sessions", responses=_ERRORS)
+async def list_broker_sessions(
+    session: SessionDep, filters: Annotated[BrokerSessionFilters, Query()]
+) -> BrokerSessionPage:
+    """List the broker sessions (one per connection), newest first, with cursor pagination."""
+    rows, next_cursor = await session_service.list_sessions(session=session, filters=filters)
+    return BrokerSessionPage(
+        items=[BrokerSessionRead.model_validate(r) for r in rows], next_cursor=next_cursor
     )

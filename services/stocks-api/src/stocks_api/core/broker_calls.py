@@ -7,11 +7,13 @@ from collections.abc import Awaitable
 from typing import TypeVar
 
 from stocks_api.broker.protocol import (
+    BrokerNotSentError,
     BrokerRejectedError,
     BrokerTimeoutError,
     BrokerUnavailableError,
 )
 from stocks_api.core.errors import (
+    BrokerNotSentAppError,
     BrokerRejectedAppError,
     BrokerTimeoutAppError,
     BrokerUnavailableAppError,
@@ -29,6 +31,8 @@ async def call_broker(call: Awaitable[T], *, timeout: float) -> T:
         raise BrokerTimeoutAppError() from exc
     except BrokerTimeoutError as exc:
         raise BrokerTimeoutAppError(str(exc) or None) from exc
+    except BrokerNotSentError as exc:
+        raise BrokerNotSentAppError(str(exc) or None) from exc
     except BrokerUnavailableError as exc:
         raise BrokerUnavailableAppError(str(exc) or None) from exc
     except BrokerRejectedError as exc:

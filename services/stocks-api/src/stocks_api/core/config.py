@@ -317,6 +317,11 @@ class Settings(BaseSettings):
     # runs read-only and tries to take over this often, and the owner checks it still
     # holds the lock this often.
     broker_lock_retry_seconds: float = Field(default=5.0, gt=0, le=300)
+    # Reconciliation runs after every (re)connect; besides, every interval it looks for
+    # orders that have waited longer than the grace for the broker's acknowledgement, asks
+    # the broker to replay, and resolves those the broker does not know.
+    reconcile_interval_seconds: float = Field(default=5.0, gt=0, le=300)
+    reconcile_grace_seconds: float = Field(default=20.0, gt=0, le=3600)
     # Orders to a live account (or a live IBKR port) are refused unless this is true.
     allow_live_trading: bool = False
     # Redis for the event bus (redis://host:port/db); unset keeps events in this process.

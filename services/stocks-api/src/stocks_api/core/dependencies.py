@@ -22,6 +22,7 @@ from stocks_api.core.calendar import SessionCalendar
 from stocks_api.core.config import Settings
 from stocks_api.core.database import Database
 from stocks_api.orders.consumer import BrokerEventConsumer
+from stocks_api.orders.reconciliation import Reconciler
 from stocks_api.risk.engine import RiskEngine
 from stocks_api.streaming.bus import EventBus
 
@@ -82,6 +83,11 @@ async def get_bus(request: Request) -> EventBus:
     return bus
 
 
+async def get_reconciler(request: Request) -> Reconciler:
+    reconciler: Reconciler = request.app.state.reconciler
+    return reconciler
+
+
 async def get_accounts(request: Request) -> list[BrokerAccount]:
     accounts: list[BrokerAccount] = request.app.state.accounts
     return accounts
@@ -99,3 +105,4 @@ OwnershipDep = Annotated[BrokerOwnership, Depends(get_ownership)]
 AccountsDep = Annotated[list[BrokerAccount], Depends(get_accounts)]
 RiskDep = Annotated[RiskEngine, Depends(get_risk)]
 BusDep = Annotated[EventBus, Depends(get_bus)]
+ReconcilerDep = Annotated[Reconciler, Depends(get_reconciler)]

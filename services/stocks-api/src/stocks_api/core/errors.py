@@ -66,6 +66,10 @@ class BrokerUnavailableAppError(ServiceUnavailableError):
     message = "the broker is not available"
 
 
+class BrokerNotSentAppError(BrokerUnavailableAppError):
+    """The broker was unreachable before anything was sent: the request may be made again."""
+
+
 class BrokerTimeoutAppError(AppError):
     status_code = 504
     code = "BROKER_TIMEOUT"

@@ -46,7 +46,22 @@ WEBSOCKET_DISCONNECTS = Counter(
 MARKETDATA_SUBSCRIPTIONS = Gauge(
     "marketdata_subscriptions", "Symbols whose quotes are streamed to WebSocket clients"
 )
-BROKER_CONNECTED = Gauge("broker_connected", "1 while the broker connection is up")
+BROKER_CONNECTED = Gauge(
+    "broker_connected",
+    "1 while orders can reach the broker (0 also while IB Gateway has lost IB: its 1100)",
+)
+BROKER_IB_OUTAGES = Counter(
+    "broker_ib_outages_total", "Times IB Gateway lost IB behind an open socket (IB's 1100)"
+)
+BROKER_POSITION_DIFFERENCES = Gauge(
+    "broker_position_differences",
+    "Positions that differed from the broker's own at the last reconciliation",
+)
+RECONCILED_ORDERS = Counter(
+    "reconciled_orders_total",
+    "Orders reconciliation resolved itself (the broker did not know them), by outcome",
+    ["outcome"],
+)
 BROKER_OWNER = Gauge(
     "broker_owner",
     "1 while this instance owns the broker connection, 0 while it is a read-only standby",

@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 from stocks_api.broker.protocol import BrokerClient
+from stocks_api.connection.link import link_status
 from stocks_api.connection.ownership import BrokerOwnership
 from stocks_api.core import metrics
 from stocks_api.core.database import Database
@@ -44,7 +45,14 @@ async def check_database(db: Database) -> dict[str, Any]:
 async def check_broker(broker: BrokerClient) -> dict[str, Any]:
     """Ask the broker for a round trip."""
     if not broker.is_connected:
-        return {"status": "down", "kind": broker.kind, "error": "not connected"}
+        link = link_status(broker)
+        return {
+            "status": "down",
+            "kind": broker.kind,
+            "link": link["state"],
+            "since": link["since"],
+            "error": link["description"],
+        }
     try:
         async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
             latency = await broker.ping()

@@ -5,6 +5,9 @@ A single task drains the queue in batches and applies each batch in one transact
 applying is idempotent (fills are keyed by `exec_id`, status updates that change
 nothing are ignored), so replays after a reconnect are harmless. Nothing else writes
 broker state.
+
+Link events (connected, disconnected, IB unreachable) travel the same queue, so a
+listener told "connected" knows that the replay the broker made before it is applied.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from stocks_api.broker.protocol import (
     BrokerEvent,
     BrokerOrderStatus,
     Execution,
+    LinkEvent,
     OrderStatusUpdate,
 )
 from stocks_api.core import metrics
@@ -67,6 +71,13 @@ class BrokerEventConsumer:
         self._task: asyncio.Task[None] | None = None
         self._fill_listeners: list[Callable[[set[tuple[str, str]]], None]] = []
         self._verdict_listeners: list[Callable[[list[bool]], Awaitable[None]]] = []
+        self._link_listeners: list[Callable[[LinkEvent], Awaitable[None]]] = []
+        self._cancel_listeners: list[Callable[[list[str]], Awaitable[None]]] = []
+        self._fill_count_listeners: list[Callable[[int], None]] = []
+        self._sent_listeners: list[Callable[[int], None]] = []
+        # client_order_ids being sent to the broker right now (by orders.service): not yet
+        # known to the broker without being lost, so reconciliation leaves them alone.
+        self.in_flight: set[str] = set()
 
     def on_fills(self, listener: Callable[[set[tuple[str, str]]], None]) -> None:
         """Call `listener` (synchronously, never blocking) after each commit that booked fills.
@@ -82,6 +93,31 @@ class BrokerEventConsumer:
         order that never reached the broker, reconciliation) are not the broker's verdicts.
         """
         self._verdict_listeners.append(listener)
+
+    def on_link(self, listener: Callable[[LinkEvent], Awaitable[None]]) -> None:
+        """Await `listener` with each link event, after the events before it are applied."""
+        self._link_listeners.append(listener)
+
+    def on_cancel_intents(self, listener: Callable[[list[str]], Awaitable[None]]) -> None:
+        """Await `listener` with the broker ids of orders whose cancel waited for their ack.
+
+        A cancel asked for before the broker acknowledged the order is recorded as intent
+        (pending_cancel); when the acknowledgement arrives, the cancel is the listener's to send.
+        """
+        self._cancel_listeners.append(listener)
+
+    def on_fill_count(self, listener: Callable[[int], None]) -> None:
+        """Call `listener` (synchronously) with the number of fills each commit booked."""
+        self._fill_count_listeners.append(listener)
+
+    def on_sent(self, listener: Callable[[int], None]) -> None:
+        """Call `listener` (synchronously) with the number of orders each placement sent."""
+        self._sent_listeners.append(listener)
+
+    def note_sent(self, count: int) -> None:
+        """Tell the listeners that `count` orders went to the broker (never blocks)."""
+        for listener in self._sent_listeners:
+            listener(count)
 
     # -- intake -------------------------------------------------------------------
 
@@ -139,7 +175,18 @@ class BrokerEventConsumer:
         if not batch:
             return
         try:
-            await self.apply([event for _, event in batch], from_broker=True)
+            events = [event for _, event in batch]
+            links = [event for event in events if isinstance(event, LinkEvent)]
+            if len(links) < len(events):
+                await self.apply(
+                    [e for e in events if not isinstance(e, LinkEvent)], from_broker=True
+                )
+            for link in links:
+                for link_listener in self._link_listeners:
+                    try:
+                        await link_listener(link)
+                    except Exception:  # a listener's failure must not stop the consumer
+                        log.exception("link_listener_failed")
         finally:
             # Progress even on failure (apply() has logged each failed event), so
             # waiters are released rather than hung.
@@ -149,7 +196,9 @@ class BrokerEventConsumer:
 
     # -- applying -----------------------------------------------------------------
 
-    async def apply(self, events: Sequence[BrokerEvent], *, from_broker: bool = False) -> None:
+    async def apply(
+        self, events: Sequence[OrderStatusUpdate | Execution], *, from_broker: bool = False
+    ) -> None:
         """Apply events in one transaction; if that fails, one by one, logging failures.
 
         `from_broker` marks events the broker pushed (their verdicts go to the listeners).
@@ -172,6 +221,14 @@ class BrokerEventConsumer:
             }
             for listener in self._fill_listeners:
                 listener(positions)
+            for count_listener in self._fill_count_listeners:
+                count_listener(len(changed.fills))
+        if changed.cancel_intents:
+            for cancel_listener in self._cancel_listeners:
+                try:
+                    await cancel_listener(changed.cancel_intents)
+                except Exception:
+                    log.exception("cancel_listener_failed")
         if from_broker and changed.verdicts:
             for verdict_listener in self._verdict_listeners:
                 try:
@@ -192,7 +249,9 @@ class BrokerEventConsumer:
             changes.note_order(order, capture=True)
         await self._publish(changes)
 
-    async def _apply_in_transaction(self, events: Sequence[BrokerEvent]) -> _Changes:
+    async def _apply_in_transaction(
+        self, events: Sequence[OrderStatusUpdate | Execution]
+    ) -> _Changes:
         changes = _Changes()
         # Every change of an order is published (submitted, then filled), not only the
         # last state of a batch; payloads are built only when someone may listen.
@@ -211,6 +270,10 @@ class BrokerEventConsumer:
                     log.warning("broker_event_for_unknown_order", broker_event=repr(event))
                     continue
                 before = _visible_state(order)
+                awaiting_ack = (
+                    order.status == OrderStatus.PENDING_CANCEL.value
+                    and order.broker_order_id is None
+                )
                 if isinstance(event, Execution):
                     if event.exec_id in known_execs:
                         continue  # a replay: stored already
@@ -222,6 +285,12 @@ class BrokerEventConsumer:
                     _apply_status(session, order, event)
                     if before[0] == OrderStatus.PENDING_SUBMIT.value != order.status:
                         changes.verdicts.append(order.status != OrderStatus.REJECTED.value)
+                if (
+                    awaiting_ack
+                    and order.broker_order_id
+                    and order.status == OrderStatus.PENDING_CANCEL.value
+                ):
+                    changes.cancel_intents.append(order.broker_order_id)
                 if _visible_state(order) != before:
                     # Set now rather than at the flush, so the snapshot below has it.
                     order.updated_at = utcnow()
@@ -247,6 +316,8 @@ class _Changes:
         self.published: list[Fill | dict[str, Any]] = []
         # The broker's answers to new orders, in event order (True: accepted).
         self.verdicts: list[bool] = []
+        # Broker ids of orders acknowledged after a cancel was asked for: to cancel now.
+        self.cancel_intents: list[str] = []
 
     def note_fill(self, fill: Fill) -> None:
         self.fills.append(fill)
@@ -260,6 +331,7 @@ class _Changes:
         self.fills.extend(other.fills)
         self.published.extend(other.published)
         self.verdicts.extend(other.verdicts)
+        self.cancel_intents.extend(other.cancel_intents)
 
 
 def _visible_state(order: Order) -> tuple[object, ...]:
@@ -275,14 +347,16 @@ def _visible_state(order: Order) -> tuple[object, ...]:
 
 
 async def _orders_by_client_id(
-    session: AsyncSession, events: Sequence[BrokerEvent]
+    session: AsyncSession, events: Sequence[OrderStatusUpdate | Execution]
 ) -> dict[str, Order]:
     ids = {event.client_order_id for event in events}
     rows = await session.scalars(select(Order).where(Order.client_order_id.in_(ids)))
     return {order.client_order_id: order for order in rows}
 
 
-async def _known_exec_ids(session: AsyncSession, events: Sequence[BrokerEvent]) -> set[str]:
+async def _known_exec_ids(
+    session: AsyncSession, events: Sequence[OrderStatusUpdate | Execution]
+) -> set[str]:
     exec_ids = {event.exec_id for event in events if isinstance(event, Execution)}
     if not exec_ids:
         return set()
@@ -320,12 +394,17 @@ def _apply_execution(session: AsyncSession, order: Order, event: Execution) -> F
         "price": str(event.price),
         "commission": str(event.commission),
     }
+    if target is OrderStatus.PARTIALLY_FILLED and order.status == OrderStatus.PENDING_CANCEL.value:
+        # Part filled while a cancel is on its way: still pending_cancel, fill recorded.
+        record_event(session, order, "fill", payload=payload)
+        return fill
     _move(session, order, target, kind="fill", reason=None, payload=payload, at=event.ts)
     return fill
 
 
 def _apply_status(session: AsyncSession, order: Order, event: OrderStatusUpdate) -> None:
-    if order.broker_order_id is None and event.broker_order_id:
+    acknowledged_now = order.broker_order_id is None and bool(event.broker_order_id)
+    if acknowledged_now:
         order.broker_order_id = event.broker_order_id
     changed = _apply_broker_terms(order, event)
     if event.status in _DIRECT_STATUS:
@@ -334,6 +413,21 @@ def _apply_status(session: AsyncSession, order: Order, event: OrderStatusUpdate)
         # Fill states follow the stored fills, which are the source of truth: a broker
         # may report "filled" before the execution itself arrives.
         target = _status_from_fills(order)
+    if (
+        acknowledged_now
+        and order.status == OrderStatus.PENDING_CANCEL.value
+        and target in (OrderStatus.SUBMITTED, OrderStatus.PARTIALLY_FILLED)
+    ):
+        # Acknowledged after a cancel was asked for: it stays pending_cancel, and the
+        # cancel goes to the broker now (see `on_cancel_intents`).
+        record_event(
+            session,
+            order,
+            "broker_update",
+            reason="acknowledged by the broker; the cancel asked for before is sent now",
+            payload={"broker_status": event.status.value, **event.payload, **changed},
+        )
+        return
     if target.value == order.status:
         # No status change, but worth the audit trail ("stop triggered", "activated", ...).
         if event.reason or changed:

@@ -13,12 +13,11 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
@@ -29,6 +28,7 @@ from stocks_api.broker.protocol import (
     BrokerClient,
     BrokerOrderStatus,
     Contract,
+    LinkState,
     OrderChange,
     OrderRequest,
     OrderStatusUpdate,
@@ -41,6 +41,7 @@ from stocks_api.core import metrics
 from stocks_api.core.broker_calls import call_broker
 from stocks_api.core.database import utcnow
 from stocks_api.core.errors import (
+    BrokerNotSentAppError,
     BrokerRejectedAppError,
     BrokerTimeoutAppError,
     BrokerUnavailableAppError,
@@ -88,18 +89,26 @@ async def submit(
 
     `account` is the account the order trades in (its type decides whether short sales
     are allowed). `flatten` marks the kill switch's closing orders (see `risk.checks`).
-    Returns the order and whether it was created by this call.
+    Returns the order and whether this call sent it (created it, or sent an unsent one).
+
+    Retries: an order whose row exists is replayed as it stands, except an `unsent` one
+    (the broker was unreachable before anything was sent), which this call sends: through
+    the risk checks again, once, with both attempts in its audit trail.
     """
     started = time.perf_counter()
     client_order_id = order_in.client_order_id or uuid.uuid4().hex
     request_hash = order_in.request_hash(client_order_id)
     structlog.contextvars.bind_contextvars(client_order_id=client_order_id)
 
+    unsent: Order | None = None
     if order_in.client_order_id is not None:  # a generated id cannot have been used yet
         existing = await _by_client_id(session, client_order_id)
         if existing is not None:
-            return await _replay(session, existing, request_hash), False
+            if existing.status != OrderStatus.UNSENT.value or existing.request_hash != request_hash:
+                return await _replay(session, existing, request_hash), False
+            unsent = existing
     guard.check()
+    require_link(broker)  # before anything is written: nothing to resolve afterwards
     contract = await call_broker(broker.contract(order_in.symbol), timeout=timeout)
     if contract is None:
         raise UnknownSymbolError(order_in.symbol)
@@ -112,10 +121,15 @@ async def submit(
         engine=risk, broker=broker, quote=quote, timeout=timeout
     )
 
-    order = _new_order(order_in, client_order_id, request_hash)
-    legs = _new_legs(order_in, order)
+    if unsent is None:
+        order = _new_order(order_in, client_order_id, request_hash)
+        legs = _new_legs(order_in, order)
+    else:
+        order, legs = unsent, list(unsent.legs)
     try:
         async with risk.admission(session) as state:
+            if unsent is not None and not await _still_unsent(session, order):
+                raise _SentMeanwhile
             verdict = await risk_service.assess(
                 session=session,
                 engine=risk,
@@ -127,10 +141,13 @@ async def submit(
                 timeout=timeout,
             )
             if verdict.failures:
-                await _store_risk_rejection(session, order, verdict.details)
+                await _store_risk_rejection(session, order, legs, verdict.details)
             else:
                 risk.pace.record(proposed.messages)
-                await _write_ahead(session, order, legs)
+                if unsent is None:
+                    await _write_ahead(session, order, legs)
+                else:
+                    await _write_ahead_again(session, order, legs)
     except IntegrityError:
         # Another request with the same client_order_id won the race; answer as a replay.
         await session.rollback()
@@ -138,12 +155,16 @@ async def submit(
         if winner is None:  # pragma: no cover - the unique index guarantees a winner
             raise
         return await _replay(session, winner, request_hash), False
+    except _SentMeanwhile:
+        # A concurrent retry sent it first: answer with the order as that one left it.
+        await session.refresh(order)
+        return await _replay(session, order, request_hash), False
     await risk_service.trip_if_loss_breached(engine=risk, verdict=verdict)
     structlog.contextvars.bind_contextvars(order_id=order.id)
     if verdict.failures:
         metrics.ORDERS.labels(type=order.order_type, side=order.side, status=order.status).inc()
         log.info("risk_rejected", checks=[f["check"] for f in verdict.details])
-        await consumer.announce([order])
+        await consumer.announce([order, *legs])
         raise RiskRejectedError(verdict.details, order_id=order.id)
     for new in (order, *legs):
         metrics.ORDERS.labels(type=new.order_type, side=new.side, status=new.status).inc()
@@ -151,48 +172,106 @@ async def submit(
 
     mark = consumer.last_received
     parent_request = _broker_request(order)
+    sending = [new.client_order_id for new in (order, *legs)]
+    consumer.in_flight.update(sending)  # reconciliation leaves orders on their way alone
     try:
         if legs:
             children = [_broker_request(leg, parent=order) for leg in legs]
             await call_broker(broker.place_bracket(parent_request, children), timeout=timeout)
         else:
             await call_broker(broker.place_order(parent_request), timeout=timeout)
-    except (BrokerRejectedAppError, BrokerUnavailableAppError) as exc:
-        # The broker never took the order: record why, keep the rows (audit trail).
+    except BrokerNotSentAppError as exc:
+        # Provably never sent: the row stays, not final, for a retry to send.
+        await _keep_unsent(session, consumer, [order, *legs], exc.message)
+        exc.message = f"{exc.message}; the order was not sent: retry with the same client_order_id"
+        exc.details = [{"order_id": order.id, "client_order_id": client_order_id}]
+        raise
+    except BrokerRejectedAppError as exc:
+        # The broker refused it: record why, keep the rows (audit trail). Final.
         await _reject_unsent(session, consumer, [order, *legs], exc.message)
-        if isinstance(exc, BrokerRejectedAppError):
-            await risk_service.note_broker_verdicts(engine=risk, verdicts=[False])
+        await risk_service.note_broker_verdicts(engine=risk, verdicts=[False])
         exc.details = [{"order_id": order.id, "client_order_id": client_order_id}]
         raise
-    except BrokerTimeoutAppError as exc:
-        # Unknown whether the broker has it; reconciliation by client_order_id decides.
-        log.error("place_order_timeout", order_id=order.id)
-        exc.details = [{"order_id": order.id, "client_order_id": client_order_id}]
-        raise
+    except (BrokerTimeoutAppError, BrokerUnavailableAppError) as exc:
+        # Unknown whether the broker has it (the connection failed after the write, or no
+        # answer came): never sent again; reconciliation by client_order_id decides.
+        log.error("place_order_fate_unknown", order_id=order.id, error=exc.message)
+        raise BrokerTimeoutAppError(
+            f"{exc.message}; the order may have reached the broker: it stays pending_submit"
+            " until the broker's answer or reconciliation decides, and a retry with the same"
+            " client_order_id answers its state",
+            details=[{"order_id": order.id, "client_order_id": client_order_id}],
+        ) from exc
+    finally:
+        consumer.in_flight.difference_update(sending)
+    consumer.note_sent(len(sending))
     metrics.ORDER_LATENCY.observe(time.perf_counter() - started)
     return await _after_broker_call(session, consumer, order, mark, timeout), True
 
 
+class _SentMeanwhile(Exception):
+    """An unsent order was sent by a concurrent retry while this one waited."""
+
+
+def require_link(broker: BrokerClient) -> None:
+    """Refuse (503) while orders cannot reach the broker, before anything is written."""
+    if broker.is_connected:
+        return
+    info = broker.connection_info()
+    if info.state is LinkState.IB_UNREACHABLE:
+        raise BrokerNotSentAppError(
+            "IB Gateway has lost its connection to IB (1100); nothing was placed, retry later"
+        )
+    raise BrokerNotSentAppError("the broker is not connected; nothing was placed, retry later")
+
+
+async def _still_unsent(session: AsyncSession, order: Order) -> bool:
+    await session.refresh(order)
+    return order.status == OrderStatus.UNSENT.value
+
+
 async def _store_risk_rejection(
-    session: AsyncSession, order: Order, details: list[dict[str, Any]]
+    session: AsyncSession, order: Order, legs: list[Order], details: list[dict[str, Any]]
 ) -> None:
-    """Keep a refused order in the audit trail: status rejected, with every failed check."""
-    order.status = OrderStatus.REJECTED.value
-    order.reject_reason = "risk: " + "; ".join(str(d["message"]) for d in details)
-    session.add(order)
-    await session.flush()
+    """Keep a refused order in the audit trail: status rejected, with every failed check.
+
+    A new order is written here for the first time (its legs never are); a retried
+    unsent one is moved to rejected with its legs.
+    """
+    retried = order.id is not None
+    reason = "risk: " + "; ".join(str(d["message"]) for d in details)
+    if not retried:
+        order.status = OrderStatus.REJECTED.value
+        session.add(order)
+        await session.flush()
+        from_status = None
+    else:
+        from_status = order.status
+        for leg in legs:
+            record_event(
+                session,
+                leg,
+                RISK_REJECTED_EVENT,
+                to_status=OrderStatus.REJECTED.value,
+                reason="its parent was refused by the risk checks",
+            )
+            leg.status = OrderStatus.REJECTED.value
+            leg.reject_reason = "its parent was refused by the risk checks"
+        order.status = OrderStatus.REJECTED.value
+    order.reject_reason = reason
     session.add(
         OrderEvent(
             order_id=order.id,
             kind=RISK_REJECTED_EVENT,
-            from_status=None,
+            from_status=from_status,
             to_status=order.status,
             reason=order.reject_reason,
             payload={"request_hash": order.request_hash, "checks": details},
         )
     )
     await session.commit()
-    set_committed_value(order, "legs", [])  # never written: nothing to load
+    if not retried:
+        set_committed_value(order, "legs", [])  # never written: nothing to load
 
 
 def check_qty_increment(contract: Contract, qty: Decimal) -> None:
@@ -333,6 +412,41 @@ async def _write_ahead(session: AsyncSession, order: Order, legs: list[Order]) -
         set_committed_value(leg, "legs", [])
 
 
+async def _write_ahead_again(session: AsyncSession, order: Order, legs: list[Order]) -> None:
+    """Move an unsent order (and its legs) back to pending_submit, as a retry sends it."""
+    now = utcnow()
+    for row in (order, *legs):
+        record_event(
+            session,
+            row,
+            "resubmitted",
+            to_status=OrderStatus.PENDING_SUBMIT.value,
+            reason="retried with the same client_order_id",
+        )
+        row.status = OrderStatus.PENDING_SUBMIT.value
+        row.updated_at = now
+    await session.commit()
+
+
+async def _keep_unsent(
+    session: AsyncSession, consumer: BrokerEventConsumer, orders: list[Order], reason: str
+) -> None:
+    """Record that `orders` were never sent (not final: a retry sends them)."""
+    await session.refresh(orders[0])
+    if orders[0].status != OrderStatus.PENDING_SUBMIT.value:  # pragma: no cover - defensive
+        log.error("unsent_order_moved", order_id=orders[0].id, status=orders[0].status)
+        return
+    now = utcnow()
+    for row in orders:
+        if row is not orders[0]:
+            await session.refresh(row)
+        record_event(session, row, "not_sent", to_status=OrderStatus.UNSENT.value, reason=reason)
+        row.status = OrderStatus.UNSENT.value
+        row.updated_at = now
+    await session.commit()
+    await consumer.announce(orders)
+
+
 async def _replay(session: AsyncSession, existing: Order, request_hash: str) -> Order:
     """Answer a repeated request as the first one was answered (a risk refusal too)."""
     if existing.request_hash != request_hash:
@@ -413,6 +527,12 @@ async def _after_broker_call(
 
 async def _by_client_id(session: AsyncSession, client_order_id: str) -> Order | None:
     result = await session.scalars(select(Order).where(Order.client_order_id == client_order_id))
+    return result.first()
+
+
+async def by_broker_order_id(*, session: AsyncSession, broker_order_id: str) -> Order | None:
+    """Return the order the broker knows as `broker_order_id`, if any."""
+    result = await session.scalars(select(Order).where(Order.broker_order_id == broker_order_id))
     return result.first()
 
 
@@ -602,7 +722,21 @@ async def cancel(
     order_id: int,
     timeout: float,
 ) -> Order:
-    """Ask the broker to cancel an open order."""
+    """Ask the broker to cancel an open order.
+
+    An order the broker has not acknowledged yet (pending_submit) may be at the broker
+    or not: the cancel is recorded as intent (pending_cancel) and carried out the moment
+    the broker reports the order, or completed by reconciliation when the broker never
+    had it. An unsent order was never sent: it is cancelled here.
+    """
+    order = await get_or_raise(session=session, order_id=order_id)
+    status = OrderStatus(order.status)
+    if status is OrderStatus.UNSENT:
+        await _cancel_unsent(session, consumer, order)
+        return order
+    unacknowledged = status is OrderStatus.PENDING_SUBMIT and order.broker_order_id is None
+    if unacknowledged and await _record_cancel_intent(session, consumer, order, timeout):
+        return order
     order = await _working_order(session, order_id)
     record_event(session, order, "cancel_requested")
     await session.commit()
@@ -610,6 +744,74 @@ async def cancel(
     assert order.broker_order_id is not None
     await call_broker(broker.cancel_order(order.broker_order_id), timeout=timeout)
     return await _after_broker_call(session, consumer, order, mark, timeout)
+
+
+async def _cancel_unsent(
+    session: AsyncSession, consumer: BrokerEventConsumer, order: Order
+) -> None:
+    rows = [order, *order.legs]
+    await consumer.apply(
+        [
+            OrderStatusUpdate(
+                client_order_id=row.client_order_id,
+                broker_order_id="",
+                status=BrokerOrderStatus.CANCELLED,
+                filled_qty=row.filled_qty,
+                remaining_qty=row.qty,
+                ts=utcnow(),
+                reason="cancelled before it was ever sent",
+            )
+            for row in rows
+        ]
+    )
+    for row in rows:
+        await session.refresh(row)
+    await session.commit()
+
+
+async def _record_cancel_intent(
+    session: AsyncSession, consumer: BrokerEventConsumer, order: Order, timeout: float
+) -> bool:
+    """Mark a not yet acknowledged order pending_cancel; False if it was acknowledged meanwhile.
+
+    Written only while the row is still unacknowledged (a conditional update), and checked
+    again once the consumer has applied what it had received: an acknowledgement applied
+    from a read older than this write would have overwritten the intent, and then the
+    order is cancelled at the broker in the ordinary way.
+    """
+    now = utcnow()
+    result = await session.execute(
+        update(Order)
+        .where(
+            Order.id == order.id,
+            Order.status == OrderStatus.PENDING_SUBMIT.value,
+            Order.broker_order_id.is_(None),
+        )
+        .values(status=OrderStatus.PENDING_CANCEL.value, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        await session.rollback()
+        await session.refresh(order)
+        return False
+    session.add(
+        OrderEvent(
+            order_id=order.id,
+            kind="cancel_requested",
+            from_status=OrderStatus.PENDING_SUBMIT.value,
+            to_status=OrderStatus.PENDING_CANCEL.value,
+            reason="not yet acknowledged by the broker: cancelled as soon as it is found there,"
+            " or when reconciliation shows the broker never had it",
+        )
+    )
+    await session.commit()
+    await consumer.wait_applied(consumer.last_received, timeout)
+    await session.refresh(order)
+    await session.commit()
+    if order.status == OrderStatus.PENDING_CANCEL.value:
+        await consumer.announce([order])
+        return True
+    return False
 
 
 async def cancel_all(
@@ -681,50 +883,3 @@ async def _working_order(session: AsyncSession, order_id: int, *, refresh: bool 
         raise OrderNotOpenError(order.id, "not yet acknowledged by the broker")
     structlog.contextvars.bind_contextvars(order_id=order.id, client_order_id=order.client_order_id)
     return order
-
-
-# -- start-up -----------------------------------------------------------------------
-
-
-async def reconcile_open_orders(
-    *, session: AsyncSession, broker: BrokerClient, consumer: BrokerEventConsumer, timeout: float
-) -> int:
-    """Close out open orders the broker no longer works (after a restart); return how many.
-
-    Connecting replays what the broker knows (IB: open and completed orders and
-    executions, each carrying our client_order_id as its orderRef), so an order written
-    ahead whose acknowledgement was lost in a crash is found and brought up to date by
-    its client_order_id. That replay is applied first; only orders still open after it,
-    and unknown to the broker, are closed here.
-    """
-    if not await consumer.wait_applied(consumer.last_received, timeout):
-        log.warning("reconcile_replay_not_applied", timeout=timeout)
-    working = await call_broker(broker.open_order_ids(), timeout=timeout)
-    rows = await session.scalars(
-        select(Order).where(Order.status.in_([s.value for s in OPEN])).order_by(Order.id)
-    )
-    now: datetime = utcnow()
-    events = []
-    for order in rows:
-        if order.client_order_id in working:
-            continue
-        never_sent = order.status == OrderStatus.PENDING_SUBMIT.value
-        events.append(
-            OrderStatusUpdate(
-                client_order_id=order.client_order_id,
-                broker_order_id=order.broker_order_id or "",
-                status=BrokerOrderStatus.REJECTED if never_sent else BrokerOrderStatus.CANCELLED,
-                filled_qty=order.filled_qty,
-                remaining_qty=order.qty - order.filled_qty,
-                ts=now,
-                reason=(
-                    "never reached the broker before a restart"
-                    if never_sent
-                    else "no longer working at the broker after a restart"
-                ),
-            )
-        )
-    if events:
-        await consumer.apply(events)
-        log.warning("reconciled_open_orders", count=len(events))
-    return len(events)

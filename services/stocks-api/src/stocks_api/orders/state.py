@@ -8,6 +8,9 @@ from stocks_api.core.errors import IllegalTransitionError
 
 
 class OrderStatus(enum.StrEnum):
+    # Written ahead, but provably never sent: the broker was unreachable before a byte
+    # went out. Not final: a retry with the same client_order_id and body sends it.
+    UNSENT = "unsent"
     PENDING_SUBMIT = "pending_submit"
     SUBMITTED = "submitted"
     PARTIALLY_FILLED = "partially_filled"
@@ -21,14 +24,27 @@ class OrderStatus(enum.StrEnum):
 S = OrderStatus
 
 TERMINAL: frozenset[OrderStatus] = frozenset({S.FILLED, S.CANCELLED, S.REJECTED, S.EXPIRED})
-OPEN: frozenset[OrderStatus] = frozenset(set(S) - TERMINAL)
+# Open: at the broker, or possibly so (pending_submit). An unsent order is neither open
+# nor final: it works nowhere until a retry sends it.
+OPEN: frozenset[OrderStatus] = frozenset(set(S) - TERMINAL - {S.UNSENT})
 
+# A cancel asked for before the broker acknowledged the order is pending_cancel until the
+# order is found at the broker (then cancelled there) or known never to have reached it.
 # Fills may race a cancel request, so pending_cancel can still fill; a broker that
 # refuses a cancel puts the order back to working. partially_filled -> partially_filled
 # is legal: each further partial fill is a step of its own in the audit trail.
 TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+    S.UNSENT: frozenset({S.PENDING_SUBMIT, S.CANCELLED, S.REJECTED}),
     S.PENDING_SUBMIT: frozenset(
-        {S.SUBMITTED, S.PARTIALLY_FILLED, S.FILLED, S.PENDING_CANCEL, S.CANCELLED, S.REJECTED}
+        {
+            S.UNSENT,
+            S.SUBMITTED,
+            S.PARTIALLY_FILLED,
+            S.FILLED,
+            S.PENDING_CANCEL,
+            S.CANCELLED,
+            S.REJECTED,
+        }
     ),
     S.SUBMITTED: frozenset(
         {S.PARTIALLY_FILLED, S.FILLED, S.PENDING_CANCEL, S.CANCELLED, S.REJECTED, S.EXPIRED}

@@ -21,7 +21,7 @@ CLOSE_FORBIDDEN = 4403  # the credential lacks the `read` scope, or the Origin i
 CLOSE_TOO_SLOW = 4408  # the client's outgoing queue filled up: it did not keep up
 
 QUOTES_PREFIX = "quotes:"
-FIXED_CHANNELS = ("orders", "fills", "positions", "account", "risk")
+FIXED_CHANNELS = ("orders", "fills", "positions", "account", "risk", "broker")
 
 # Bus topic -> channel; quotes go to `quotes:<symbol>` of the quote itself.
 TOPIC_CHANNELS = {
@@ -30,6 +30,7 @@ TOPIC_CHANNELS = {
     "position.updated": "positions",
     "account.updated": "account",
     "risk.state": "risk",
+    "broker.status": "broker",
 }
 QUOTE_TOPIC = "quote"
 # The message that tells a client to re-read the REST resources.

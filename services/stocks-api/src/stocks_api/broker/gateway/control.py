@@ -12,11 +12,28 @@ answer and the server carries on:
     mute                      the next order trades, but its client hears nothing of it
                               (until it reconnects and the order is replayed)
     connectivity CODE         send IB's 1100 (lost), 1101 or 1102 (restored) to every client
-    status                    `ok {json}`: connected client ids and the faults in force
+                              (the message only; `outage` makes IB unreachable as well)
+    outage SECONDS [CODE]     IB unreachable for SECONDS (0..3600): 1100 to every client, then
+                              every message to clients is lost and every order, modification
+                              and cancel they send never reaches the engine (which trades on),
+                              then CODE: 1102 (data maintained, the default) or 1101 (data
+                              lost: streaming subscriptions dropped); again: ends SECONDS
+                              from now instead
+    outage start              the same, until `outage end`
+    outage end [CODE]         end the outage now with 1102 (the default) or 1101
+    restart SECONDS           IB Gateway's daily restart: drop every client, refuse
+                              connections for SECONDS (0..3600), come back with the state
+                              (reloaded from the state file when there is one)
+    book                      `ok {json}`: gateway-sim's own books, every order, execution,
+                              position and the cash (for a fault campaign to count against)
+    status                    `ok {json}`: connected client ids, the faults in force, whether
+                              an outage is in force (and when it ends), a restart under way,
+                              the state file
     help                      the commands
 
 `stocks-api gateway-ctl COMMAND...` sends one command; `nc 127.0.0.1 4003` works as well.
-Tests call `GatewaySim`'s own methods (`drop_connections()`, ...) instead.
+Tests call `GatewaySim`'s own methods (`drop_connections()`, `outage()`, `restart()`,
+`book()`, ...) instead.
 """
 
 from __future__ import annotations
@@ -43,9 +60,12 @@ MAX_SECONDS = 3600.0
 MAX_CODE = 2**31 - 1  # an IB error code travels as a 32-bit int
 MAX_LINE = 4096
 CONNECTIVITY_CODES = (1100, 1101, 1102)
+OUTAGE_END_CODES = (1101, 1102)
+MAX_ANSWER = 64 * 1024 * 1024  # `book` is one line however many orders it lists
 HELP = (
     "commands: drop | refuse SECONDS | reject CODE [MESSAGE...] | delay SECONDS | lose"
-    " | mute | connectivity 1100|1101|1102 | status | help"
+    " | mute | connectivity 1100|1101|1102 | outage SECONDS [1101|1102] | outage start"
+    " | outage end [1101|1102] | restart SECONDS | book | status | help"
 )
 _DECIMAL = re.compile(r"[0-9]+(\.[0-9]*)?|\.[0-9]+")
 
@@ -72,6 +92,15 @@ def _code(text: str) -> int:
     if not (text.isascii() and text.isdigit()) or not 0 < int(text) <= MAX_CODE:
         raise CommandError(f"CODE must be a positive integer, not {_shown(text)}")
     return int(text)
+
+
+def _end_code(args: list[str]) -> int:
+    """The optional code an outage ends with (1102 when none is given)."""
+    if not args:
+        return 1102
+    if len(args) > 1 or args[0] not in {str(code) for code in OUTAGE_END_CODES}:
+        raise CommandError(f"an outage ends with 1101 or 1102, not {_shown(' '.join(args))}")
+    return int(args[0])
 
 
 def _arguments(name: str, args: list[str], wanted: int) -> list[str]:
@@ -106,6 +135,9 @@ class ControlServer:
             "lose": self._lose,
             "mute": self._mute,
             "connectivity": self._connectivity,
+            "outage": self._outage,
+            "restart": self._restart,
+            "book": self._book,
             "status": self._status,
             "help": self._help,
         }
@@ -146,7 +178,7 @@ class ControlServer:
         except Exception as exc:  # the control port outlives any mistake of ours
             log.exception("gateway_control_failed", command=name)
             return f"error {name} failed: {type(exc).__name__}"
-        if name not in ("status", "help"):
+        if name not in ("status", "help", "book"):
             log.info("gateway_control", command=name, args=args)
         return f"ok {answer}"
 
@@ -193,21 +225,68 @@ class ControlServer:
         self.gateway.announce_connectivity(int(text))
         return f"sent {text} to clients {clients}"
 
+    def _outage(self, args: list[str]) -> str:
+        if not args:
+            raise CommandError("outage takes SECONDS [1101|1102], start or end [1101|1102]")
+        gateway = self.gateway
+        clients = gateway.client_ids
+        if args[0].lower() == "start":
+            _arguments("outage start", args[1:], 0)
+            if gateway.in_outage:
+                raise CommandError("an outage is in force already")
+            gateway.start_outage()
+            return f"sent 1100 to clients {clients}; IB unreachable until outage end"
+        if args[0].lower() == "end":
+            code = _end_code(args[1:])
+            if not gateway.in_outage:
+                raise CommandError("no outage is in force")
+            gateway.end_outage(code)
+            return f"sent {code} to clients {clients}"
+        seconds = _seconds(args[0])
+        code = _end_code(args[1:])
+        again = gateway.in_outage
+        gateway.outage(seconds, code)
+        started = "outage goes on" if again else f"sent 1100 to clients {clients}"
+        return f"{started}; {code} in {seconds:g} s"
+
+    def _restart(self, args: list[str]) -> str:
+        seconds = _seconds(*_arguments("restart", args, 1))
+        if self.gateway.restarting:
+            raise CommandError("a restart is under way")
+        clients = self.gateway.client_ids
+        self.gateway.restart(seconds)
+        kept = "reloaded from the state file" if self.gateway.state_file else "kept in memory"
+        return f"restarting: dropped clients {clients}, back in {seconds:g} s, state {kept}"
+
+    def _book(self, args: list[str]) -> str:
+        _arguments("book", args, 0)
+        return json.dumps(self.gateway.book(), separators=(",", ":"))
+
     def _status(self, args: list[str]) -> str:
         _arguments("status", args, 0)
-        faults = self.gateway.faults
+        gateway = self.gateway
+        faults = gateway.faults
         reject = faults.reject_next
+        now = time.monotonic()
+        ends_at = faults.outage_ends_at if faults.outage else None
         return json.dumps(
             {
-                "port": self.gateway.port,
-                "clients": self.gateway.client_ids,
-                "refusing_seconds": round(max(faults.refuse_until - time.monotonic(), 0.0), 3),
+                "port": gateway.port,
+                "clients": gateway.client_ids,
+                "refusing_seconds": round(max(faults.refuse_until - now, 0.0), 3),
                 "reject_next": None
                 if reject is None
                 else {"code": reject[0], "message": reject[1]},
                 "delay_seconds": faults.delay_seconds,
                 "lose_next": faults.lose_next,
                 "mute_next": faults.mute_next,
+                "outage": faults.outage,
+                "outage_ends_in_seconds": None
+                if ends_at is None
+                else round(max(ends_at - now, 0.0), 3),
+                "outage_end_code": faults.outage_code if ends_at is not None else None,
+                "restarting": gateway.restarting,
+                "state_file": None if gateway.state_file is None else str(gateway.state_file),
             }
         )
 
@@ -250,7 +329,7 @@ async def send_command(
     if "\n" in line or "\r" in line:
         raise ValueError("a command is one line")
     async with asyncio.timeout(timeout):
-        reader, writer = await asyncio.open_connection(host, port)
+        reader, writer = await asyncio.open_connection(host, port, limit=MAX_ANSWER)
         try:
             writer.write(line.encode() + b"\n")
             await writer.drain()

@@ -67,6 +67,11 @@ class IbOrder:
     why_held: str = ""
     completed_time: str = ""  # "YYYYMMDD-HH:MM:SS" once finished (completed orders)
     completed_status: str = ""
+    # How the engine holds it, kept so a restarted gateway-sim can put it back.
+    bracket_parent_perm_id: int = 0  # a bracket child: its parent's perm id
+    held: bool = False  # a bracket child waiting for its parent to fill
+    triggered: bool = False  # a stop (or trailing stop) that has triggered
+    expires_at: datetime | None = None  # a working DAY order: the close it expires at
 
     @property
     def remaining(self) -> Decimal:

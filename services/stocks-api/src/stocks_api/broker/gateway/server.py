@@ -9,9 +9,22 @@ execDetails and commissionReport.
 Like IB, a client sending more than 50 messages a second gets error 100 (counted in
 `pacing_violations`).
 
+State across restarts (`state_file`, `stocks-api gateway-sim --state-file PATH`): orders,
+executions, holdings, cash, each client's highest order id, the perm-id and exec-id
+counters and the con ids are kept in a SQLite file (`state.StateFile`), written before
+any message that tells of them is sent. A gateway-sim started on an existing file answers
+reqOpenOrders, reqCompletedOrders and reqExecutions as before, and its working orders
+(bracket children held by their parent, OCA siblings) are back in the engine with their
+remaining quantity, original order ids, perm ids and orderRef (`restore.py`). The market
+itself starts afresh from the seed. Without a state file every start is a clean slate.
+
 Fault injection for tests (`faults`): drop every connection, refuse new ones for a while,
 reject the next order with an IB error code, lose the next order on the way in or keep
-its client from hearing of it, delay every message, announce 1100/1102.
+its client from hearing of it, delay every message, announce 1100/1102; an outage as IB
+has them (`start_outage`, `end_outage`, `outage`: 1100, then nothing reaches the clients
+and nothing they send reaches the engine, which trades on, then 1101 or 1102), and a
+timed restart (`restart`: every client dropped, connections refused, back with its state).
+`book()` is gateway-sim's own account of every order, execution, position and the cash.
 """
 
 from __future__ import annotations
@@ -19,12 +32,15 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import itertools
+import secrets
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -37,6 +53,13 @@ from stocks_api.broker.gateway.model import (
     IbExecution,
     IbOrder,
     IbPosition,
+)
+from stocks_api.broker.gateway.restore import WorkingOrder, restore_working
+from stocks_api.broker.gateway.state import (
+    SCHEMA_VERSION,
+    SavedState,
+    StateFile,
+    StateFileError,
 )
 from stocks_api.broker.gateway.wire import (
     HANDSHAKE_PREFIX,
@@ -52,6 +75,7 @@ from stocks_api.broker.protocol import (
     BrokerError,
     BrokerEvent,
     BrokerOrderStatus,
+    BrokerUnavailableError,
     Execution,
     OrderChange,
     OrderRequest,
@@ -84,6 +108,15 @@ NOT_CONNECTED = 504
 MAX_RATE_EXCEEDED = 100
 EXECUTION_FILTER_ERROR = 321  # IB's "Error validating request"
 MAX_MESSAGES_PER_SECOND = 50  # IB's pacing limit for messages a client sends
+IB_LOST = 1100
+IB_RESTORED_DATA_LOST = 1101
+IB_RESTORED = 1102
+CONNECTIVITY_TEXTS = {
+    IB_LOST: "Connectivity between IB and Trader Workstation has been lost.",
+    IB_RESTORED_DATA_LOST: "Connectivity between IB and TWS has been restored- data lost.",
+    IB_RESTORED: "Connectivity between IB and TWS has been restored- data maintained.",
+}
+FINISHED = frozenset({"Filled", "Cancelled", "Inactive"})
 
 _ORDER_TYPES = {
     "MKT": OrderType.MARKET,
@@ -93,6 +126,7 @@ _ORDER_TYPES = {
     "TRAIL": OrderType.TRAILING_STOP,
 }
 _TIFS = {"DAY": TimeInForce.DAY, "GTC": TimeInForce.GTC, "IOC": TimeInForce.IOC}
+_WORKING = (BrokerOrderStatus.SUBMITTED, BrokerOrderStatus.PARTIALLY_FILLED)
 
 
 @dataclass
@@ -104,6 +138,9 @@ class Faults:
     delay_seconds: float = 0.0  # every outgoing message waits this long
     lose_next: int = 0  # orders lost on the way: the engine never sees them, nobody answers
     mute_next: int = 0  # orders that trade, but whose client hears nothing of them
+    outage: bool = False  # IB unreachable: nothing reaches the clients, nor their orders IB
+    outage_ends_at: float | None = None  # monotonic time a timed outage ends
+    outage_code: int = IB_RESTORED  # how a timed outage ends: 1101 or 1102
 
 
 @dataclass
@@ -112,7 +149,10 @@ class _Book:
 
     cash: Decimal
     holdings: dict[str, Holding] = field(default_factory=dict)
-    realized: dict[str, Decimal] = field(default_factory=dict)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 class GatewaySim:
@@ -127,53 +167,200 @@ class GatewaySim:
         calendar: SessionCalendar | None = None,
         tick: bool = True,
         clock: Callable[[], datetime] | None = None,
+        state_file: str | Path | None = None,
     ) -> None:
         self._settings = settings
         self.host = host
         self.port = port
         self.account = settings.account_id
-        self.broker = SimBroker(settings, calendar=calendar, tick=tick, clock=clock)
+        self._calendar = calendar
+        self._tick = tick
+        self._clock = clock or _utc_now
+        self.state_file = None if state_file is None else Path(state_file)
+        self._state: StateFile | None = None
+        self.broker = self._new_broker()
         self.faults = Faults()
         self._server: asyncio.Server | None = None
         self._sessions: dict[int, _Session] = {}
         self._connections: set[_Session] = set()
+        self.pacing_violations = 0  # messages received above IB's rate limit
+        self._ticker: asyncio.Task[None] | None = None
+        self._reopen: asyncio.TimerHandle | None = None
+        self._outage_timer: asyncio.TimerHandle | None = None
+        self._restarting: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()
+        self._stopped = asyncio.Event()
+        self._reset_books()
+
+    def _new_broker(self) -> SimBroker:
+        return SimBroker(
+            self._settings, calendar=self._calendar, tick=self._tick, clock=self._clock
+        )
+
+    def _reset_books(self) -> None:
+        """Forget every order, execution and holding (a fresh start)."""
         self._orders: dict[str, IbOrder] = {}  # by the engine's client_order_id (our key)
         self._by_client: dict[tuple[int, int], str] = {}  # (clientId, orderId) -> key
         self._broker_ids: dict[str, str] = {}  # key -> the engine's order id
         self._held: dict[tuple[int, int], IbOrder] = {}  # not transmitted yet (bracket parts)
         self._executions: list[tuple[IbExecution, IbCommission]] = []
         self._muted: set[str] = set()  # orders whose client is told nothing (a fault)
-        self.pacing_violations = 0  # messages received above IB's rate limit
-        self._perm_ids = itertools.count(int(time.time()) % 100_000 * 1000 + 1)
         self._con_ids: dict[str, int] = {}
         self._highest_order_id: dict[int, int] = {}  # per clientId, as IB remembers it
-        self._book = _Book(cash=settings.starting_cash)
-        self._ticker: asyncio.Task[None] | None = None
-        self._reopen: asyncio.TimerHandle | None = None
-        self._background: set[asyncio.Task[None]] = set()
-        self._stopped = asyncio.Event()
+        self._book = _Book(cash=self._settings.starting_cash)
+        self._next_perm_id = int(time.time()) % 100_000 * 1000 + 1
+        # Exec ids look like IB's ("0000e0d5.65600d1c.01.01"): a prefix drawn once per
+        # state (so two runs without a state file do not share ids), then a counter.
+        self._exec_prefix = secrets.randbits(32)
+        self._exec_seq = 0
 
     # -- life cycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Start the engine and listen."""
-        await self.broker.connect(self._on_engine_event)
+        """Load the state file (if any), start the engine and listen.
+
+        Raises:
+            StateFileError: the state file cannot be used (another account's, not SQLite,
+                working orders in a symbol no longer traded).
+        """
+        await self._open_books()
         self._server = await asyncio.start_server(
             self._accept, self.host, self.port, reuse_address=True
         )
         self.port = self._server.sockets[0].getsockname()[1]
         self._ticker = asyncio.create_task(self._stream_quotes(), name="gateway-quotes")
-        log.info("gateway_sim_listening", host=self.host, port=self.port, account=self.account)
+        log.info(
+            "gateway_sim_listening",
+            host=self.host,
+            port=self.port,
+            account=self.account,
+            state_file=None if self.state_file is None else str(self.state_file),
+        )
+
+    async def _open_books(self) -> None:
+        """Start the engine, with the state file's orders, executions and holdings if any."""
+        saved = None
+        if self.state_file is not None:
+            state = StateFile(self.state_file)
+            try:
+                saved = state.load()
+                if saved is not None:
+                    self._check_saved(saved)
+            except BaseException:
+                state.close()
+                raise
+            self._state = state
+        await self.broker.connect(self._on_engine_event)
+        if saved is None:
+            self._save_meta(
+                schema=SCHEMA_VERSION,
+                account=self.account,
+                cash=self._book.cash,
+                **self._counters(),
+            )
+        else:
+            self._load(saved)
+            self._restore_working()
+            log.info(
+                "gateway_sim_state_loaded",
+                state_file=str(self.state_file),
+                orders=len(self._orders),
+                working=len(self._broker_ids),
+                executions=len(self._executions),
+            )
+        self.flush_state()
+
+    def _check_saved(self, saved: SavedState) -> None:
+        if saved.account != self.account:
+            raise StateFileError(
+                f"{self.state_file}: the state of account {saved.account}, not {self.account}"
+            )
+        traded = {spec.symbol for spec in self._settings.symbol_specs()}
+        lost = sorted(
+            {o.contract.symbol for o in saved.orders if o.status not in FINISHED} - traded
+        )
+        if lost:
+            raise StateFileError(
+                f"{self.state_file}: working orders in symbols no longer traded: {lost}"
+                " (trade them again, or start with another state file)"
+            )
+
+    def _load(self, saved: SavedState) -> None:
+        self._book = _Book(cash=saved.cash, holdings=dict(saved.holdings))
+        self._next_perm_id = saved.next_perm_id
+        self._exec_prefix = saved.exec_prefix
+        self._exec_seq = saved.exec_seq
+        self._highest_order_id = dict(saved.highest_order_ids)
+        self._con_ids = dict(saved.con_ids)
+        for order in saved.orders:
+            key = f"gw{order.perm_id}"
+            self._orders[key] = order
+            self._by_client[(order.client_id, order.order_id)] = key
+        self._executions = list(saved.executions)
+
+    def _restore_working(self) -> None:
+        """Put the working orders back into the (fresh) engine, as they were."""
+        by_perm = {order.perm_id: order for order in self._orders.values()}
+        fills: dict[int, tuple[int, Decimal]] = {}
+        for execution, _ in self._executions:
+            count, value = fills.get(execution.perm_id, (0, Decimal(0)))
+            fills[execution.perm_id] = (count + 1, value + execution.shares * execution.price)
+        restored = []
+        for order in self._orders.values():
+            if order.status in FINISHED:
+                continue
+            parent = by_perm.get(order.bracket_parent_perm_id)
+            if order.held and (parent is None or parent.status in FINISHED):
+                # The parent finished just before gateway-sim went down, before the engine
+                # had told of its children: settle them as the engine does.
+                if parent is None or parent.filled == 0:
+                    self._finish_unrestored(order, "Cancelled")
+                    continue
+                order.held = False
+                order.total_qty = parent.filled
+            count, value = fills.get(order.perm_id, (0, Decimal(0)))
+            request = _engine_request(order, parent if order.bracket_parent_perm_id else None)
+            trailing = order.order_type == "TRAIL" and not order.held
+            restored.append(
+                WorkingOrder(
+                    request=request,
+                    filled_qty=order.filled,
+                    filled_value=value,
+                    commission=order.commission or Decimal(0),
+                    executions=count,
+                    triggered=order.triggered,
+                    stop_price=order.trail_stop_price if trailing else None,
+                    held=order.held,
+                )
+            )
+        self._broker_ids.update(restore_working(self.broker.engine, restored))
+        # A DAY order whose close passed while gateway-sim was down has expired.
+        now = self._clock()
+        for key, broker_id in list(self._broker_ids.items()):
+            order = self._orders[key]
+            if order.expires_at is not None and order.expires_at <= now and not order.held:
+                with contextlib.suppress(BrokerError):
+                    self.broker.engine.cancel(broker_id)
+
+    def _finish_unrestored(self, order: IbOrder, status: str) -> None:
+        order.status = status
+        order.completed_status = status
+        order.completed_time = _ib_time(self._clock())
+        order.held = False
+        self._save_order(order)
 
     async def close(self) -> None:
         """Drop every client and stop."""
         self._stopped.set()
         if self._reopen is not None:
             self._reopen.cancel()
-        if self._ticker is not None:
-            self._ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ticker
+        if self._outage_timer is not None:
+            self._outage_timer.cancel()
+        for task in (self._ticker, self._restarting):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self._server is not None:
             self._server.close()
         self.drop_connections()
@@ -181,10 +368,57 @@ class GatewaySim:
             with contextlib.suppress(Exception):
                 await self._server.wait_closed()
         await self.broker.close()
+        self._close_state()
+
+    def _close_state(self) -> None:
+        if self._state is not None:
+            try:
+                self._state.close()
+            except sqlite3.Error:
+                log.exception("gateway_state_close_failed", state_file=str(self.state_file))
+            self._state = None
 
     async def serve_forever(self) -> None:
         """Wait until `close()` (the listening port may close and reopen meanwhile)."""
         await self._stopped.wait()
+
+    # -- the state file --------------------------------------------------------------------
+
+    def flush_state(self) -> None:
+        """Write the changes not yet in the state file (before anything reaches a client)."""
+        state = self._state
+        if state is None or not state.dirty:
+            return
+        try:
+            state.flush()
+        except sqlite3.Error:  # kept pending: the next flush tries again
+            log.exception("gateway_state_write_failed", state_file=str(self.state_file))
+
+    def _save_order(self, order: IbOrder) -> None:
+        if self._state is not None:
+            self._state.save_order(order)
+
+    def _save_meta(self, **values: object) -> None:
+        if self._state is not None:
+            self._state.save_meta(**values)
+
+    def _counters(self) -> dict[str, int]:
+        return {
+            "next_perm_id": self._next_perm_id,
+            "exec_prefix": self._exec_prefix,
+            "exec_seq": self._exec_seq,
+        }
+
+    def _new_perm_id(self) -> int:
+        perm_id = self._next_perm_id
+        self._next_perm_id += 1
+        self._save_meta(next_perm_id=self._next_perm_id)
+        return perm_id
+
+    def _new_exec_id(self) -> str:
+        self._exec_seq += 1
+        self._save_meta(exec_seq=self._exec_seq)
+        return f"{self._exec_prefix:08x}.{self._exec_seq:08x}.01.01"
 
     # -- fault injection -----------------------------------------------------------------------
 
@@ -204,7 +438,7 @@ class GatewaySim:
         if seconds > 0 and self._server is not None:
             self._server.close()
             self._server = None
-        if self._server is None:
+        if self._server is None and not self.restarting:
             self._reopen = loop.call_later(max(seconds, 0), self._listen_again)
 
     def _listen_again(self) -> None:
@@ -237,14 +471,132 @@ class GatewaySim:
         self.faults.delay_seconds = seconds
 
     def announce_connectivity(self, code: int) -> None:
-        """Send IB's connectivity message 1100 (lost), 1101 or 1102 (restored) to everyone."""
-        texts = {
-            1100: "Connectivity between IB and Trader Workstation has been lost.",
-            1101: "Connectivity between IB and TWS has been restored- data lost.",
-            1102: "Connectivity between IB and TWS has been restored- data maintained.",
-        }
+        """Send IB's connectivity message 1100 (lost), 1101 or 1102 (restored) to everyone
+        (the message only: `start_outage` makes IB unreachable as well)."""
         for session in list(self._sessions.values()):
-            session.error(-1, code, texts.get(code, "connectivity"))
+            session.error(-1, code, CONNECTIVITY_TEXTS.get(code, "connectivity"))
+
+    @property
+    def in_outage(self) -> bool:
+        """Whether IB is unreachable (an outage is in force)."""
+        return self.faults.outage
+
+    def start_outage(self) -> None:
+        """IB is lost: send 1100 to every client, then withhold every message to clients
+        (dropped, not queued: lost, as at IB) and every order, modification and cancel they
+        send (never reaching the engine, never answered) until `end_outage`. The engine
+        trades on: resting orders fill, and the fills are booked (reqExecutions and the
+        order requests tell of them after the outage). Nothing happens if one is in force."""
+        if self.faults.outage:
+            return
+        self.flush_state()
+        for session in list(self._sessions.values()):
+            session.error(-1, IB_LOST, CONNECTIVITY_TEXTS[IB_LOST], through_outage=True)
+        self.faults.outage = True
+        log.info("gateway_outage_started", clients=self.client_ids)
+
+    def end_outage(self, code: int = IB_RESTORED) -> None:
+        """IB is back: 1102 (data maintained), or 1101 (data lost: every client's market
+        data, account updates and positions subscriptions are dropped, as IB drops them, and
+        must be made again) to every client.
+
+        Raises:
+            ValueError: `code` is not 1101 or 1102, or no outage is in force.
+        """
+        if code not in (IB_RESTORED_DATA_LOST, IB_RESTORED):
+            raise ValueError(f"an outage ends with 1101 or 1102, not {code}")
+        if not self.faults.outage:
+            raise ValueError("no outage is in force")
+        self._cancel_outage_timer()
+        self.faults.outage = False
+        for session in list(self._sessions.values()):
+            if code == IB_RESTORED_DATA_LOST:
+                session.drop_subscriptions()
+            session.error(-1, code, CONNECTIVITY_TEXTS[code])
+        log.info("gateway_outage_ended", code=code, clients=self.client_ids)
+
+    def outage(self, seconds: float, code: int = IB_RESTORED) -> None:
+        """An outage of `seconds` that ends with `code` (1101 or 1102); while one is in
+        force, it ends `seconds` from now instead.
+
+        Raises:
+            ValueError: `code` is not 1101 or 1102, or `seconds` is negative.
+        """
+        if code not in (IB_RESTORED_DATA_LOST, IB_RESTORED):
+            raise ValueError(f"an outage ends with 1101 or 1102, not {code}")
+        if seconds < 0:
+            raise ValueError(f"seconds must not be negative, got {seconds}")
+        self.start_outage()
+        self._cancel_outage_timer()
+        self.faults.outage_ends_at = time.monotonic() + seconds
+        self.faults.outage_code = code
+        self._outage_timer = asyncio.get_running_loop().call_later(seconds, self.end_outage, code)
+
+    def _cancel_outage_timer(self) -> None:
+        if self._outage_timer is not None:
+            self._outage_timer.cancel()
+            self._outage_timer = None
+        self.faults.outage_ends_at = None
+        self.faults.outage_code = IB_RESTORED
+
+    @property
+    def restarting(self) -> bool:
+        """Whether a `restart` is under way."""
+        return self._restarting is not None and not self._restarting.done()
+
+    def restart(self, seconds: float) -> asyncio.Task[None]:
+        """Restart as IB Gateway does every day: drop every client, refuse connections for
+        `seconds`, then listen again with the state kept (orders keep working meanwhile).
+
+        With a state file the engine and the books are reloaded from it (proving what a
+        killed process would keep; the market starts afresh from the seed, as a new
+        process does); without, they stay in memory. Untransmitted orders (transmit=False)
+        and an outage in force end with the restart. Returns the task that ends when the
+        gateway listens again.
+
+        Raises:
+            RuntimeError: a restart is under way already.
+            ValueError: `seconds` is negative.
+        """
+        if self.restarting:
+            raise RuntimeError("a restart is under way")
+        if seconds < 0:
+            raise ValueError(f"seconds must not be negative, got {seconds}")
+        self._cancel_outage_timer()
+        self.faults.outage = False
+        self.faults.refuse_until = time.monotonic() + seconds
+        if self._reopen is not None:
+            self._reopen.cancel()
+            self._reopen = None
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        for session in list(self._connections):
+            session.abort(discard=True)  # what it sent but was not read yet dies with it
+        self._sessions.clear()
+        self._held.clear()
+        log.info("gateway_restarting", seconds=seconds, reload=self.state_file is not None)
+        self._restarting = asyncio.get_running_loop().create_task(
+            self._come_back(seconds), name="gateway-restart"
+        )
+        return self._restarting
+
+    async def _come_back(self, seconds: float) -> None:
+        loop = asyncio.get_running_loop()
+        back_at = loop.time() + seconds
+        try:
+            if self.state_file is not None:
+                await self.broker.close()
+                self._close_state()
+                self._reset_books()
+                self.broker = self._new_broker()
+                await self._open_books()
+            await asyncio.sleep(max(back_at - loop.time(), 0))
+            await self._listen()
+        except Exception:  # stays down, as a gateway that cannot start does
+            log.exception("gateway_restart_failed", state_file=str(self.state_file))
+            raise
+        log.info("gateway_restarted", port=self.port)
 
     # -- connections -----------------------------------------------------------------------
 
@@ -280,7 +632,12 @@ class GatewaySim:
         found = self.broker.engine.contract(symbol)
         if found is None:
             return None
-        con_id = self._con_ids.setdefault(symbol, 265_598 + 1_000 * len(self._con_ids))
+        con_id = self._con_ids.get(symbol)
+        if con_id is None:
+            con_id = max(self._con_ids.values(), default=265_598 - 1_000) + 1_000
+            self._con_ids[symbol] = con_id
+            if self._state is not None:
+                self._state.save_con_id(symbol, con_id)
         return IbContract(
             con_id=con_id,
             symbol=symbol,
@@ -300,7 +657,13 @@ class GatewaySim:
         """Place (or, for a known order id, modify) an order of `session`."""
         assert session.client_id is not None
         highest = self._highest_order_id.get(session.client_id, 0)
-        self._highest_order_id[session.client_id] = max(highest, request.order_id)
+        if request.order_id > highest:
+            self._highest_order_id[session.client_id] = request.order_id
+            if self._state is not None:
+                self._state.save_client(session.client_id, request.order_id)
+        if self.faults.outage:
+            log.info("gateway_order_lost_in_outage", client_id=session.client_id)
+            return
         key = self._by_client.get((session.client_id, request.order_id))
         if key is not None:
             await self._modify(session, self._orders[key], request)
@@ -329,7 +692,7 @@ class GatewaySim:
         order = IbOrder(
             order_id=request.order_id,
             client_id=session.client_id,
-            perm_id=next(self._perm_ids),
+            perm_id=self._new_perm_id(),
             contract=contract,
             action=request.action,
             total_qty=request.total_qty,
@@ -373,10 +736,13 @@ class GatewaySim:
     async def _submit(
         self, session: _Session, orders: list[IbOrder], *, bracket: bool = False
     ) -> None:
-        for order in orders:
+        for i, order in enumerate(orders):
             key = f"gw{order.perm_id}"
+            if bracket and i:
+                order.bracket_parent_perm_id = orders[0].perm_id
             self._orders[key] = order
             self._by_client[(order.client_id, order.order_id)] = key
+            self._save_order(order)
         requests = [
             _engine_request(order, orders[0] if bracket and i else None)
             for i, order in enumerate(orders)
@@ -389,6 +755,7 @@ class GatewaySim:
         except BrokerError as exc:
             for order in orders:
                 order.status = "Inactive"
+                self._save_order(order)
                 session.error(order.order_id, ORDER_REJECTED, f"Order rejected - reason:{exc}")
                 session.send(encoders.order_status(order))
             return
@@ -396,7 +763,7 @@ class GatewaySim:
             self._broker_ids[f"gw{order.perm_id}"] = broker_id
 
     async def _modify(self, session: _Session, order: IbOrder, request: parse.PlaceOrder) -> None:
-        if order.status in ("Filled", "Cancelled", "Inactive"):
+        if order.status in FINISHED:
             session.error(order.order_id, CANNOT_MODIFY_FILLED, "Cannot modify a filled order.")
             return
         change = OrderChange(
@@ -414,12 +781,16 @@ class GatewaySim:
         order.total_qty = request.total_qty
         order.lmt_price = request.lmt_price
         order.aux_price = request.aux_price
+        self._save_order(order)
         session.send(encoders.open_order(order, session.version))
         session.send(encoders.order_status(order))
 
     async def cancel(self, session: _Session, order_id: int) -> None:
-        """Cancel an order of `session`."""
+        """Cancel an order of `session` (lost during an outage: IB cannot be reached)."""
         assert session.client_id is not None
+        if self.faults.outage:
+            log.info("gateway_cancel_lost_in_outage", client_id=session.client_id)
+            return
         held = self._held.pop((session.client_id, order_id), None)
         if held is not None:
             return
@@ -435,9 +806,11 @@ class GatewaySim:
             )
 
     async def cancel_all(self) -> None:
-        """reqGlobalCancel: cancel every working order of every client."""
+        """reqGlobalCancel: cancel every working order of every client (not in an outage)."""
+        if self.faults.outage:
+            return
         for key, order in list(self._orders.items()):
-            if order.status not in ("Filled", "Cancelled", "Inactive") and key in self._broker_ids:
+            if order.status not in FINISHED and key in self._broker_ids:
                 with contextlib.suppress(BrokerError):
                     await self.broker.cancel_order(self._broker_ids[key])
 
@@ -446,20 +819,76 @@ class GatewaySim:
         return [
             o
             for o in self._orders.values()
-            if o.status not in ("Filled", "Cancelled", "Inactive")
-            and (client_id is None or o.client_id == client_id)
+            if o.status not in FINISHED and (client_id is None or o.client_id == client_id)
         ]
 
     def completed_orders(self) -> list[IbOrder]:
-        return [o for o in self._orders.values() if o.status in ("Filled", "Cancelled", "Inactive")]
+        return [o for o in self._orders.values() if o.status in FINISHED]
 
     def executions(self, client_id: int) -> list[tuple[IbExecution, IbCommission]]:
         """Executions of `client_id` (0 or the master client: all), as reqExecutions replays."""
         return [e for e in self._executions if client_id in (0, e[0].client_id)]
 
+    def book(self) -> dict[str, Any]:
+        """gateway-sim's own books, JSON-ready (decimals as text): every order it took,
+        every execution, the positions and the cash (the control port's `book`)."""
+        return {
+            "account": self.account,
+            "orders": [
+                {
+                    "client_id": o.client_id,
+                    "order_id": o.order_id,
+                    "perm_id": o.perm_id,
+                    "order_ref": o.order_ref,
+                    "symbol": o.contract.symbol,
+                    "action": o.action,
+                    "total_qty": _text(o.total_qty),
+                    "order_type": o.order_type,
+                    "lmt_price": _text(o.lmt_price),
+                    "aux_price": _text(o.aux_price),
+                    "tif": o.tif,
+                    "status": o.status,
+                    "filled": _text(o.filled),
+                    "avg_fill_price": _text(o.avg_fill_price),
+                    "commission": _text(o.commission),
+                    "parent_id": o.parent_id,
+                    "oca_group": o.oca_group,
+                }
+                for o in self._orders.values()
+            ],
+            "executions": [
+                {
+                    "exec_id": e.exec_id,
+                    "client_id": e.client_id,
+                    "order_id": e.order_id,
+                    "perm_id": e.perm_id,
+                    "order_ref": e.order_ref,
+                    "symbol": e.contract.symbol,
+                    "side": e.side,
+                    "shares": _text(e.shares),
+                    "price": _text(e.price),
+                    "commission": _text(r.commission),
+                    "time": e.time.isoformat(),
+                }
+                for e, r in self._executions
+            ],
+            "positions": [
+                {
+                    "symbol": symbol,
+                    "qty": _text(h.qty),
+                    "avg_cost": _text(h.avg_cost),
+                    "realized_pnl": _text(h.realized_pnl),
+                }
+                for symbol, h in self._book.holdings.items()
+            ],
+            "cash": _text(self._book.cash),
+        }
+
     # -- engine events -------------------------------------------------------------------
 
     def _on_engine_event(self, event: BrokerEvent) -> None:
+        if not isinstance(event, Execution | OrderStatusUpdate):
+            return  # the engine's own link events: the gateway is the link here
         order = self._orders.get(event.client_order_id)
         if order is None:
             return
@@ -469,6 +898,7 @@ class GatewaySim:
             self._on_execution(order, event, session)
         else:
             self._on_status(order, event, session)
+        self.flush_state()  # also when no client is told (muted, an outage, nobody connected)
 
     def _on_status(
         self, order: IbOrder, event: OrderStatusUpdate, session: _Session | None
@@ -477,6 +907,17 @@ class GatewaySim:
             order.trail_stop_price = event.stop_price
         if event.qty is not None:
             order.total_qty = event.qty
+        if event.status in _WORKING:
+            # How the engine holds the order now, for a restart to put it back so.
+            held = self.broker.engine.get_order(event.broker_order_id)
+            order.held, order.triggered, order.expires_at = (
+                held.held,
+                held.triggered,
+                held.expires_at,
+            )
+        else:
+            order.held, order.expires_at = False, None
+        self._save_order(order)
         if event.status is BrokerOrderStatus.SUBMITTED:
             order.status = "Submitted"
         elif event.status in (BrokerOrderStatus.CANCELLED, BrokerOrderStatus.EXPIRED):
@@ -518,8 +959,9 @@ class GatewaySim:
         else:
             order.status = "Submitted"
         realized = self._book_fill(order.contract.symbol, event)
+        exec_id = self._new_exec_id()
         execution = IbExecution(
-            exec_id=event.exec_id,
+            exec_id=exec_id,
             order_id=order.order_id,
             client_id=order.client_id,
             perm_id=order.perm_id,
@@ -533,10 +975,11 @@ class GatewaySim:
             avg_price=order.avg_fill_price,
             order_ref=order.order_ref,
         )
-        report = IbCommission(
-            exec_id=event.exec_id, commission=event.commission, realized_pnl=realized
-        )
+        report = IbCommission(exec_id=exec_id, commission=event.commission, realized_pnl=realized)
         self._executions.append((execution, report))
+        self._save_order(order)
+        if self._state is not None:
+            self._state.save_execution(self._exec_seq, execution, report)
         if session is not None:
             session.send(encoders.open_order(order, session.version))
             session.send(encoders.order_status(order))
@@ -558,6 +1001,9 @@ class GatewaySim:
         )
         self._book.holdings[symbol] = result.holding
         self._book.cash += result.cash_delta
+        if self._state is not None:
+            self._state.save_holding(symbol, result.holding)
+            self._state.save_meta(cash=self._book.cash)
         return result.realized if result.realized else None
 
     # -- portfolio -----------------------------------------------------------------------
@@ -605,15 +1051,36 @@ class GatewaySim:
         kind = "CASH" if self._settings.account_type == "cash" else "INDIVIDUAL"
         return {"AccountType": kind} | {key: format(value, "f") for key, value in numbers.items()}
 
+    def _follow_trailing_stops(self) -> None:
+        """Note where the engine's trailing stops have moved (it ratchets them silently), so
+        openOrder tells it and a restart puts them back there, to within a tick."""
+        for working in self.broker.engine.open_orders():
+            if working.request.order_type is not OrderType.TRAILING_STOP or working.held:
+                continue
+            order = self._orders.get(working.request.client_order_id)
+            level = working.stop_price
+            if order is not None and level is not None and order.trail_stop_price != level:
+                order.trail_stop_price = level
+                self._save_order(order)
+        self.flush_state()
+
     # -- market data ---------------------------------------------------------------------
 
     async def _stream_quotes(self) -> None:
         interval = self._settings.tick_interval_seconds
         while True:
             await asyncio.sleep(interval)
+            with contextlib.suppress(BrokerUnavailableError):  # the engine is being reloaded
+                self._follow_trailing_stops()
+            if self.faults.outage:
+                continue  # nothing reaches the clients
             for session in list(self._sessions.values()):
                 for req_id, symbol in list(session.market_data.items()):
-                    session.send_quote(req_id, self.broker.engine.quote(symbol))
+                    try:
+                        quote = self.broker.engine.quote(symbol)
+                    except BrokerUnavailableError:  # the engine is being reloaded
+                        break
+                    session.send_quote(req_id, quote)
 
 
 def _unsupported(order: IbOrder) -> str | None:
@@ -650,8 +1117,19 @@ def _engine_request(order: IbOrder, parent: IbOrder | None) -> OrderRequest:
         trail_amount=order.aux_price if trailing and order.trailing_percent is None else None,
         trail_percent=order.trailing_percent if trailing else None,
         parent_client_order_id=None if parent is None else f"gw{parent.perm_id}",
-        oca_group=order.oca_group or None,
+        # IB makes a bracket's children one-cancels-other without a group of their own.
+        oca_group=order.oca_group or (None if parent is None else f"gw-bracket{parent.perm_id}"),
     )
+
+
+def _text(value: Decimal | None) -> str | None:
+    """A decimal as plain text without trailing zeros ("190", "0.5"); None stays None."""
+    if value is None:
+        return None
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
 
 
 def _ib_time(at: datetime) -> str:
@@ -672,28 +1150,49 @@ class _Session:
         self.account_updates = False
         self.positions_subscribed = False
         self.market_data: dict[int, str] = {}
+        self.discarded = False  # aborted by a restart: nothing more it sent is acted on
         self._arrivals: collections.deque[float] = collections.deque()
 
     # -- sending ---------------------------------------------------------------------------
 
-    def send(self, fields: list[str]) -> None:
+    def send(self, fields: list[str], *, through_outage: bool = False) -> None:
+        """Send one message, after the state file has everything it tells of; during an
+        outage it is dropped (lost, as at IB) unless it goes `through_outage`."""
+        gateway = self.gateway
+        gateway.flush_state()
+        if gateway.faults.outage and not through_outage:
+            return
         data = encode(fields)
-        delay = self.gateway.faults.delay_seconds
+        delay = gateway.faults.delay_seconds
         if delay > 0:
-            asyncio.get_running_loop().call_later(delay, self._write, data)
+            asyncio.get_running_loop().call_later(delay, self._write, data, through_outage)
         else:
-            self._write(data)
+            self._write(data, through_outage)
 
-    def _write(self, data: bytes) -> None:
+    def _write(self, data: bytes, through_outage: bool) -> None:
+        if self.gateway.faults.outage and not through_outage:
+            return  # held back by the delay fault, then lost in an outage
         if not self.writer.is_closing():
             self.writer.write(data)
 
-    def error(self, req_id: int, code: int, message: str) -> None:
-        self.send(encoders.error(req_id, code, message, server_version=self.version))
+    def error(self, req_id: int, code: int, message: str, *, through_outage: bool = False) -> None:
+        self.send(
+            encoders.error(req_id, code, message, server_version=self.version),
+            through_outage=through_outage,
+        )
 
-    def abort(self) -> None:
+    def abort(self, *, discard: bool = False) -> None:
+        """Close the connection at once; with `discard`, what the client sent that was not
+        read yet is never acted on (the gateway that got it is gone)."""
+        self.discarded = self.discarded or discard
         transport = self.writer.transport
         transport.abort()
+
+    def drop_subscriptions(self) -> None:
+        """Forget the streaming subscriptions (IB's 1101: they must be made again)."""
+        self.market_data.clear()
+        self.account_updates = False
+        self.positions_subscribed = False
 
     def send_portfolio(self, gateway: GatewaySim) -> None:
         for key, value in gateway.account_values().items():
@@ -714,7 +1213,10 @@ class _Session:
         try:
             await self._handshake()
             while True:
-                await self._dispatch(split_fields(await read_message(self.reader)))
+                fields = split_fields(await read_message(self.reader))
+                if self.discarded:
+                    return
+                await self._dispatch(fields)
         except (asyncio.IncompleteReadError, ConnectionError):
             pass  # the client went away (or was dropped)
         except ProtocolViolationError as exc:
@@ -770,6 +1272,7 @@ class _Session:
             log.debug("gateway_unhandled_message", message_id=message_id)
             return
         await handler(self, reader)
+        self.gateway.flush_state()  # what the request changed, even when nothing was sent
 
 
 async def _start_api(session: _Session, fields: Fields) -> None:
@@ -787,8 +1290,14 @@ async def _start_api(session: _Session, fields: Fields) -> None:
         session.abort()
         return
     session.client_id = client_id
-    session.send(encoders.managed_accounts([session.gateway.account]))
-    session.send(encoders.next_valid_id(session.gateway.next_order_id(client_id)))
+    # The gateway's own knowledge: a client connecting during an outage gets it, then 1100.
+    outage = session.gateway.in_outage
+    session.send(encoders.managed_accounts([session.gateway.account]), through_outage=outage)
+    session.send(
+        encoders.next_valid_id(session.gateway.next_order_id(client_id)), through_outage=outage
+    )
+    if outage:
+        session.error(-1, IB_LOST, CONNECTIVITY_TEXTS[IB_LOST], through_outage=True)
 
 
 async def _current_time(session: _Session, fields: Fields) -> None:

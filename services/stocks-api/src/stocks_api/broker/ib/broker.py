@@ -7,6 +7,13 @@ typed errors. When the connection drops, it reconnects with backoff and jitter; 
 every (re)connect, executions, open and completed orders are replayed to the sink, which
 applies them idempotently (fills by execution id), so a fill made while disconnected is
 recorded exactly once.
+
+IB Gateway may keep the socket open while it has lost IB itself: it then sends 1100, and
+1101 (restored, data lost) or 1102 (restored, data maintained) when IB is back. Between
+the two nothing placed reaches IB and nothing IB does is reported, so the link counts as
+down (`is_connected` False: orders are refused before they are written), and on 1101/1102
+the same replay runs as after a reconnect. Every change of the link goes to the sink as
+a `LinkEvent`, after the replay it caused.
 """
 
 from __future__ import annotations
@@ -29,12 +36,15 @@ from stocks_api.broker.protocol import (
     Bar,
     BarInterval,
     BrokerAccount,
+    BrokerNotSentError,
     BrokerRejectedError,
     BrokerTimeoutError,
     BrokerUnavailableError,
     ConnectionInfo,
     Contract,
     EventSink,
+    LinkEvent,
+    LinkState,
     OrderChange,
     OrderRequest,
     Quote,
@@ -50,6 +60,9 @@ BACKOFF_FIRST_SECONDS = 0.5
 AWAITING_IB = frozenset({"PendingSubmit", "ApiPending", "PendingCancel"})
 PACING_SLOTS = 10  # the throttle's window: a tenth of a second
 ORDER_CANCELLED_CODE = 202  # IB's "Order Canceled", which follows a real cancellation
+IB_LOST = 1100  # "Connectivity between IB and Trader Workstation has been lost."
+IB_RESTORED_DATA_LOST = 1101  # "...restored- data lost." (subscriptions must be made again)
+IB_RESTORED = 1102  # "...restored- data maintained."
 
 
 class IbkrBroker:
@@ -72,6 +85,10 @@ class IbkrBroker:
         self._modifying: dict[int, str] = {}  # IB order id -> its status before the change
         self._ping: asyncio.Future[Any] | None = None
         self._last_execution: datetime | None = None  # the newest execution seen, IB's time
+        self._unreachable_since: datetime | None = None  # IB lost behind an open socket (1100)
+        self._disconnected_at: datetime | None = None
+        self._restoring: asyncio.Task[None] | None = None
+        self._orders_sent = 0  # order messages sent over the current connection
         # IB's pacing limit (50 messages a second), kept with ib_async's request throttle
         # in tenths of a second rather than whole seconds: a burst of a whole second's
         # worth, then another a second later, can land inside one second at IB.
@@ -80,6 +97,7 @@ class IbkrBroker:
         self._ib.orderStatusEvent += self._on_status
         self._ib.commissionReportEvent += self._on_commission
         self._ib.disconnectedEvent += self._on_disconnected
+        self._ib.errorEvent += self._on_error
         # ib_async copies only some fields of an updated openOrder onto its trade, not a
         # trailing stop's level; read that from the message itself.
         self._ib_open_order = self._ib.wrapper.openOrder
@@ -89,7 +107,20 @@ class IbkrBroker:
 
     @property
     def is_connected(self) -> bool:
+        """Whether orders can reach IB now: the socket is up and IB Gateway has IB (no 1100)."""
+        return self._socket_up and self._unreachable_since is None
+
+    @property
+    def _socket_up(self) -> bool:
         return bool(self._ib.isConnected())
+
+    @property
+    def link_state(self) -> LinkState:
+        if not self._socket_up:
+            return LinkState.DISCONNECTED
+        if self._unreachable_since is not None:
+            return LinkState.IB_UNREACHABLE
+        return LinkState.CONNECTED
 
     async def connect(self, sink: EventSink) -> None:
         """Connect, then replay what the broker knows (see the module docstring)."""
@@ -97,7 +128,7 @@ class IbkrBroker:
         self._closing = False
         await self._connect_once()
 
-    async def _connect_once(self) -> None:
+    async def _connect_once(self, *, reconnect: bool = False) -> None:
         settings = self._settings
         try:
             await self._ib.connectAsync(
@@ -113,14 +144,23 @@ class IbkrBroker:
                 f"cannot reach IB at {settings.host}:{settings.port}: {exc or type(exc).__name__}"
             ) from exc
         self._connected_at = datetime.now(UTC)
-        metrics.BROKER_CONNECTED.set(1)
+        self._orders_sent = 0
+        metrics.BROKER_CONNECTED.set(int(self.is_connected))
+        server_version = self._ib.client.serverVersion()
         log.info(
-            "ibkr_connected",
-            host=settings.host,
-            port=settings.port,
-            server_version=self._ib.client.serverVersion(),
+            "ibkr_connected", host=settings.host, port=settings.port, server_version=server_version
         )
-        await self._reconcile()
+        if self._unreachable_since is None:
+            await self._reconcile()
+        # else IB Gateway answered 1100 at once (it has not reached IB yet): the replay
+        # runs when IB is there (1101/1102), and until then the link is not usable.
+        down_since, self._disconnected_at = self._disconnected_at, None
+        self._emit_link(
+            LinkState.CONNECTED,
+            reconnect=reconnect,
+            down_since=down_since if reconnect else None,
+            server_version=str(server_version),
+        )
 
     async def _reconcile(self) -> None:
         """Replay open and completed orders and executions through the sink.
@@ -140,10 +180,72 @@ class IbkrBroker:
 
     def _on_disconnected(self) -> None:
         metrics.BROKER_CONNECTED.set(0)
+        # What IB said about its own link ended with the socket; a new socket starts afresh.
+        unreachable_since, self._unreachable_since = self._unreachable_since, None
         if self._closing or self._reconnect is not None:
             return
+        now = datetime.now(UTC)
+        # An order lost in the outage that preceded the drop was lost before this moment.
+        self._disconnected_at = min(now, unreachable_since or now)
         log.warning("ibkr_disconnected")
+        self._emit_link(LinkState.DISCONNECTED, reason="socket_drop")
         self._reconnect = asyncio.get_running_loop().create_task(self._reconnect_forever())
+
+    def _on_error(self, req_id: int, code: int, message: str, contract: Any) -> None:
+        if code == IB_LOST:
+            if self._unreachable_since is None:
+                self._unreachable_since = datetime.now(UTC)
+                metrics.BROKER_CONNECTED.set(0)
+                metrics.BROKER_IB_OUTAGES.inc()
+                log.warning("ibkr_ib_unreachable", code=code, message=message)
+                self._emit_link(LinkState.IB_UNREACHABLE, reason=f"IB {code}: {message}")
+        elif code in (IB_RESTORED_DATA_LOST, IB_RESTORED) and (
+            self._restoring is None or self._restoring.done()
+        ):
+            self._restoring = asyncio.get_running_loop().create_task(
+                self._restore(data_lost=code == IB_RESTORED_DATA_LOST)
+            )
+
+    async def _restore(self, *, data_lost: bool) -> None:
+        """IB is back behind the open socket: replay what happened in the gap, then trade on.
+
+        With 1101 (data lost) the account subscription is made again. Quotes need nothing:
+        this adapter asks IB for a snapshot for every quote and holds no streaming lines.
+        """
+        down_since, self._unreachable_since = self._unreachable_since, None
+        log.info("ibkr_ib_restored", data_lost=data_lost, down_since=down_since)
+        delay = BACKOFF_FIRST_SECONDS
+        account = self._settings.account or next(iter(self._ib.managedAccounts()), "")
+        while True:
+            try:
+                if data_lost:
+                    await self._call(partial(self._ib.reqAccountUpdatesAsync, account))
+                    await self._call(self._ib.reqPositionsAsync)
+                await self._reconcile()
+                break
+            except Exception as exc:
+                if not self.is_connected:
+                    # Dropped (the reconnect replays) or lost again (the next 1101/1102 does).
+                    log.warning("ibkr_restore_replay_failed", error=str(exc))
+                    return
+                # IB slow to answer after its outage: the gap's fills must not be skipped.
+                log.warning("ibkr_restore_replay_retry", error=str(exc), seconds=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._settings.reconnect_max_seconds)
+        metrics.BROKER_CONNECTED.set(int(self.is_connected))
+        self._emit_link(
+            LinkState.CONNECTED,
+            restored=True,
+            data_lost=data_lost,
+            down_since=down_since,
+            server_version=str(self._ib.client.serverVersion()),
+        )
+
+    def _emit_link(self, state: LinkState, **fields: Any) -> None:
+        if self._sink is None:
+            return
+        account = self._settings.account or next(iter(self._ib.managedAccounts()), None)
+        self._sink(LinkEvent(state, datetime.now(UTC), account_id=account, **fields))
 
     async def _reconnect_forever(self) -> None:
         backoff = BACKOFF_FIRST_SECONDS
@@ -152,7 +254,7 @@ class IbkrBroker:
                 # Jitter: several API processes do not hammer the gateway in step.
                 await asyncio.sleep(backoff * random.uniform(0.5, 1.5))  # noqa: S311
                 try:
-                    await self._connect_once()
+                    await self._connect_once(reconnect=True)
                 except Exception as exc:  # keep trying whatever went wrong
                     log.warning("ibkr_reconnect_failed", error=str(exc))
                     backoff = min(backoff * 2, self._settings.reconnect_max_seconds)
@@ -173,15 +275,20 @@ class IbkrBroker:
             server_version=None if version is None else str(version),
             connected_at=self._connected_at,
             last_reconnect_at=self._last_reconnect_at,
+            state=self.link_state,
+            state_since=self._unreachable_since or self._disconnected_at or self._connected_at,
+            orders_sent=self._orders_sent,
         )
 
     async def close(self) -> None:
         self._closing = True
-        task, self._reconnect = self._reconnect, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        for task in (self._reconnect, self._restoring):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._reconnect = self._restoring = None
+        self._unreachable_since = None
         self._ib.disconnect()
         metrics.BROKER_CONNECTED.set(0)
 
@@ -260,8 +367,22 @@ class IbkrBroker:
         return [mapping.bar(b) for b in bars][-limit:]
 
     async def open_order_ids(self) -> set[str]:
-        await self._call(self._ib.reqAllOpenOrdersAsync)
-        return {t.order.orderRef for t in self._ib.openTrades() if t.order.orderRef}
+        # What IB lists in its answer, not ib_async's own trades: those include orders it
+        # sent that IB never received (lost on the way), still "PendingSubmit" locally.
+        listed = await self._call(self._ib.reqAllOpenOrdersAsync)
+        return {t.order.orderRef for t in listed if t.order.orderRef and not t.isDone()}
+
+    async def resync(self) -> None:
+        await self._reconcile()
+
+    async def positions(self) -> dict[tuple[str, str], Decimal] | None:
+        found: dict[tuple[str, str], Decimal] = {}
+        for position in await self._call(self._ib.reqPositionsAsync):
+            if position.contract.secType != "STK" or not position.position:
+                continue
+            key = (position.account, position.contract.symbol)
+            found[key] = found.get(key, Decimal(0)) + Decimal(str(position.position))
+        return found
 
     async def ping(self) -> float:
         # ib_async keeps one pending currentTime request: concurrent pings share it.
@@ -275,9 +396,10 @@ class IbkrBroker:
     # -- orders ------------------------------------------------------------------------------
 
     async def place_order(self, order: OrderRequest) -> str:
-        contract = await self._qualified(order.symbol)
+        contract = await self._qualified_before_sending(order.symbol)
         trade = self._send(lambda: self._ib.placeOrder(contract, mapping.ib_order(order)))
         self._remember(trade)
+        self._orders_sent += 1
         metrics.BROKER_ORDERS_SENT.inc()
         await self._answered([trade])
         return str(trade.order.orderId)
@@ -285,7 +407,7 @@ class IbkrBroker:
     async def place_bracket(
         self, parent: OrderRequest, children: Sequence[OrderRequest]
     ) -> list[str]:
-        contract = await self._qualified(parent.symbol)
+        contract = await self._qualified_before_sending(parent.symbol)
         head = mapping.ib_order(parent, order_id=self._ib.client.getReqId())
         head.transmit = False
         orders = [head]
@@ -295,12 +417,23 @@ class IbkrBroker:
             )
             ib_child.transmit = index == len(children) - 1  # the last one sends them all
             orders.append(ib_child)
-        ids, trades = [], []
+        ids: list[str] = []
+        trades: list[Trade] = []
         for ib_order in orders:
-            trade = self._send(partial(self._ib.placeOrder, contract, ib_order))
+            try:
+                trade = self._send(partial(self._ib.placeOrder, contract, ib_order))
+            except BrokerNotSentError as exc:
+                if not trades:
+                    raise  # nothing of the bracket left: it may be sent again
+                # Part of it is at IB Gateway (held, untransmitted): its fate is IB's.
+                raise BrokerTimeoutError(
+                    f"the connection dropped after {len(trades)} of {len(orders)} orders"
+                    " of the bracket were sent"
+                ) from exc
             self._remember(trade)
             ids.append(str(trade.order.orderId))
             trades.append(trade)
+        self._orders_sent += len(orders)
         metrics.BROKER_ORDERS_SENT.inc(len(orders))
         await self._answered(trades)
         return ids
@@ -429,6 +562,16 @@ class IbkrBroker:
             raise BrokerRejectedError(f"order {broker_order_id} is not working at IB")
         return trade
 
+    async def _qualified_before_sending(self, symbol: str) -> Any:
+        """The contract of an order about to be sent; unreachable here means nothing was sent."""
+        self._require_connection()
+        try:
+            return await self._qualified(symbol)
+        except BrokerNotSentError:
+            raise
+        except BrokerUnavailableError as exc:
+            raise BrokerNotSentError(str(exc)) from exc
+
     async def _qualified(self, symbol: str) -> Any:
         contract = self._contracts.get(symbol)
         if contract is not None:
@@ -438,8 +581,13 @@ class IbkrBroker:
         return self._contracts[symbol]
 
     def _require_connection(self) -> None:
-        if not self.is_connected:
-            raise BrokerUnavailableError("not connected to IB")
+        state = self.link_state
+        if state is LinkState.IB_UNREACHABLE:
+            raise BrokerNotSentError(
+                "IB Gateway is connected but has lost its connection to IB (1100)"
+            )
+        if state is not LinkState.CONNECTED:
+            raise BrokerNotSentError("not connected to IB")
 
     async def _call(self, request: Callable[[], Awaitable[T]]) -> T:
         """Make an ib_async request under the timeout, with our typed errors.
@@ -461,5 +609,5 @@ class IbkrBroker:
         self._require_connection()
         try:
             return action()
-        except ConnectionError as exc:  # the connection dropped since the check
-            raise BrokerUnavailableError(f"not connected to IB: {exc}") from exc
+        except ConnectionError as exc:  # dropped since the check; ib_async wrote nothing
+            raise BrokerNotSentError(f"not connected to IB: {exc}") from exc

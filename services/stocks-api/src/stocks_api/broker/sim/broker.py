@@ -11,6 +11,7 @@ import contextlib
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import structlog
 
@@ -19,10 +20,13 @@ from stocks_api.broker.protocol import (
     Bar,
     BarInterval,
     BrokerAccount,
+    BrokerNotSentError,
     BrokerUnavailableError,
     ConnectionInfo,
     Contract,
     EventSink,
+    LinkEvent,
+    LinkState,
     OrderChange,
     OrderRequest,
     Quote,
@@ -63,12 +67,13 @@ class SimBroker:
         self._engine: MatchingEngine | None = None
         self._connected_at: datetime | None = None
         self._ticker: asyncio.Task[None] | None = None
+        self._orders_sent = 0
 
     @property
     def engine(self) -> MatchingEngine:
         """The matching engine (for tests and the gateway simulator)."""
         if self._engine is None:
-            raise BrokerUnavailableError("simulated broker is not connected")
+            raise BrokerNotSentError("simulated broker is not connected")
         return self._engine
 
     def connection_info(self) -> ConnectionInfo:
@@ -79,6 +84,9 @@ class SimBroker:
             port=None,
             server_version="sim",
             connected_at=self._connected_at,
+            state=LinkState.CONNECTED if self.is_connected else LinkState.DISCONNECTED,
+            state_since=self._connected_at,
+            orders_sent=self._orders_sent,
         )
 
     @property
@@ -102,7 +110,16 @@ class SimBroker:
             clock=self._clock,
         )
         self._connected_at = self._clock()
+        self._orders_sent = 0
         metrics.BROKER_CONNECTED.set(1)
+        sink(
+            LinkEvent(
+                LinkState.CONNECTED,
+                self._connected_at,
+                server_version="sim",
+                account_id=self._settings.account_id,
+            )
+        )
         if self._tick_enabled:
             self._ticker = asyncio.create_task(self._tick_forever(), name="sim-broker-ticker")
         log.info("sim_broker_connected", symbols=self._engine.symbols())
@@ -142,13 +159,17 @@ class SimBroker:
 
     async def place_order(self, order: OrderRequest) -> str:
         """Submit an order to the engine."""
-        return self.engine.submit(order)
+        broker_order_id = self.engine.submit(order)
+        self._orders_sent += 1
+        return broker_order_id
 
     async def place_bracket(
         self, parent: OrderRequest, children: Sequence[OrderRequest]
     ) -> list[str]:
         """Submit a bracket (parent first) to the engine."""
-        return self.engine.submit_bracket(parent, children)
+        broker_order_ids = self.engine.submit_bracket(parent, children)
+        self._orders_sent += len(broker_order_ids)
+        return broker_order_ids
 
     async def modify_order(self, broker_order_id: str, change: OrderChange) -> None:
         """Modify a working order."""
@@ -161,6 +182,14 @@ class SimBroker:
     async def open_order_ids(self) -> set[str]:
         """List the client order ids of the working orders, held bracket children included."""
         return {order.request.client_order_id for order in self.engine.open_orders()}
+
+    async def resync(self) -> None:
+        """Nothing to replay: the engine runs in this process and loses no event."""
+        self.engine.symbols()  # but, like a real broker, only while connected
+
+    async def positions(self) -> dict[tuple[str, str], Decimal] | None:
+        """None: the simulator keeps no books; its positions are those booked from its fills."""
+        return None
 
     async def get_quote(self, symbol: str) -> Quote:
         """Return the current top of book."""
