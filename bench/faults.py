@@ -26,8 +26,10 @@ fault), the campaign waits until no order is in a transitional state (pending_su
 pending_cancel, unsent), at most `--settle-seconds` after the recovery, and then counts,
 against gateway-sim's own books (its control port's `book`):
 
-- acked, not at IB: orders (bracket legs too) answered 201/200 with a status other than
-  rejected that IB has no order for (orderRef = client_order_id);
+- acked, not at IB: orders (bracket legs too) answered 201/200 with a status that says
+  the broker has them (not rejected, and not pending_submit or unsent, which say it has
+  not acknowledged them yet) that IB has no order for (orderRef = client_order_id); an
+  order answered pending_submit must instead be settled by reconciliation (else "stuck");
 - at IB, not in API: orders at IB whose orderRef no API order has;
 - duplicated: a client_order_id twice at IB or twice in the API;
 - fills missing / fills doubled: executions at IB (by exec id) the API has not stored, or
@@ -139,6 +141,9 @@ DETAILS_SHOWN = 8
 # Answers after which a request is not retried: placed or replayed, or refused for good.
 DEFINITE = frozenset({200, 201, 400, 401, 403, 404, 409, 422})
 TRANSITIONAL = frozenset({"pending_submit", "pending_cancel", "unsent"})
+# Answers that do not claim the broker has the order (rejected: it has not; pending_submit
+# and unsent: not yet known, or never sent).
+NOT_ACKED = frozenset({"rejected", "pending_submit", "unsent"})
 WORKING = frozenset({"pending_submit", "submitted", "partially_filled"})
 # IB's status for each final or working API status (a book order's `status`).
 IB_STATUS = {
@@ -647,7 +652,9 @@ class Item:
         if self.kind == "cancel" or self.status_code not in (200, 201) or not self.response:
             return []
         orders = [self.response, *self.response.get("legs", [])]
-        return [(o["client_order_id"], o["status"]) for o in orders if o["status"] != "rejected"]
+        # pending_submit (and unsent) say the broker has not acknowledged the order yet:
+        # its fate is open, and reconciliation must settle it (counted as "stuck" if not).
+        return [(o["client_order_id"], o["status"]) for o in orders if o["status"] not in NOT_ACKED]
 
 
 def build_burst(count: int, quotes: dict[str, Quote], prefix: str) -> list[Item]:

@@ -25,6 +25,7 @@ from stocks_api.main import create_app
 from tests.conftest import IB_CLIENT_ID, api_client, eventually, make_key, make_settings
 from tests.factories import order_body, set_market, wait_for_status
 from tests.integration.gateway.support import gateway_on
+from tests.redis_servers import free_port
 
 
 def _settings(database_url: str, gateway: GatewaySim, **ib: Any) -> Settings:
@@ -57,6 +58,19 @@ def _reconciled(app: Any, trigger: str) -> bool:
     """Whether the app's newest reconciliation ran for `trigger`."""
     last = app.state.reconciler.last
     return last is not None and bool(last.trigger == trigger)
+
+
+def _connection_dies_before_the_next_order(app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The connection dies after the next order's write-ahead commit, before IB gets a byte."""
+    ib = app.state.broker._ib
+    send = ib.placeOrder
+
+    def dies_first(*args: Any) -> Any:
+        monkeypatch.setattr(ib, "placeOrder", send)
+        ib.disconnect()
+        return send(*args)
+
+    monkeypatch.setattr(ib, "placeOrder", dies_first)
 
 
 def _at_gateway(gateway: GatewaySim, client_order_id: str) -> list[Any]:
@@ -140,16 +154,7 @@ async def test_a_retry_after_503_places_the_order_once(
 ) -> None:
     gateway = market
     async with _api(_settings(clean_database, gateway)) as (app, http):
-        ib = app.state.broker._ib
-        send = ib.placeOrder
-
-        def dies_first(*args: Any) -> Any:
-            # The connection dies after the write-ahead commit, before IB gets a byte.
-            monkeypatch.setattr(ib, "placeOrder", send)
-            ib.disconnect()
-            return send(*args)
-
-        monkeypatch.setattr(ib, "placeOrder", dies_first)
+        _connection_dies_before_the_next_order(app, monkeypatch)
         body = order_body(qty="4", client_order_id="retry-1")
         first = await http.post("/api/v1/orders", json=body)
         assert first.status_code == 503, first.text
@@ -182,15 +187,7 @@ async def test_an_unsent_order_can_be_cancelled_and_a_different_body_conflicts(
 ) -> None:
     gateway = market
     async with _api(_settings(clean_database, gateway)) as (app, http):
-        ib = app.state.broker._ib
-        send = ib.placeOrder
-
-        def dies_first(*args: Any) -> Any:
-            monkeypatch.setattr(ib, "placeOrder", send)
-            ib.disconnect()
-            return send(*args)
-
-        monkeypatch.setattr(ib, "placeOrder", dies_first)
+        _connection_dies_before_the_next_order(app, monkeypatch)
         body = order_body(qty="4", client_order_id="retry-2")
         assert (await http.post("/api/v1/orders", json=body)).status_code == 503
         other = await http.post("/api/v1/orders", json={**body, "qty": "5"})
@@ -407,3 +404,34 @@ async def test_a_gateway_restart_with_its_state_keeps_orders_and_loses_no_fill(
             assert sorted(f["exec_id"] for f in fills) == sorted(
                 e[0].exec_id for e in gateway.executions(0)
             )
+
+
+async def test_the_api_starts_without_ib_gateway_and_trades_once_it_is_there(
+    clean_database: str,
+) -> None:
+    port = free_port()
+    settings = make_settings(clean_database)
+    settings.broker = "ibkr"
+    settings.ib = IbSettings(port=port, client_id=IB_CLIENT_ID, connect_timeout_seconds=2)
+    async with _api(settings) as (app, http):
+        health = (await http.get("/health")).json()
+        assert health["checks"]["broker"]["status"] == "down"
+        refused = await http.post("/api/v1/orders", json=order_body(client_order_id="early"))
+        assert refused.status_code == 503  # nothing written: nothing to resolve later
+        assert (await http.get("/api/v1/orders/by-client-id/early")).status_code == 404
+
+        gateway = GatewaySim(
+            settings.sim, port=port, calendar=settings.session.calendar(), tick=False
+        )
+        await gateway.start()
+        try:
+            set_market(gateway.broker.engine, "189.99", "190.00", size=5000, last="190.00")
+            await eventually(lambda: app.state.broker.is_connected, seconds=20)
+            await eventually(lambda: _reconciled(app, "start"), seconds=10)
+            placed = await http.post("/api/v1/orders", json=order_body(client_order_id="early"))
+            assert placed.status_code == 201, placed.text
+            await wait_for_status(http, placed.json()["id"], "filled")
+            broker = (await http.get("/api/v1/broker")).json()
+            assert broker["accounts"][0]["account_id"] == gateway.account
+        finally:
+            await gateway.close()

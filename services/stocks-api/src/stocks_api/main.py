@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import random
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 
@@ -29,6 +32,7 @@ from stocks_api.broker.protocol import (
     BrokerAccount,
     BrokerClient,
     BrokerOrderStatus,
+    BrokerUnavailableError,
     LinkEvent,
     LinkState,
     OrderStatusUpdate,
@@ -121,6 +125,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     app.state.cancels_to_retry = set()
     app.state.background = set()  # tasks started by listeners, kept until they end
+    app.state.connecting = None  # connecting a broker that was unreachable at start
     # The trading-session audit trail: one row per broker connection, by its owner.
     app.state.session_log = session_log = BrokerSessionLog(
         sessionmaker=db.sessionmaker, instance=this_instance()
@@ -159,6 +164,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         await ownership.stop()  # nothing is promoted while the rest shuts down
+        await _stop_connecting(app)
         await app.state.reconciler.stop()
         await snapshots.stop()
         await app.state.hub.close()
@@ -180,9 +186,36 @@ async def _start_trading(app: FastAPI) -> None:
     The owner runs this at start-up; a standby runs it when it takes the broker over.
     """
     state = app.state
-    timeout = state.settings.broker_timeout_seconds
     started = utcnow()
-    await state.broker.connect(state.consumer.sink)
+    try:
+        await state.broker.connect(state.consumer.sink)
+    except BrokerUnavailableError as exc:
+        # IB Gateway is not there (yet): serve reads, refuse orders (503), keep trying.
+        log.warning("broker_unreachable_at_start", error=str(exc))
+        await _start_read_only(app)
+        state.connecting = asyncio.create_task(_connect_later(app, started), name="connect")
+        return
+    await _take_up_trading(app, started)
+
+
+async def _connect_later(app: FastAPI, started: datetime) -> None:
+    """Connect the broker that could not be reached at start, with backoff and jitter."""
+    delay = 0.5
+    while True:
+        await asyncio.sleep(delay * random.uniform(0.5, 1.5))  # noqa: S311
+        try:
+            await app.state.broker.connect(app.state.consumer.sink)
+        except BrokerUnavailableError as exc:
+            log.warning("broker_connect_failed", error=str(exc), retry_seconds=delay)
+            delay = min(delay * 2, app.state.settings.ib.reconnect_max_seconds)
+            continue
+        await _take_up_trading(app, started)
+        return
+
+
+async def _take_up_trading(app: FastAPI, started: datetime) -> None:
+    state = app.state
+    timeout = state.settings.broker_timeout_seconds
     async with state.db.sessionmaker() as session:
         # Accounts first: fills replayed by reconciliation book against them.
         accounts = await account_service.sync_accounts(
@@ -190,14 +223,27 @@ async def _start_trading(app: FastAPI) -> None:
         )
         _assess_accounts(app, accounts)
     # Every order written before this start is judged: none of them is on its way.
-    await state.reconciler.run("start", before=started)
+    try:
+        await state.reconciler.run("start", before=started)
+    except Exception as exc:  # the broker slow to answer: the loop tries again at once
+        log.warning("reconcile_at_start_failed", error=str(exc))
+        state.reconciler.request("start", before=started)
     state.reconciler.start()
     state.session_log.start()
     state.snapshots.start()
 
 
+async def _stop_connecting(app: FastAPI) -> None:
+    task, app.state.connecting = app.state.connecting, None
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 async def _stop_trading(app: FastAPI) -> None:
     """Give the broker up (the lock is lost): no snapshots from broker data, no connection."""
+    await _stop_connecting(app)
     await app.state.reconciler.stop()
     await app.state.snapshots.stop()
     await app.state.broker.close()
@@ -242,10 +288,11 @@ async def _on_link(app: FastAPI, event: LinkEvent) -> None:
     await _record_session(app, event)
     await state.bus.publish(LINK_TOPIC, link_status(state.broker, reason=event.reason))
     if event.state is LinkState.CONNECTED and (event.reconnect or event.restored):
-        # Orders last changed before the link went down are judged: anything sent
-        # before then has either reached the broker (and is in its replay) or was lost.
+        # Orders last changed before the link was back are judged: anything sent until
+        # then has either reached the broker (and is in its replay, or in its list of open
+        # orders asked for after this) or was lost; those still on their way are skipped.
         trigger = "restored" if event.restored else "reconnect"
-        state.reconciler.request(trigger, before=event.down_since or event.ts)
+        state.reconciler.request(trigger, before=event.ts)
         retry, state.cancels_to_retry = state.cancels_to_retry, set()
         if retry:
             await _send_cancels_soon(app, sorted(retry))

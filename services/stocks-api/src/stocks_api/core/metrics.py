@@ -50,6 +50,10 @@ BROKER_CONNECTED = Gauge(
     "broker_connected",
     "1 while orders can reach the broker (0 also while IB Gateway has lost IB: its 1100)",
 )
+BROKER_IB_UNREACHABLE = Gauge(
+    "broker_ib_unreachable",
+    "1 while IB Gateway is connected but has lost IB (its 1100, until 1101/1102)",
+)
 BROKER_IB_OUTAGES = Counter(
     "broker_ib_outages_total", "Times IB Gateway lost IB behind an open socket (IB's 1100)"
 )

@@ -9,7 +9,12 @@ from decimal import Decimal
 
 from stocks_api.broker.protocol import Bar, BarInterval, BrokerClient, Quote
 from stocks_api.core.broker_calls import call_broker
-from stocks_api.core.errors import AppError, UnprocessableError
+from stocks_api.core.errors import (
+    AppError,
+    BrokerTimeoutAppError,
+    BrokerUnavailableAppError,
+    UnprocessableError,
+)
 from stocks_api.core.schemas import SYMBOL_RE
 from stocks_api.marketdata.exceptions import SymbolNotFoundError, TooManySymbolsError
 from stocks_api.marketdata.schemas import MAX_QUOTE_SYMBOLS, QuoteError
@@ -75,12 +80,14 @@ async def get_bars(
 
 
 async def marks(
-    *, broker: BrokerClient, symbols: Iterable[str], timeout: float
+    *, broker: BrokerClient, symbols: Iterable[str], timeout: float, strict: bool = False
 ) -> dict[str, Decimal | None]:
     """Return the price each symbol is valued at (its last trade), None where unknown.
 
     Held symbols were traded, so unlike `get_quotes` there is no contract look-up first:
-    one broker call per symbol, and a failed quote leaves that symbol unpriced.
+    one broker call per symbol, and a failed quote leaves that symbol unpriced. `strict`
+    (the risk checks) raises instead when the broker is unreachable or too slow: that is
+    the link failing, not a price being unknown, and must not pass for a risk verdict.
     """
     unique = list(dict.fromkeys(symbols))
     results = await asyncio.gather(
@@ -90,6 +97,8 @@ async def marks(
     prices: dict[str, Decimal | None] = {}
     for symbol, result in zip(unique, results, strict=True):
         if isinstance(result, BaseException) and not isinstance(result, AppError):
+            raise result
+        if strict and isinstance(result, BrokerUnavailableAppError | BrokerTimeoutAppError):
             raise result
         prices[symbol] = result.last if isinstance(result, Quote) else None
     return prices

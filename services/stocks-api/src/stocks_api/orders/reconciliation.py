@@ -45,6 +45,9 @@ from stocks_api.positions.models import Position
 log = structlog.get_logger(__name__)
 
 UNACKNOWLEDGED = (OrderStatus.PENDING_SUBMIT.value, OrderStatus.PENDING_CANCEL.value)
+# A position that differs is looked at again this often before it is reported.
+POSITION_RECHECKS = 2
+POSITION_RECHECK_SECONDS = 1.0
 # When a run happens, in the words of an audit trail.
 OCCASIONS = {
     "start": "after a restart",
@@ -129,6 +132,15 @@ async def reconcile(
         await consumer.apply(events)
         log.warning("reconciled_orders", trigger=trigger, orders=resolved)
     differences = await compare_positions(session=session, broker=broker, timeout=timeout)
+    for _ in range(POSITION_RECHECKS):
+        if not differences:
+            break
+        # Fills IB counted in its positions may still be on their way: look once more.
+        await asyncio.sleep(POSITION_RECHECK_SECONDS)
+        await call_broker(broker.resync(), timeout=timeout)
+        await consumer.wait_applied(consumer.last_received, timeout)
+        differences = await compare_positions(session=session, broker=broker, timeout=timeout)
+    _report_differences(differences)
     return Reconciliation(
         at=now, trigger=trigger, resolved=resolved, position_differences=differences
     )
@@ -159,7 +171,7 @@ def _verdict(order: Order, occasion: str) -> tuple[BrokerOrderStatus, str, str]:
 async def compare_positions(
     *, session: AsyncSession, broker: BrokerClient, timeout: float
 ) -> list[PositionDifference] | None:
-    """Compare our positions with the broker's; log and count the differences."""
+    """Compare our positions with the broker's (None: it keeps no books of its own)."""
     theirs = await call_broker(broker.positions(), timeout=timeout)
     if theirs is None:
         return None
@@ -173,6 +185,12 @@ async def compare_positions(
         for key in sorted(set(ours) | set(theirs))
         if ours.get(key, Decimal(0)) != theirs.get(key, Decimal(0))
     ]
+    return differences
+
+
+def _report_differences(differences: list[PositionDifference] | None) -> None:
+    if differences is None:
+        return
     metrics.BROKER_POSITION_DIFFERENCES.set(len(differences))
     if differences:
         log.error(
@@ -187,7 +205,6 @@ async def compare_positions(
                 for d in differences
             ],
         )
-    return differences
 
 
 class Reconciler:

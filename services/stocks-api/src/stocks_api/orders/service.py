@@ -10,9 +10,11 @@ response shows what the broker already did.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 import uuid
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -109,17 +111,18 @@ async def submit(
             unsent = existing
     guard.check()
     require_link(broker)  # before anything is written: nothing to resolve afterwards
-    contract = await call_broker(broker.contract(order_in.symbol), timeout=timeout)
-    if contract is None:
-        raise UnknownSymbolError(order_in.symbol)
-    check_qty_increment(contract, order_in.qty)
-    if account is not None and account.account_type is AccountType.CASH:
-        await _check_covered_sale(session, account.account_id, order_in)
-    quote = await call_broker(broker.get_quote(order_in.symbol), timeout=timeout)
-    proposed = risk_service.propose_new(order_in, quote, flatten=flatten)
-    marks = await risk_service.prefetch_marks(
-        engine=risk, broker=broker, quote=quote, timeout=timeout
-    )
+    with _nothing_sent_yet():
+        contract = await call_broker(broker.contract(order_in.symbol), timeout=timeout)
+        if contract is None:
+            raise UnknownSymbolError(order_in.symbol)
+        check_qty_increment(contract, order_in.qty)
+        if account is not None and account.account_type is AccountType.CASH:
+            await _check_covered_sale(session, account.account_id, order_in)
+        quote = await call_broker(broker.get_quote(order_in.symbol), timeout=timeout)
+        proposed = risk_service.propose_new(order_in, quote, flatten=flatten)
+        marks = await risk_service.prefetch_marks(
+            engine=risk, broker=broker, quote=quote, timeout=timeout
+        )
 
     if unsent is None:
         order = _new_order(order_in, client_order_id, request_hash)
@@ -130,16 +133,17 @@ async def submit(
         async with risk.admission(session) as state:
             if unsent is not None and not await _still_unsent(session, order):
                 raise _SentMeanwhile
-            verdict = await risk_service.assess(
-                session=session,
-                engine=risk,
-                broker=broker,
-                state=state,
-                proposed=proposed,
-                marks=marks,
-                account_id=None if account is None else account.account_id,
-                timeout=timeout,
-            )
+            with _nothing_sent_yet():
+                verdict = await risk_service.assess(
+                    session=session,
+                    engine=risk,
+                    broker=broker,
+                    state=state,
+                    proposed=proposed,
+                    marks=marks,
+                    account_id=None if account is None else account.account_id,
+                    timeout=timeout,
+                )
             if verdict.failures:
                 await _store_risk_rejection(session, order, legs, verdict.details)
             else:
@@ -188,7 +192,9 @@ async def submit(
         raise
     except BrokerRejectedAppError as exc:
         # The broker refused it: record why, keep the rows (audit trail). Final.
-        await _reject_unsent(session, consumer, [order, *legs], exc.message)
+        await _end_unsent(
+            session, consumer, [order, *legs], BrokerOrderStatus.REJECTED, exc.message
+        )
         await risk_service.note_broker_verdicts(engine=risk, verdicts=[False])
         exc.details = [{"order_id": order.id, "client_order_id": client_order_id}]
         raise
@@ -207,6 +213,19 @@ async def submit(
     consumer.note_sent(len(sending))
     metrics.ORDER_LATENCY.observe(time.perf_counter() - started)
     return await _after_broker_call(session, consumer, order, mark, timeout), True
+
+
+@contextlib.contextmanager
+def _nothing_sent_yet() -> Iterator[None]:
+    """Before the write-ahead, the broker failing to answer means nothing was sent: a 503."""
+    try:
+        yield
+    except BrokerNotSentAppError:
+        raise
+    except (BrokerUnavailableAppError, BrokerTimeoutAppError) as exc:
+        raise BrokerNotSentAppError(
+            f"{exc.message}; nothing was placed: retry with the same client_order_id"
+        ) from exc
 
 
 class _SentMeanwhile(Exception):
@@ -480,16 +499,21 @@ def _broker_request(order: Order, parent: Order | None = None) -> OrderRequest:
     )
 
 
-async def _reject_unsent(
-    session: AsyncSession, consumer: BrokerEventConsumer, orders: list[Order], reason: str
+async def _end_unsent(
+    session: AsyncSession,
+    consumer: BrokerEventConsumer,
+    orders: list[Order],
+    status: BrokerOrderStatus,
+    reason: str,
 ) -> None:
+    """End orders the broker never had (refused on sending, or never sent) as `status`."""
     # Goes through the consumer like any broker verdict, so one code path moves statuses.
     await consumer.apply(
         [
             OrderStatusUpdate(
                 client_order_id=order.client_order_id,
                 broker_order_id="",
-                status=BrokerOrderStatus.REJECTED,
+                status=status,
                 filled_qty=order.filled_qty,
                 remaining_qty=order.qty,
                 ts=utcnow(),
@@ -732,7 +756,11 @@ async def cancel(
     order = await get_or_raise(session=session, order_id=order_id)
     status = OrderStatus(order.status)
     if status is OrderStatus.UNSENT:
-        await _cancel_unsent(session, consumer, order)
+        reason = "cancelled before it was ever sent"
+        await _end_unsent(
+            session, consumer, [order, *order.legs], BrokerOrderStatus.CANCELLED, reason
+        )
+        await session.commit()
         return order
     unacknowledged = status is OrderStatus.PENDING_SUBMIT and order.broker_order_id is None
     if unacknowledged and await _record_cancel_intent(session, consumer, order, timeout):
@@ -744,29 +772,6 @@ async def cancel(
     assert order.broker_order_id is not None
     await call_broker(broker.cancel_order(order.broker_order_id), timeout=timeout)
     return await _after_broker_call(session, consumer, order, mark, timeout)
-
-
-async def _cancel_unsent(
-    session: AsyncSession, consumer: BrokerEventConsumer, order: Order
-) -> None:
-    rows = [order, *order.legs]
-    await consumer.apply(
-        [
-            OrderStatusUpdate(
-                client_order_id=row.client_order_id,
-                broker_order_id="",
-                status=BrokerOrderStatus.CANCELLED,
-                filled_qty=row.filled_qty,
-                remaining_qty=row.qty,
-                ts=utcnow(),
-                reason="cancelled before it was ever sent",
-            )
-            for row in rows
-        ]
-    )
-    for row in rows:
-        await session.refresh(row)
-    await session.commit()
 
 
 async def _record_cancel_intent(

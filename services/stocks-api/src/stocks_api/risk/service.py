@@ -208,7 +208,9 @@ async def prefetch_marks(
     entered the book since is priced under the lock (`load_book`).
     """
     wanted = engine.book_symbols - ({quote.symbol} if quote is not None else set())
-    marks = await marketdata_service.marks(broker=broker, symbols=sorted(wanted), timeout=timeout)
+    marks = await marketdata_service.marks(
+        broker=broker, symbols=sorted(wanted), timeout=timeout, strict=True
+    )
     if quote is not None:
         marks[quote.symbol] = quote.last if quote.last > 0 else None
     return marks
@@ -223,12 +225,14 @@ async def load_book(
     timeout: float,
     marks: dict[str, Decimal | None] | None = None,
     exclude_order_id: int | None = None,
+    strict: bool = False,
 ) -> Book:
     """Read open orders, positions and cash in one statement, and mark them at `marks`.
 
     One statement is one snapshot: a fill that moves quantity from an open order to the
     position is seen entirely before or entirely after. Symbols missing from `marks` are
-    priced at the broker.
+    priced at the broker; `strict` (an order's checks) raises when the broker cannot be
+    reached instead of leaving them unpriced.
     """
     orders = _open_orders_query(exclude_order_id=exclude_order_id).add_columns(
         literal_column("'order'").label("kind")
@@ -259,7 +263,9 @@ async def load_book(
     marks = dict(marks or {})
     missing = sorted(symbols - set(marks))
     if missing:
-        marks |= await marketdata_service.marks(broker=broker, symbols=missing, timeout=timeout)
+        marks |= await marketdata_service.marks(
+            broker=broker, symbols=missing, timeout=timeout, strict=strict
+        )
     symbols |= set(marks)  # the order's own symbol, for its price band
     holdings = {
         name: Holding(
@@ -333,6 +339,7 @@ async def assess(
         timeout=timeout,
         marks=marks,
         exclude_order_id=exclude_order_id,
+        strict=True,
     )
     context = RiskContext(
         state=TradingState(state.state),

@@ -28,6 +28,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 import structlog
+from aiolimiter import AsyncLimiter
 from ib_async import IB, Fill, Trade
 
 from stocks_api.broker.ib import mapping
@@ -79,7 +80,8 @@ class IbkrBroker:
         self._connected_at: datetime | None = None
         self._last_reconnect_at: datetime | None = None
         self._reconnect: asyncio.Task[None] | None = None
-        self._contracts: dict[str, Any] = {}
+        self._contracts: dict[str, Any] = {}  # symbol -> ib_async's qualified contract
+        self._contract_details: dict[str, Contract] = {}  # symbol -> ours, asked once
         self._trades: dict[str, Trade] = {}  # broker order id -> the trade
         self._answers: dict[int, asyncio.Future[None]] = {}  # IB order id -> its next answer
         self._modifying: dict[int, str] = {}  # IB order id -> its status before the change
@@ -89,11 +91,15 @@ class IbkrBroker:
         self._disconnected_at: datetime | None = None
         self._restoring: asyncio.Task[None] | None = None
         self._orders_sent = 0  # order messages sent over the current connection
-        # IB's pacing limit (50 messages a second), kept with ib_async's request throttle
-        # in tenths of a second rather than whole seconds: a burst of a whole second's
-        # worth, then another a second later, can land inside one second at IB.
-        self._ib.client.MaxRequests = max(1, settings.max_messages_per_second // PACING_SLOTS)
-        self._ib.client.RequestsInterval = 1 / PACING_SLOTS  # type: ignore[assignment]
+        # IB's pacing limit (50 messages a second), kept in tenths of a second rather than
+        # whole seconds (a burst of a whole second's worth, then another a second later,
+        # could land inside one second at IB), and awaited before a message is written:
+        # ib_async's own throttle would queue a message and report it sent, and drop the
+        # queue when the connection goes, losing orders it had said were on their way.
+        self._pace = AsyncLimiter(
+            max(1, settings.max_messages_per_second // PACING_SLOTS), 1 / PACING_SLOTS
+        )
+        self._ib.client.MaxRequests = 0  # ib_async's throttle off: ours comes first
         self._ib.orderStatusEvent += self._on_status
         self._ib.commissionReportEvent += self._on_commission
         self._ib.disconnectedEvent += self._on_disconnected
@@ -182,6 +188,7 @@ class IbkrBroker:
         metrics.BROKER_CONNECTED.set(0)
         # What IB said about its own link ended with the socket; a new socket starts afresh.
         unreachable_since, self._unreachable_since = self._unreachable_since, None
+        metrics.BROKER_IB_UNREACHABLE.set(0)
         if self._closing or self._reconnect is not None:
             return
         now = datetime.now(UTC)
@@ -196,6 +203,7 @@ class IbkrBroker:
             if self._unreachable_since is None:
                 self._unreachable_since = datetime.now(UTC)
                 metrics.BROKER_CONNECTED.set(0)
+                metrics.BROKER_IB_UNREACHABLE.set(1)
                 metrics.BROKER_IB_OUTAGES.inc()
                 log.warning("ibkr_ib_unreachable", code=code, message=message)
                 self._emit_link(LinkState.IB_UNREACHABLE, reason=f"IB {code}: {message}")
@@ -213,6 +221,7 @@ class IbkrBroker:
         this adapter asks IB for a snapshot for every quote and holds no streaming lines.
         """
         down_since, self._unreachable_since = self._unreachable_since, None
+        metrics.BROKER_IB_UNREACHABLE.set(0)
         log.info("ibkr_ib_restored", data_lost=data_lost, down_since=down_since)
         delay = BACKOFF_FIRST_SECONDS
         account = self._settings.account or next(iter(self._ib.managedAccounts()), "")
@@ -289,6 +298,7 @@ class IbkrBroker:
                     await task
         self._reconnect = self._restoring = None
         self._unreachable_since = None
+        metrics.BROKER_IB_UNREACHABLE.set(0)
         self._ib.disconnect()
         metrics.BROKER_CONNECTED.set(0)
 
@@ -313,6 +323,9 @@ class IbkrBroker:
         return found
 
     async def contract(self, symbol: str) -> Contract | None:
+        known = self._contract_details.get(symbol)
+        if known is not None:
+            return known  # a contract's terms do not change within a session
         details = await self._call(lambda: self._ib.reqContractDetailsAsync(mapping.stock(symbol)))
         if not details:
             return None
@@ -325,12 +338,14 @@ class IbkrBroker:
             if detail.sizeIncrement
             else Decimal(1)
         )
-        return Contract(
+        found = Contract(
             symbol=symbol,
             currency=detail.contract.currency or "USD",
             tick_size=Decimal(str(detail.minTick)).normalize(),
             qty_increment=increment,
         )
+        self._contract_details[symbol] = found
+        return found
 
     async def get_quote(self, symbol: str) -> Quote:
         contract = await self._qualified(symbol)
@@ -397,6 +412,7 @@ class IbkrBroker:
 
     async def place_order(self, order: OrderRequest) -> str:
         contract = await self._qualified_before_sending(order.symbol)
+        await self._paced_before_sending(1)
         trade = self._send(lambda: self._ib.placeOrder(contract, mapping.ib_order(order)))
         self._remember(trade)
         self._orders_sent += 1
@@ -417,6 +433,7 @@ class IbkrBroker:
             )
             ib_child.transmit = index == len(children) - 1  # the last one sends them all
             orders.append(ib_child)
+        await self._paced_before_sending(len(orders))  # then all of it at once
         ids: list[str] = []
         trades: list[Trade] = []
         for ib_order in orders:
@@ -440,6 +457,7 @@ class IbkrBroker:
 
     async def modify_order(self, broker_order_id: str, change: OrderChange) -> None:
         trade = self._working(broker_order_id)
+        await self._paced_before_sending(1)
         self._modifying[trade.order.orderId] = trade.orderStatus.status
         changed = mapping.changed_order(trade.order, change)
         self._send(lambda: self._ib.placeOrder(trade.contract, changed))
@@ -447,6 +465,7 @@ class IbkrBroker:
 
     async def cancel_order(self, broker_order_id: str) -> None:
         trade = self._working(broker_order_id)
+        await self._paced_before_sending(1)
         self._send(lambda: self._ib.cancelOrder(trade.order))
         await self._answered([trade])
 
@@ -562,6 +581,22 @@ class IbkrBroker:
             raise BrokerRejectedError(f"order {broker_order_id} is not working at IB")
         return trade
 
+    async def _paced_before_sending(self, messages: int) -> None:
+        """Wait for IB's pacing to allow `messages` more; too long a wait sends nothing.
+
+        Half the broker timeout at most, so the caller's own timeout (which would leave the
+        order's fate unknown) never strikes while it only waited here.
+        """
+        try:
+            async with asyncio.timeout(self._timeout / 2):
+                for _ in range(messages):
+                    await self._pace.acquire()
+        except TimeoutError as exc:
+            raise BrokerNotSentError(
+                f"IB's pacing limit ({self._settings.max_messages_per_second} messages a"
+                " second) held the request too long; nothing was sent"
+            ) from exc
+
     async def _qualified_before_sending(self, symbol: str) -> Any:
         """The contract of an order about to be sent; unreachable here means nothing was sent."""
         self._require_connection()
@@ -598,6 +633,8 @@ class IbkrBroker:
         self._require_connection()
         try:
             async with asyncio.timeout(self._timeout):
+                await self._pace.acquire()
+                self._require_connection()  # the link may have gone while waiting
                 return await request()
         except TimeoutError as exc:
             raise BrokerTimeoutError(f"IB did not answer within {self._timeout:g} s") from exc
