@@ -31,11 +31,9 @@ from stocks_api.broker.factory import build_broker
 from stocks_api.broker.protocol import (
     BrokerAccount,
     BrokerClient,
-    BrokerOrderStatus,
     BrokerUnavailableError,
     LinkEvent,
     LinkState,
-    OrderStatusUpdate,
 )
 from stocks_api.connection.dependencies import refuse_changes_on_standby
 from stocks_api.connection.guard import LiveTradingGuard
@@ -44,10 +42,8 @@ from stocks_api.connection.models import DisconnectReason
 from stocks_api.connection.ownership import BrokerOwnership, open_lock
 from stocks_api.connection.router import router as broker_router
 from stocks_api.connection.sessions import BrokerSessionLog, this_instance
-from stocks_api.core.broker_calls import call_broker
 from stocks_api.core.config import Environment, Settings, get_settings
 from stocks_api.core.database import Database, utcnow
-from stocks_api.core.errors import AppError, BrokerRejectedAppError
 from stocks_api.core.handlers import install_exception_handlers
 from stocks_api.core.hygiene import install_hygiene
 from stocks_api.core.logging import configure_logging
@@ -55,7 +51,7 @@ from stocks_api.core.middleware import RequestContextMiddleware
 from stocks_api.health.router import router as health_router
 from stocks_api.marketdata.feed import QuoteFeed
 from stocks_api.marketdata.router import router as marketdata_router
-from stocks_api.orders import service as order_service
+from stocks_api.orders.cancel_intents import CancelIntents
 from stocks_api.orders.consumer import BrokerEventConsumer
 from stocks_api.orders.reconciliation import Reconciler
 from stocks_api.orders.router import fills_router
@@ -123,8 +119,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         interval=settings.reconcile_interval_seconds,
         grace=settings.reconcile_grace_seconds,
     )
-    app.state.cancels_to_retry = set()
-    app.state.background = set()  # tasks started by listeners, kept until they end
+    app.state.cancel_intents = cancel_intents = CancelIntents(
+        sessionmaker=db.sessionmaker, broker=broker, consumer=consumer, timeout=timeout
+    )
     app.state.connecting = None  # connecting a broker that was unreachable at start
     # The trading-session audit trail: one row per broker connection, by its owner.
     app.state.session_log = session_log = BrokerSessionLog(
@@ -135,7 +132,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     consumer.on_fills(snapshots.notify_fills)
     consumer.on_verdicts(partial(_note_verdicts, risk))
     consumer.on_link(partial(_on_link, app))
-    consumer.on_cancel_intents(partial(_send_cancels_soon, app))
+    consumer.on_cancel_intents(cancel_intents.send_soon)
     snapshots.on_valuation(partial(_watch_daily_loss, app))
     consumer.start()
     await risk_service.ensure_state(risk)
@@ -169,6 +166,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await snapshots.stop()
         await app.state.hub.close()
         await quote_feed.close()
+        await cancel_intents.stop()
         await broker.close()
         await consumer.stop()
         await session_log.closed(reason=DisconnectReason.SHUTDOWN, at=utcnow())
@@ -293,16 +291,7 @@ async def _on_link(app: FastAPI, event: LinkEvent) -> None:
         # orders asked for after this) or was lost; those still on their way are skipped.
         trigger = "restored" if event.restored else "reconnect"
         state.reconciler.request(trigger, before=event.ts)
-        retry, state.cancels_to_retry = state.cancels_to_retry, set()
-        if retry:
-            await _send_cancels_soon(app, sorted(retry))
-
-
-async def _send_cancels_soon(app: FastAPI, broker_order_ids: list[str]) -> None:
-    """Send the cancels in a task of their own: the consumer never waits for the broker."""
-    task = asyncio.get_running_loop().create_task(_send_cancels(app, broker_order_ids))
-    app.state.background.add(task)
-    task.add_done_callback(app.state.background.discard)
+        await state.cancel_intents.link_back()
 
 
 async def _record_session(app: FastAPI, event: LinkEvent) -> None:
@@ -324,52 +313,6 @@ async def _record_session(app: FastAPI, event: LinkEvent) -> None:
             account_id=event.account_id,
             at=event.ts,
         )
-
-
-async def _send_cancels(app: FastAPI, broker_order_ids: list[str]) -> None:
-    """Send the cancels that waited for their orders' acknowledgement.
-
-    Refused (the order is no longer cancellable): the order is back to working, as the
-    broker says, and its fills or end arrive as events. Not reachable: tried again when
-    the link is back.
-    """
-    state = app.state
-    for broker_order_id in broker_order_ids:
-        try:
-            await call_broker(
-                state.broker.cancel_order(broker_order_id),
-                timeout=state.settings.broker_timeout_seconds,
-            )
-        except BrokerRejectedAppError as exc:
-            log.warning("cancel_intent_refused", broker_order_id=broker_order_id, error=exc.message)
-            await _cancel_refused(app, broker_order_id, exc.message)
-        except AppError as exc:
-            log.warning(
-                "cancel_intent_deferred", broker_order_id=broker_order_id, error=exc.message
-            )
-            state.cancels_to_retry.add(broker_order_id)
-
-
-async def _cancel_refused(app: FastAPI, broker_order_id: str, reason: str) -> None:
-    async with app.state.db.sessionmaker() as session:
-        order = await order_service.by_broker_order_id(
-            session=session, broker_order_id=broker_order_id
-        )
-    if order is None or order.status != "pending_cancel":
-        return
-    await app.state.consumer.apply(
-        [
-            OrderStatusUpdate(
-                client_order_id=order.client_order_id,
-                broker_order_id=broker_order_id,
-                status=BrokerOrderStatus.SUBMITTED,
-                filled_qty=order.filled_qty,
-                remaining_qty=order.qty - order.filled_qty,
-                ts=utcnow(),
-                reason=f"the broker refused the cancel: {reason}",
-            )
-        ]
-    )
 
 
 async def _note_verdicts(risk: RiskEngine, verdicts: list[bool]) -> None:
