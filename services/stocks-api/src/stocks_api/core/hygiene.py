@@ -1,4 +1,4 @@
-"""HTTP hygiene: security headers, a request-body size limit and CORS for configured origins.
+"""HTTP hygiene: security headers, a body size limit, text a database can store, and CORS.
 
 Plain ASGI middlewares (not BaseHTTPMiddleware), like `core.middleware`, so they add no task
 per request. `install_hygiene` adds them to an app in the order they must run.
@@ -7,6 +7,7 @@ per request. `install_hygiene` adds them to an app in the order they must run.
 from __future__ import annotations
 
 import json
+import re
 
 from fastapi import FastAPI
 from starlette.datastructures import Headers
@@ -20,6 +21,13 @@ from stocks_api.core.handlers import error_body
 from stocks_api.core.middleware import RequestContextMiddleware
 
 PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+VALIDATION_ERROR = "VALIDATION_ERROR"
+# The NUL character (U+0000): PostgreSQL cannot store it in text, and no field of the API
+# has a use for it. In JSON it can only come escaped, as \u0000 after an even number of
+# backslashes (an odd number escapes the backslash itself); in a URL or a form as %00.
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+_URL_NUL = re.compile(rb"%00")
+NUL_MESSAGE = "text must not contain the NUL character (U+0000)"
 
 CORS_METHODS = ("GET", "POST", "PATCH", "PUT", "DELETE", "OPTIONS")
 CORS_HEADERS = ("Authorization", "Content-Type", "X-API-Key", "X-Request-ID")
@@ -171,6 +179,89 @@ class BodySizeLimitMiddleware:
         await send({"type": "http.response.body", "body": body})
 
 
+class NulTextMiddleware:
+    """Refuse, with 422, a request whose path, query or body holds the NUL character.
+
+    One place for every route, field and backend: PostgreSQL cannot store U+0000 in text
+    (asyncpg fails, a 500 after the request was half done; SQLite would store it), so such
+    text is refused before any route runs. The body is read whole first (it is bounded by
+    the size limit outside this middleware), then handed to the app unchanged.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if "\x00" in scope["path"]:
+            await _refuse_nul(scope, send, "path")
+            return
+        query: bytes = scope.get("query_string", b"")
+        if b"\x00" in query or _URL_NUL.search(query):
+            await _refuse_nul(scope, send, "query")
+            return
+        if scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        chunks, message = [], await receive()
+        while message["type"] == "http.request":
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+            message = await receive()
+        else:  # the client went away before the body was complete
+            await self.app(scope, _replay([message], receive), send)
+            return
+        body = b"".join(chunks)
+        if b"\x00" in body or _JSON_NUL.search(body) or (_is_form(scope) and _URL_NUL.search(body)):
+            await _refuse_nul(scope, send, "body")
+            return
+        whole: Message = {"type": "http.request", "body": body, "more_body": False}
+        await self.app(scope, _replay([whole], receive), send)
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    """A `receive` that gives `messages` first, then whatever the server sends next."""
+    pending = list(messages)
+
+    async def replayed() -> Message:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replayed
+
+
+def _is_form(scope: Scope) -> bool:
+    content_type = Headers(scope=scope).get("content-type", "")
+    return content_type.split(";", 1)[0].strip().lower() == "application/x-www-form-urlencoded"
+
+
+async def _refuse_nul(scope: Scope, send: Send, where: str) -> None:
+    metrics.API_ERRORS.labels(code=VALIDATION_ERROR, status="422").inc()
+    body = json.dumps(
+        error_body(
+            code=VALIDATION_ERROR,
+            message=NUL_MESSAGE,
+            details=[{"loc": [where], "msg": NUL_MESSAGE, "type": "nul_character"}],
+            request_id=scope.get("state", {}).get("request_id"),
+        )
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 422,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
 def install_hygiene(app: FastAPI, settings: ApiSettings) -> None:
     """Add security headers, CORS (only for configured origins) and the body-size limit.
 
@@ -182,6 +273,7 @@ def install_hygiene(app: FastAPI, settings: ApiSettings) -> None:
         CORSMiddleware               only if `settings.cors_origin_list()` is non-empty;
                                      outside the limit, so a browser can read a 413
         BodySizeLimitMiddleware      `settings.max_body_bytes`
+        NulTextMiddleware            422 for the NUL character in a path, query or body
         (FastAPI's exception handlers and routes)
 
     Call it before `app.add_middleware(RequestContextMiddleware)`: the 413 envelope takes its
@@ -197,6 +289,7 @@ def install_hygiene(app: FastAPI, settings: ApiSettings) -> None:
             "call install_hygiene() before adding RequestContextMiddleware, "
             "which must stay the outermost middleware"
         )
+    app.add_middleware(NulTextMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     origins = settings.cors_origin_list()
     if origins:
