@@ -3,6 +3,7 @@ import { cleanup, render, screen, waitFor, within } from "@testing-library/react
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { BrokerSessionRead, BrokerStatus } from "../api/types";
 import { AuthProvider } from "../hooks/auth";
+import { makeBrokerStatus } from "../test/factories";
 import { BrokerSessions } from "./BrokerSessions";
 
 function makeSession(overrides: Partial<BrokerSessionRead> = {}): BrokerSessionRead {
@@ -27,26 +28,8 @@ function makeSession(overrides: Partial<BrokerSessionRead> = {}): BrokerSessionR
   };
 }
 
-/** GET /api/v1/broker's answer: the fields the panel reads (the rest is other panels' business). */
 function brokerStatus(session: BrokerSessionRead | null): BrokerStatus {
-  const status: Partial<BrokerStatus> = {
-    kind: "ibkr",
-    connected: true,
-    host: "127.0.0.1",
-    port: 4002,
-    server_version: "178",
-    mode: "paper",
-    live_reasons: [],
-    live_trading_allowed: false,
-    accounts: [],
-    connected_at: "2026-01-02T14:30:00Z",
-    last_reconnect_at: null,
-    role: "owner",
-    read_only: false,
-    owner: null,
-    session,
-  };
-  return status as BrokerStatus;
+  return makeBrokerStatus({ session });
 }
 
 /** The API as fetch sees it: an answer per path, or a status with the error envelope. */

@@ -3,30 +3,15 @@ import { cleanup, render, screen } from "@testing-library/react";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { BrokerStatus } from "../api/types";
 import { AuthProvider } from "../hooks/auth";
+import { makeBrokerStatus } from "../test/factories";
 import { Banners, Header } from "./Header";
 
-/** GET /api/v1/broker with the link in `state` (the fields the header reads). */
+/** GET /api/v1/broker with the link in `state`. */
 function brokerStatus(state: "connected" | "disconnected" | "ib_unreachable"): BrokerStatus {
-  const status: Partial<BrokerStatus> = {
-    kind: "ibkr",
+  return makeBrokerStatus({
     connected: state === "connected",
-    host: "127.0.0.1",
-    port: 4002,
-    server_version: "178",
-    mode: "paper",
-    live_reasons: [],
-    live_trading_allowed: false,
-    accounts: [],
-    connected_at: "2026-01-02T14:30:00Z",
-    last_reconnect_at: null,
-    role: "owner",
-    read_only: false,
-    owner: null,
-    session: null,
     link: { state, since: "2026-01-02T15:00:00Z", description: "" },
-    reconciliation: null,
-  };
-  return status as BrokerStatus;
+  });
 }
 
 function serve(broker: BrokerStatus) {

@@ -1,5 +1,5 @@
 /** Test data shaped like the API's resources. */
-import type { OrderRead } from "../api/types";
+import type { BrokerStatus, OrderRead } from "../api/types";
 
 export function makeOrder(overrides: Partial<OrderRead> = {}): OrderRead {
   return {
@@ -29,6 +29,30 @@ export function makeOrder(overrides: Partial<OrderRead> = {}): OrderRead {
     cancelled_at: null,
     updated_at: "2026-01-02T15:00:00.100Z",
     legs: [],
+    ...overrides,
+  };
+}
+
+/** GET /api/v1/broker's answer: a connected paper IBKR link; `overrides` replace fields. */
+export function makeBrokerStatus(overrides: Partial<BrokerStatus> = {}): BrokerStatus {
+  return {
+    kind: "ibkr",
+    connected: true,
+    host: "127.0.0.1",
+    port: 4002,
+    server_version: "178",
+    mode: "paper",
+    live_reasons: [],
+    live_trading_allowed: false,
+    accounts: [],
+    connected_at: "2026-01-02T14:30:00Z",
+    last_reconnect_at: null,
+    role: "owner",
+    read_only: false,
+    owner: null,
+    session: null,
+    link: { state: "connected", since: "2026-01-02T14:30:00Z", description: "" },
+    reconciliation: null,
     ...overrides,
   };
 }

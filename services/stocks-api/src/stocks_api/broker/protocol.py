@@ -159,7 +159,6 @@ class ConnectionInfo:
     # connected), and since when it has been so.
     state: LinkState = LinkState.CONNECTED
     state_since: datetime | None = None
-    orders_sent: int = 0  # order messages sent since the connection was made
 
     @property
     def on_live_port(self) -> bool:
@@ -250,8 +249,6 @@ class LinkEvent:
     reconnect: bool = False
     restored: bool = False
     data_lost: bool = False
-    # When the link went down before this CONNECTED (a reconnect or a restoration).
-    down_since: datetime | None = None
 
 
 BrokerEvent = OrderStatusUpdate | Execution | LinkEvent

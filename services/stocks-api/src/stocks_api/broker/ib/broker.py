@@ -90,7 +90,6 @@ class IbkrBroker:
         self._unreachable_since: datetime | None = None  # IB lost behind an open socket (1100)
         self._disconnected_at: datetime | None = None
         self._restoring: asyncio.Task[None] | None = None
-        self._orders_sent = 0  # order messages sent over the current connection
         # IB's pacing limit (50 messages a second), kept in tenths of a second rather than
         # whole seconds (a burst of a whole second's worth, then another a second later,
         # could land inside one second at IB), and awaited before a message is written:
@@ -150,7 +149,6 @@ class IbkrBroker:
                 f"cannot reach IB at {settings.host}:{settings.port}: {exc or type(exc).__name__}"
             ) from exc
         self._connected_at = datetime.now(UTC)
-        self._orders_sent = 0
         metrics.BROKER_CONNECTED.set(int(self.is_connected))
         server_version = self._ib.client.serverVersion()
         log.info(
@@ -160,12 +158,9 @@ class IbkrBroker:
             await self._reconcile()
         # else IB Gateway answered 1100 at once (it has not reached IB yet): the replay
         # runs when IB is there (1101/1102), and until then the link is not usable.
-        down_since, self._disconnected_at = self._disconnected_at, None
+        self._disconnected_at = None
         self._emit_link(
-            LinkState.CONNECTED,
-            reconnect=reconnect,
-            down_since=down_since if reconnect else None,
-            server_version=str(server_version),
+            LinkState.CONNECTED, reconnect=reconnect, server_version=str(server_version)
         )
 
     async def _reconcile(self) -> None:
@@ -192,7 +187,7 @@ class IbkrBroker:
         if self._closing or self._reconnect is not None:
             return
         now = datetime.now(UTC)
-        # An order lost in the outage that preceded the drop was lost before this moment.
+        # The link has been down since the outage that preceded the drop, if there was one.
         self._disconnected_at = min(now, unreachable_since or now)
         log.warning("ibkr_disconnected")
         self._emit_link(LinkState.DISCONNECTED, reason="socket_drop")
@@ -246,7 +241,6 @@ class IbkrBroker:
             LinkState.CONNECTED,
             restored=True,
             data_lost=data_lost,
-            down_since=down_since,
             server_version=str(self._ib.client.serverVersion()),
         )
 
@@ -286,7 +280,6 @@ class IbkrBroker:
             last_reconnect_at=self._last_reconnect_at,
             state=self.link_state,
             state_since=self._unreachable_since or self._disconnected_at or self._connected_at,
-            orders_sent=self._orders_sent,
         )
 
     async def close(self) -> None:
@@ -415,7 +408,6 @@ class IbkrBroker:
         await self._paced_before_sending(1)
         trade = self._send(lambda: self._ib.placeOrder(contract, mapping.ib_order(order)))
         self._remember(trade)
-        self._orders_sent += 1
         metrics.BROKER_ORDERS_SENT.inc()
         await self._answered([trade])
         return str(trade.order.orderId)
@@ -450,7 +442,6 @@ class IbkrBroker:
             self._remember(trade)
             ids.append(str(trade.order.orderId))
             trades.append(trade)
-        self._orders_sent += len(orders)
         metrics.BROKER_ORDERS_SENT.inc(len(orders))
         await self._answered(trades)
         return ids

@@ -67,7 +67,6 @@ class SimBroker:
         self._engine: MatchingEngine | None = None
         self._connected_at: datetime | None = None
         self._ticker: asyncio.Task[None] | None = None
-        self._orders_sent = 0
 
     @property
     def engine(self) -> MatchingEngine:
@@ -86,7 +85,6 @@ class SimBroker:
             connected_at=self._connected_at,
             state=LinkState.CONNECTED if self.is_connected else LinkState.DISCONNECTED,
             state_since=self._connected_at,
-            orders_sent=self._orders_sent,
         )
 
     @property
@@ -110,7 +108,6 @@ class SimBroker:
             clock=self._clock,
         )
         self._connected_at = self._clock()
-        self._orders_sent = 0
         metrics.BROKER_CONNECTED.set(1)
         sink(
             LinkEvent(
@@ -159,17 +156,13 @@ class SimBroker:
 
     async def place_order(self, order: OrderRequest) -> str:
         """Submit an order to the engine."""
-        broker_order_id = self.engine.submit(order)
-        self._orders_sent += 1
-        return broker_order_id
+        return self.engine.submit(order)
 
     async def place_bracket(
         self, parent: OrderRequest, children: Sequence[OrderRequest]
     ) -> list[str]:
         """Submit a bracket (parent first) to the engine."""
-        broker_order_ids = self.engine.submit_bracket(parent, children)
-        self._orders_sent += len(broker_order_ids)
-        return broker_order_ids
+        return self.engine.submit_bracket(parent, children)
 
     async def modify_order(self, broker_order_id: str, change: OrderChange) -> None:
         """Modify a working order."""
