@@ -55,6 +55,7 @@ TABLES = (
     "account",
     "api_key",
     "local_user",
+    "auth_event",
 )
 
 
@@ -211,7 +212,9 @@ async def make_key(app: Any, *scopes: str, name: str = "test") -> str:
     """Create an API key with `scopes` (all three by default) in the app's database."""
     wanted = frozenset(Scope(s) for s in scopes) if scopes else ALL_SCOPES
     async with app.state.db.sessionmaker() as session:
-        _, key = await auth_service.create_key(session=session, name=name, scopes=wanted)
+        _, key = await auth_service.create_key(
+            session=session, name=name, scopes=wanted, actor="test"
+        )
     return key
 
 

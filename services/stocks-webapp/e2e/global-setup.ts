@@ -123,6 +123,8 @@ export default async function setup(project: TestProject) {
     SIM_SEED: "7",
     AUTH_BOOTSTRAP_ADMIN_KEY: "false",
     AUTH_TOKEN_RATE_LIMIT: "1000/minute",
+    // Every test signs in as admin, some at once: no per-username wait between them.
+    AUTH_USERNAME_RATE_LIMIT: "1000/minute",
     LOG_LEVEL: "warning",
   };
   let api: ChildProcess | null = null;

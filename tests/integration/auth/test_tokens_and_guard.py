@@ -80,7 +80,9 @@ async def test_expired_and_tampered_tokens_are_refused(clean_database: str) -> N
 
 
 async def test_guessing_passwords_is_rate_limited(clean_database: str) -> None:
-    app = create_app(_settings(clean_database), broker_factory=manual_sim_broker)
+    # The per-address limit alone (the per-username one: tests/.../test_sign_in_limits.py).
+    settings = _settings(clean_database, username_rate_limit="100/minute")
+    app = create_app(settings, broker_factory=manual_sim_broker)
     async with app.router.lifespan_context(app), api_client(app) as http:
         statuses = [(await _sign_in(http, f"guess {i}")).status_code for i in range(5)]
         assert statuses == [401] * 5

@@ -146,10 +146,11 @@ async def test_security_headers_keep_what_a_response_set(client: httpx.AsyncClie
     assert cached.headers["x-content-type-options"] == "nosniff"
 
 
-async def test_no_store_only_under_api(client: httpx.AsyncClient) -> None:
+async def test_no_store_outside_api_too(client: httpx.AsyncClient) -> None:
+    # The probes (and /metrics, /openapi.json, /docs: test_cache_control.py) as well.
     live = await client.get("/health/live")
     assert_security_headers(live)
-    assert "cache-control" not in live.headers
+    assert live.headers["cache-control"] == "no-store"
 
 
 async def test_declared_large_body_is_refused_before_the_app_runs(

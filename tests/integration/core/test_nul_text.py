@@ -79,3 +79,25 @@ async def test_an_escaped_backslash_before_u0000_is_ordinary_text(
     )
     assert response.status_code == 200, response.text
     assert response.json()["state"]["reason"] == "path C:\\u0000"
+
+
+async def test_a_lone_surrogate_is_refused_and_a_pair_is_ordinary_text(
+    client: httpx.AsyncClient,
+) -> None:
+    # JSON may escape half of a UTF-16 pair; no UTF-8 database can store that alone, and
+    # pydantic refuses it in every text field (string_unicode).
+    refused = await client.post(
+        "/api/v1/risk/halt",
+        content=b'{"reason": "stop \\ud800 now", "cancel_open_orders": true}',
+        headers={"content-type": "application/json"},
+    )
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["details"][0]["type"] == "string_unicode"
+    assert (await client.get("/api/v1/risk")).json()["state"] == "active"
+    halted = await client.post(
+        "/api/v1/risk/halt",
+        content=b'{"reason": "stop \\ud83d\\uded1 now"}',
+        headers={"content-type": "application/json"},
+    )
+    assert halted.status_code == 200, halted.text
+    assert (await client.get("/api/v1/risk")).json()["state"] == "halted"

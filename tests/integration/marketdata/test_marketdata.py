@@ -43,6 +43,8 @@ async def test_quotes_come_per_symbol_and_unknown_ones_are_reported(
         ("", "VALIDATION_ERROR"),
         (" , ", "VALIDATION_ERROR"),
         (",".join(f"S{i}" for i in range(51)), "TOO_MANY_SYMBOLS"),
+        # The cap counts what is listed (as the documented pattern does), repeats too.
+        (",".join(["AAPL"] * 51), "TOO_MANY_SYMBOLS"),
     ],
 )
 async def test_bad_symbol_lists_are_refused(

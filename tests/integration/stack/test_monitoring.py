@@ -65,8 +65,27 @@ def promtool(*args: str, cwd: Path = PROMETHEUS_DIR) -> subprocess.CompletedProc
     )
 
 
-def test_promtool_accepts_the_config_and_the_rules() -> None:
-    checked = promtool("check", "config", "prometheus.yml")
+# Where compose's Prometheus finds the API's METRICS_TOKEN (its command writes the file).
+TOKEN_FILE = "/prometheus/metrics-token"
+
+
+def with_token_file(config: dict[str, Any], token_file: Path, token: str = "") -> dict[str, Any]:
+    """`config` with the stocks-api job reading its bearer token from `token_file`."""
+    token_file.write_text(token)
+    job = next(job for job in config["scrape_configs"] if job["job_name"] == "stocks-api")
+    assert job["authorization"]["credentials_file"] == TOKEN_FILE
+    job["authorization"]["credentials_file"] = str(token_file)
+    return config
+
+
+def test_promtool_accepts_the_config_and_the_rules(tmp_path: Path) -> None:
+    # As deployed: the token file exists (compose writes it before Prometheus starts).
+    config = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text())
+    (tmp_path / "prometheus.yml").write_text(
+        yaml.safe_dump(with_token_file(config, tmp_path / "metrics-token"))
+    )
+    shutil.copy(PROMETHEUS_DIR / "alerts.yml", tmp_path / "alerts.yml")
+    checked = promtool("check", "config", "prometheus.yml", cwd=tmp_path)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     rules = promtool("check", "rules", "alerts.yml")
     assert rules.returncode == 0, rules.stdout + rules.stderr
@@ -230,14 +249,16 @@ def test_the_dashboards_are_the_three_wanted_and_well_formed() -> None:
 # --- live: Prometheus scraping the API through a trading session ----------------------------
 
 
-def prometheus_config(directory: Path, *, api_port: int, port: int) -> Path:
-    """prometheus.yml scraping the test's API every second; alerts.yml beside it."""
+def prometheus_config(directory: Path, *, api_port: int, port: int, token: str = "") -> Path:
+    """prometheus.yml scraping the test's API every second (sending `token`, as compose's
+    Prometheus sends METRICS_TOKEN; empty: none is set); alerts.yml beside it."""
     config = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text())
     config["global"].update(scrape_interval="1s", scrape_timeout="1s", evaluation_interval="1s")
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     assert set(jobs) == {"stocks-api", "prometheus"}
     jobs["stocks-api"]["static_configs"] = [{"targets": [f"127.0.0.1:{api_port}"]}]
     jobs["prometheus"]["static_configs"] = [{"targets": [f"127.0.0.1:{port}"]}]
+    with_token_file(config, directory / "metrics-token", token)
     shutil.copy(PROMETHEUS_DIR / "alerts.yml", directory / "alerts.yml")
     path = directory / "prometheus.yml"
     path.write_text(yaml.safe_dump(config))

@@ -22,8 +22,11 @@ def test_decimals_are_exact_and_serialised_as_strings() -> None:
     dumped = order.model_dump(mode="json")
     assert dumped["limit_price"] == "190.1"
     assert dumped["qty"] == "0.1"
-    # A JSON float arrives as its decimal text, not as a binary fraction.
-    assert make(qty=0.1).qty == Decimal("0.1")
+    # A JSON number arrives as a Decimal of its text (core.json_body), kept exactly; a binary
+    # float is not the number that was written, so it is refused rather than guessed at.
+    assert make(qty=Decimal("0.1")).qty == Decimal("0.1")
+    with pytest.raises(ValidationError, match="binary floating-point"):
+        make(qty=0.1)
 
 
 def test_equivalent_requests_have_the_same_fingerprint() -> None:

@@ -264,15 +264,42 @@ def test_an_update_changes_only_the_limits_given() -> None:
 
 
 def test_null_in_an_update_switches_a_check_off() -> None:
-    update = RiskLimitsUpdate.model_validate({"max_leverage": None, "daily_loss_limit": "off"})
+    update = RiskLimitsUpdate.model_validate({"max_leverage": None, "daily_loss_limit": None})
     assert update.changes() == {"max_leverage": None, "daily_loss_limit": None}
 
 
 def test_symbol_lists_in_an_update_are_parsed_and_null_empties_them() -> None:
     update = RiskLimitsUpdate.model_validate(
-        {"denied_symbols": "gme, amc,GME", "allowed_symbols": None}
+        {"denied_symbols": ["gme", "amc", "GME"], "allowed_symbols": None}
     )
     assert update.changes() == {"denied_symbols": ["AMC", "GME"], "allowed_symbols": []}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # The forms of an environment variable are not JSON's: a body says null, and lists.
+        {"daily_loss_limit": "off"},
+        {"max_orders_per_second": ""},
+        {"denied_symbols": "gme,amc"},
+        # A value of another JSON type is refused, not converted (null is not "NONE").
+        {"denied_symbols": [None, None]},
+        {"allowed_symbols": ["AAPL", 1]},
+        {"allowed_symbols": [" AAPL"]},
+        {"allowed_symbols": [""]},
+        {"max_orders_per_second": True},
+        {"max_orders_per_second": "5"},
+        {"max_consecutive_rejections": 2.5},
+    ],
+)
+def test_an_update_takes_json_types_strictly(body: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        RiskLimitsUpdate.model_validate(body)
+
+
+def test_settings_symbol_lists_take_only_text() -> None:
+    with pytest.raises(ValidationError):
+        RiskLimits.model_validate({"denied_symbols": [None]})
 
 
 def test_an_update_applies_over_the_limits() -> None:

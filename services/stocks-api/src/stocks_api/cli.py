@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import getpass
+import os
+import socket
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -47,12 +50,17 @@ def serve(
     from stocks_api.main import create_app
 
     settings = _load_settings()
+    # X-Forwarded-For is believed only from the proxies FORWARDED_ALLOW_IPS names; with
+    # none (the default) the client address is always the connection's own. (uvicorn's own
+    # default would trust 127.0.0.1, so anyone on this machine could pick their address.)
+    proxies = settings.trusted_proxies()
     uvicorn.run(
         create_app(settings),
         host=host or settings.api.host,
         port=port or settings.api.port,
         log_config=None,  # our structlog set-up owns logging
-        proxy_headers=True,
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies or "",
         server_header=False,
         ws_per_message_deflate=settings.stream.per_message_deflate,
     )
@@ -70,9 +78,24 @@ def migrate(
     typer.echo(f"database migrated to {revision}")
 
 
+def _cli_actor() -> str:
+    """Who runs this command, for the auth audit trail: "cli:<os user>@<host>"."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a bare container)
+        user = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
+    return f"cli:{user}@{socket.gethostname()}"
+
+
 def _with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Run `work` with a database session (the CLI is synchronous; the database is not)."""
+    """Run `work` with a database session (the CLI is synchronous; the database is not).
+
+    Its log (the auth audit's lines, say) goes to standard error, apart from the output.
+    """
     from stocks_api.core.database import Database
+    from stocks_api.core.logging import configure_logging
+
+    configure_logging(settings.log, stream=sys.stderr)
 
     async def run() -> T:
         db = Database(settings.database)
@@ -103,8 +126,10 @@ def create_api_key(
     if not name.strip() or len(name) > 64:
         typer.echo("error: --name must be 1-64 characters", err=True)
         raise typer.Exit(code=2)
+    actor = _cli_actor()
     row, key = _with_session(
-        settings, lambda session: service.create_key(session=session, name=name, scopes=parsed)
+        settings,
+        lambda session: service.create_key(session=session, name=name, scopes=parsed, actor=actor),
     )
     typer.echo(f"created API key {row.key_id} ({name}) with scopes: {format_scopes(parsed)}")
     typer.echo("it is shown only now and stored only as a hash:")
@@ -123,9 +148,11 @@ def revoke_api_key(
     settings = _load_settings()
     parts = split_api_key(key_id)
     wanted = parts[0] if parts else key_id
+    actor = _cli_actor()
     try:
         row = _with_session(
-            settings, lambda session: service.revoke_key(session=session, key_id=wanted)
+            settings,
+            lambda session: service.revoke_key(session=session, key_id=wanted, actor=actor),
         )
     except ApiKeyNotFoundError as exc:
         typer.echo(f"error: {exc.message}", err=True)

@@ -23,9 +23,9 @@ from stocks_api.accounts.service import AccountState
 from stocks_api.accounts.snapshots import SnapshotRecorder
 from stocks_api.auth import service as auth_service
 from stocks_api.auth.dependencies import authorize_by_method, require
-from stocks_api.auth.ratelimit import TokenRateLimiter
-from stocks_api.auth.router import keys_router, token_router
-from stocks_api.auth.security import Scope
+from stocks_api.auth.ratelimit import SignInLimiter
+from stocks_api.auth.router import events_router, keys_router, token_router
+from stocks_api.auth.security import Scope, dummy_password_hash
 from stocks_api.auth.service import Authenticator
 from stocks_api.broker.factory import build_broker
 from stocks_api.broker.protocol import (
@@ -48,6 +48,7 @@ from stocks_api.core.handlers import install_exception_handlers
 from stocks_api.core.hygiene import install_hygiene
 from stocks_api.core.logging import configure_logging
 from stocks_api.core.middleware import RequestContextMiddleware
+from stocks_api.core.openapi import error_responses, install_openapi
 from stocks_api.health.router import router as health_router
 from stocks_api.marketdata.feed import QuoteFeed
 from stocks_api.marketdata.router import router as marketdata_router
@@ -137,6 +138,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     consumer.start()
     await risk_service.ensure_state(risk)
     app.state.authenticator = Authenticator(sessionmaker=db.sessionmaker, settings=settings.auth)
+    app.state.sign_in_limiter = SignInLimiter(
+        per_address=settings.auth.token_rate_limit,
+        per_username=settings.auth.username_rate_limit,
+        redis_url=settings.redis_url,
+    )
+    # Made once per process, now: the first sign-in of an unknown user must not pay for it.
+    await asyncio.to_thread(dummy_password_hash)
     async with db.sessionmaker() as session:
         await _announce_first_key(session, settings)
     quote_feed = QuoteFeed(
@@ -173,6 +181,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await session_log.stop()
         # Only once the broker is closed: the next owner may connect right away.
         await ownership.release()
+        await app.state.sign_in_limiter.close()
         await bus.close()
         await db.dispose()
         log.info("stopped")
@@ -363,7 +372,6 @@ def create_app(
     )
     app.state.settings = settings
     app.state.broker_factory = broker_factory
-    app.state.token_limiter = TokenRateLimiter(settings.auth.token_rate_limit)
     install_exception_handlers(app)
     install_hygiene(app, settings.api)
     # Added last, so outermost: every response, errors included, carries the request id.
@@ -371,11 +379,16 @@ def create_app(
 
     # Every /api/v1 route hangs below one of these routers, whose dependency authorizes it:
     # `read` for GETs and `trade` for changes, or `admin`. Only signing in is public.
-    # Then, on a read-only standby, every change to trading (orders, positions, the risk
-    # controls) is refused here, in one place, before any handler runs; API keys are
-    # only rows in the database and may be managed from any instance.
+    # Then, on a read-only standby, every change (orders, positions, the risk controls,
+    # API keys) is refused here, in one place, before any handler runs. Keys too, as the
+    # README's standby section says: a standby changes nothing (the CLI's create-api-key
+    # and revoke-api-key work on any database). Signing in is no change: it works anywhere.
     read_only_gate = Depends(refuse_changes_on_standby)
-    api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(authorize_by_method), read_only_gate])
+    api = APIRouter(
+        prefix=API_PREFIX,
+        dependencies=[Depends(authorize_by_method), read_only_gate],
+        responses=error_responses(401, 403, 503),
+    )
     for router in (
         orders_router,
         fills_router,
@@ -386,8 +399,13 @@ def create_app(
         risk_router,
     ):
         api.include_router(router)
-    admin_api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(require(Scope.ADMIN))])
-    admin_api.include_router(keys_router)
+    admin_api = APIRouter(
+        prefix=API_PREFIX,
+        dependencies=[Depends(require(Scope.ADMIN))],
+        responses=error_responses(401, 403, 503),
+    )
+    admin_api.include_router(keys_router, dependencies=[read_only_gate])
+    admin_api.include_router(events_router)
     admin_api.include_router(risk_admin_router, dependencies=[read_only_gate])
     public_api = APIRouter(prefix=API_PREFIX)
     public_api.include_router(token_router)
@@ -396,4 +414,5 @@ def create_app(
     for router in (api, admin_api, public_api, health_router):
         app.include_router(router)
     install_ui(app, Path(settings.api.ui_dir) if settings.api.ui_dir else None)
+    install_openapi(app)
     return app

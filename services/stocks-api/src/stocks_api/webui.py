@@ -1,7 +1,9 @@
 """The browser dashboard, served by the API itself in the embedded mode (same origin).
 
 The UI is a static build (`services/stocks-webapp/dist`, or `API_UI_DIR`). Its hashed
-files under `/assets/` are cached for good. A GET that no API route answers gets the
+files under `/assets/` are cached for good; `index.html` and the other unhashed files are
+`no-cache` (kept, but revalidated, so a new build shows at once); everything else the
+API answers is `no-store` (`core.hygiene`). A GET that no API route answers gets the
 build's file of that name or else `index.html`, so the single-page app's own routes
 survive a reload; it is done where a 404 would be answered, so the API's own errors (a
 404 under /api/, a 405 for a wrong method) stay as they are. Without a build, `/` says how
@@ -64,7 +66,8 @@ def _ui_file(root: Path, path: str) -> Response:
         return HTMLResponse(NOT_BUILT, headers={"Cache-Control": "no-store"})
     wanted = (root / path).resolve()
     if path and wanted.is_file() and wanted.is_relative_to(root):
-        return FileResponse(wanted)  # a file at the top of the build, e.g. favicon.svg
+        # A file at the top of the build (favicon.svg): unhashed, so revalidated each time.
+        return FileResponse(wanted, headers={"Cache-Control": "no-cache"})
     # The app's own routes (/orders, /risk, ...) load the app, which routes itself.
     headers = {"Cache-Control": "no-cache", "Content-Security-Policy": CONTENT_SECURITY_POLICY}
     return FileResponse(index, headers=headers)

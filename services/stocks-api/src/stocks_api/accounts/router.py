@@ -16,8 +16,9 @@ from stocks_api.accounts.schemas import (
     AccountSummary,
 )
 from stocks_api.core.dependencies import BrokerDep, CalendarDep, SessionDep, SettingsDep
+from stocks_api.core.json_body import ExactJsonRoute
 
-router = APIRouter(prefix="/accounts", tags=["accounts"])
+router = APIRouter(prefix="/accounts", tags=["accounts"], route_class=ExactJsonRoute)
 
 AccountId = Annotated[str, Path(min_length=1, max_length=32, examples=["DU1234567"])]
 
@@ -25,6 +26,7 @@ _ERRORS: dict[int | str, dict[str, object]] = {
     404: {"description": "account not found"},
     422: {"description": "validation failed"},
     503: {"description": "broker unavailable"},
+    504: {"description": "the broker did not answer in time (BROKER_TIMEOUT)"},
 }
 
 

@@ -15,8 +15,9 @@ from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 
 from stocks_api.auth.exceptions import MissingScopeError, NotAuthenticatedError
+from stocks_api.auth.ratelimit import SignInLimiter
 from stocks_api.auth.security import Scope
-from stocks_api.auth.service import Authenticator, Principal
+from stocks_api.auth.service import Authenticator, ClientInfo, Principal
 
 TOKEN_URL = "/api/v1/auth/token"  # noqa: S105 - a URL, not a secret
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="an API key")
@@ -27,6 +28,24 @@ READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 async def get_authenticator(request: Request) -> Authenticator:
     authenticator: Authenticator = request.app.state.authenticator
     return authenticator
+
+
+async def get_sign_in_limiter(request: Request) -> SignInLimiter:
+    limiter: SignInLimiter = request.app.state.sign_in_limiter
+    return limiter
+
+
+async def client_info(request: Request) -> ClientInfo:
+    """Where the request came from: the address uvicorn saw (FORWARDED_ALLOW_IPS decides
+    whether a proxy's X-Forwarded-For counts), the user agent, the request id."""
+    return ClientInfo(
+        address=request.client.host if request.client else None,
+        user_agent=request.headers.get("user-agent"),
+        request_id=getattr(request.state, "request_id", None),
+    )
+
+
+ClientDep = Annotated[ClientInfo, Depends(client_info)]
 
 
 async def authenticate(

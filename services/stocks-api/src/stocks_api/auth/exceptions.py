@@ -27,8 +27,11 @@ class TooManyAttemptsError(AppError):
     status_code = 429
     code = "RATE_LIMITED"
 
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(f"too many sign-in attempts; retry in {retry_after} s")
+    def __init__(self, retry_after: int, *, limit: str = "address") -> None:
+        super().__init__(
+            f"too many sign-in attempts; retry in {retry_after} s",
+            details=[{"limit": limit, "retry_after": retry_after}],
+        )
         self.headers = {"Retry-After": str(retry_after)}
 
 

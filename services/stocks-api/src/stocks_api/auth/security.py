@@ -9,6 +9,7 @@ choose, get argon2 instead.
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import hmac
 import secrets
@@ -91,6 +92,17 @@ def secret_matches(secret: str, stored_hash: str) -> bool:
 def hash_password(password: str) -> str:
     """Hash a password with argon2id."""
     return _password_hasher.hash(password)
+
+
+@functools.cache
+def dummy_password_hash() -> str:
+    """A hash of a random password, made once per process with the same parameters.
+
+    Checking a password for a username that does not exist against it takes as long as
+    checking a wrong password of the real user, so the time of an answer does not tell
+    whether a username exists.
+    """
+    return hash_password(secrets.token_urlsafe(32))
 
 
 def password_matches(password: str, stored_hash: str) -> bool:

@@ -4,11 +4,16 @@
 few seconds, so a request costs no query; revoking through this process clears the
 cache, and a revocation from the CLI takes effect within `CACHE_SECONDS`), or a bearer
 token against the JWT secret. Key usage is written back at most once a minute per key.
+
+Sign-ins (successful, failed, refused by the rate limits) and API key creations and
+revocations go into the `auth_event` audit table, with who, when and from where, and into
+the log; neither ever holds a password or a key's secret.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 import time
 from dataclasses import dataclass
@@ -18,11 +23,18 @@ import structlog
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from stocks_api.auth.exceptions import ApiKeyNotFoundError, NotAuthenticatedError
-from stocks_api.auth.models import ApiKey, LocalUser
+from stocks_api.auth.exceptions import (
+    ApiKeyNotFoundError,
+    NotAuthenticatedError,
+    TooManyAttemptsError,
+)
+from stocks_api.auth.models import ApiKey, AuthEvent, AuthEventKind, LocalUser
+from stocks_api.auth.ratelimit import SignInLimiter
+from stocks_api.auth.schemas import AuthEventFilters
 from stocks_api.auth.security import (
     ALL_SCOPES,
     Scope,
+    dummy_password_hash,
     format_scopes,
     hash_password,
     issue_token,
@@ -35,12 +47,28 @@ from stocks_api.auth.security import (
 )
 from stocks_api.core.config import AuthSettings
 from stocks_api.core.database import utcnow
+from stocks_api.core.pagination import paginate
 
 log = structlog.get_logger(__name__)
 
 CACHE_SECONDS = 5.0
 LAST_USED_EVERY_SECONDS = 60.0
 BOOTSTRAP_KEY_NAME = "first-start admin"
+BOOTSTRAP_ACTOR = "first start"
+WRONG_CREDENTIALS = "wrong username or password"
+_LOG_LEVELS = {
+    AuthEventKind.SIGN_IN_FAILED: logging.WARNING,
+    AuthEventKind.SIGN_IN_RATE_LIMITED: logging.WARNING,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ClientInfo:
+    """Where a request came from, for the audit trail (all unknown from the CLI)."""
+
+    address: str | None = None
+    user_agent: str | None = None
+    request_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,14 +98,27 @@ class _CachedKey:
 
 
 async def create_key(
-    *, session: AsyncSession, name: str, scopes: frozenset[Scope]
+    *,
+    session: AsyncSession,
+    name: str,
+    scopes: frozenset[Scope],
+    actor: str,
+    client: ClientInfo | None = None,
 ) -> tuple[ApiKey, str]:
-    """Store a new key (its hash only); return the row and the key, to be shown once."""
+    """Store a new key (its hash only) and its audit entry; return the row and the key."""
     made = new_api_key()
     row = ApiKey(
         key_id=made.key_id, name=name, scopes=format_scopes(scopes), secret_hash=made.secret_hash
     )
     session.add(row)
+    record_event(
+        session=session,
+        kind=AuthEventKind.API_KEY_CREATED,
+        actor=actor,
+        client=client,
+        key_id=made.key_id,
+        reason=f"{name!r} with scopes {format_scopes(scopes)}",
+    )
     await session.commit()
     return row, made.key
 
@@ -87,13 +128,27 @@ async def list_keys(*, session: AsyncSession) -> list[ApiKey]:
     return list(await session.scalars(select(ApiKey).order_by(ApiKey.id.desc())))
 
 
-async def revoke_key(*, session: AsyncSession, key_id: str) -> ApiKey:
-    """Revoke a key by its id; revoking twice keeps the first time."""
+async def revoke_key(
+    *,
+    session: AsyncSession,
+    key_id: str,
+    actor: str,
+    client: ClientInfo | None = None,
+) -> ApiKey:
+    """Revoke a key by its id (audited); revoking twice keeps the first time."""
     row = await session.scalar(select(ApiKey).where(ApiKey.key_id == key_id))
     if row is None:
         raise ApiKeyNotFoundError(key_id)
     if row.revoked_at is None:
         row.revoked_at = utcnow()
+        record_event(
+            session=session,
+            kind=AuthEventKind.API_KEY_REVOKED,
+            actor=actor,
+            client=client,
+            key_id=key_id,
+            reason=repr(row.name),
+        )
         await session.commit()
     return row
 
@@ -102,8 +157,121 @@ async def bootstrap_admin_key(*, session: AsyncSession) -> str | None:
     """On the very first start (no key was ever made), make an admin key and return it."""
     if await session.scalar(select(ApiKey.id).limit(1)) is not None:
         return None
-    _, key = await create_key(session=session, name=BOOTSTRAP_KEY_NAME, scopes=ALL_SCOPES)
+    _, key = await create_key(
+        session=session, name=BOOTSTRAP_KEY_NAME, scopes=ALL_SCOPES, actor=BOOTSTRAP_ACTOR
+    )
     return key
+
+
+# -- the audit trail ----------------------------------------------------------------
+
+
+def record_event(
+    *,
+    session: AsyncSession,
+    kind: AuthEventKind,
+    actor: str,
+    client: ClientInfo | None = None,
+    key_id: str | None = None,
+    reason: str | None = None,
+) -> AuthEvent:
+    """Add an audit entry to `session` (the caller commits) and log it."""
+    client = client or ClientInfo()
+    row = AuthEvent(
+        kind=kind.value,
+        actor=_storable(actor, 96) or "",
+        key_id=key_id,
+        client_address=_storable(client.address, 64),
+        user_agent=_storable(client.user_agent, 255),
+        request_id=_storable(client.request_id, 64),
+        reason=_storable(reason, 500),
+    )
+    session.add(row)
+    log.log(
+        _LOG_LEVELS.get(kind, logging.INFO),
+        kind.value,
+        audit="auth",
+        actor=row.actor,
+        key_id=key_id,
+        client=row.client_address,
+        user_agent=row.user_agent,
+        reason=reason,
+    )
+    return row
+
+
+async def list_events(
+    *, session: AsyncSession, filters: AuthEventFilters
+) -> tuple[list[AuthEvent], str | None]:
+    """List audit entries newest first; return a page and the cursor of the next one."""
+    query = select(AuthEvent)
+    if filters.kind is not None:
+        query = query.where(AuthEvent.kind == filters.kind.value)
+    return await paginate(session, query, AuthEvent.id, filters.cursor, filters.limit)
+
+
+def _storable(value: str | None, length: int) -> str | None:
+    """Text from a client, made storable: no NUL (PostgreSQL refuses it), within its column."""
+    if value is None:
+        return None
+    return value.replace("\x00", "\N{REPLACEMENT CHARACTER}")[:length]
+
+
+# -- signing in ---------------------------------------------------------------------
+
+
+async def sign_in(
+    *,
+    session: AsyncSession,
+    authenticator: Authenticator,
+    limiter: SignInLimiter,
+    username: str,
+    password: str,
+    client: ClientInfo,
+) -> str:
+    """Sign the local user in for an access token, within the rate limits; audit the attempt.
+
+    Raises:
+        TooManyAttemptsError: over a limit of `auth.ratelimit` (the password is not checked).
+        NotAuthenticatedError: a wrong username or password.
+    """
+    refusal = await limiter.admit(address=client.address or "unknown", username=username)
+    if refusal is not None:
+        reason = f"too many attempts per {refusal.scope}"
+        if refusal.audit:
+            record_event(
+                session=session,
+                kind=AuthEventKind.SIGN_IN_RATE_LIMITED,
+                actor=username,
+                client=client,
+                reason=reason,
+            )
+            await session.commit()
+        else:  # logged only: a flood of refusals must not fill the table
+            log.warning(
+                AuthEventKind.SIGN_IN_RATE_LIMITED.value,
+                audit="auth",
+                actor=_storable(username, 96),
+                client=client.address,
+                reason=reason,
+                recorded=False,
+            )
+        raise TooManyAttemptsError(refusal.retry_after, limit=refusal.scope)
+    token = await authenticator.sign_in(username, password)
+    if token is None:
+        record_event(
+            session=session,
+            kind=AuthEventKind.SIGN_IN_FAILED,
+            actor=username,
+            client=client,
+            reason=WRONG_CREDENTIALS,
+        )
+        await session.commit()
+        raise NotAuthenticatedError(WRONG_CREDENTIALS)
+    await limiter.succeeded(username)
+    record_event(session=session, kind=AuthEventKind.SIGN_IN, actor=username, client=client)
+    await session.commit()
+    return token
 
 
 # -- the local user -----------------------------------------------------------------
@@ -158,9 +326,17 @@ class Authenticator:
         return Principal(name=f"user:{subject}", scopes=scopes, credential="token")
 
     async def sign_in(self, username: str, password: str) -> str | None:
-        """Check the local user's password; return an access token, or None."""
+        """Check the local user's password; return an access token, or None.
+
+        A username that does not exist (or a user without a password) still costs one
+        password check, against a dummy hash, so the answer takes as long as for a wrong
+        password and its timing does not tell which usernames exist.
+        """
         stored = await self._password_hash(username)
-        if stored is None or not await asyncio.to_thread(password_matches, password, stored):
+        if stored is None:
+            await asyncio.to_thread(password_matches, password, dummy_password_hash())
+            return None
+        if not await asyncio.to_thread(password_matches, password, stored):
             return None
         return issue_token(
             subject=username,

@@ -11,10 +11,11 @@ from stocks_api.core.dependencies import OwnershipDep
 async def refuse_changes_on_standby(request: Request, ownership: OwnershipDep) -> None:
     """Refuse every change (503 `READ_ONLY_INSTANCE`) unless this instance owns the broker.
 
-    `main` hangs the trading and risk-control routers below it, after authentication:
-    placing, modifying and cancelling orders, closing positions, halting, resuming and
-    changing limits all reach the broker or state the owner keeps in memory. Running
-    before the handler, it refuses before anything is written ahead.
+    `main` hangs the trading, risk-control and API-key routers below it, after
+    authentication: placing, modifying and cancelling orders, closing positions, halting,
+    resuming and changing limits all reach the broker or state the owner keeps in memory;
+    creating and revoking keys is refused too, so that a standby changes nothing, as the
+    README says. Running before the handler, it refuses before anything is written ahead.
     """
     if request.method not in READ_METHODS:
         ownership.check()

@@ -26,8 +26,9 @@ from stocks_api.core.dependencies import (
     ReconcilerDep,
     SessionDep,
 )
+from stocks_api.core.json_body import ExactJsonRoute
 
-router = APIRouter(prefix="/broker", tags=["broker"])
+router = APIRouter(prefix="/broker", tags=["broker"], route_class=ExactJsonRoute)
 
 _ERRORS: dict[int | str, dict[str, object]] = {
     422: {"description": "validation failed (a bad `limit` or `cursor`)"},

@@ -9,6 +9,7 @@ from pydantic import Field
 from stocks_api.accounts.schemas import AccountRead
 from stocks_api.connection.models import DisconnectReason
 from stocks_api.connection.ownership import Role
+from stocks_api.core.pagination import Cursor
 from stocks_api.core.schemas import ApiModel, DecimalStr, Page, RequestModel, UTCDatetime
 
 
@@ -59,7 +60,7 @@ class BrokerSessionFilters(RequestModel):
     """Query parameters of `GET /api/v1/broker/sessions`."""
 
     limit: int = Field(default=100, ge=1, le=500)
-    cursor: str | None = Field(default=None, max_length=200)
+    cursor: Cursor = None
 
 
 class BrokerLinkRead(ApiModel):

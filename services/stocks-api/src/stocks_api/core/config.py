@@ -9,11 +9,12 @@ nothing reads the environment at import time.
 from __future__ import annotations
 
 import enum
+import ipaddress
 from dataclasses import replace
 from decimal import Decimal
 from typing import Literal
 
-from limits import parse
+from limits import parse_many
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
@@ -278,22 +279,84 @@ class AuthSettings(BaseSettings):
     password_hash: SecretStr | None = None
     # Development only: on the first start (no API key exists) print a new admin key once.
     bootstrap_admin_key: bool = True
-    # Attempts per client address on POST /api/v1/auth/token (limits' notation).
+    # Attempts per client address on POST /api/v1/auth/token (limits' notation; several
+    # windows separated by ";").
     token_rate_limit: str = "5/minute"  # noqa: S105 - a rate, not a password
+    # Attempts per username, from any address, in the same notation: short windows, so
+    # the real user waits seconds (at most a minute), never hours; a successful sign-in
+    # clears the username's count (auth.ratelimit).
+    username_rate_limit: str = "3/10seconds;10/minute"
 
     @field_validator("jwt_secret", "password_hash", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("token_rate_limit")
+    @field_validator("token_rate_limit", "username_rate_limit")
     @classmethod
     def _parsable_limit(cls, value: str) -> str:
         try:
-            parse(value)
+            parse_many(value)
         except ValueError:
-            raise ValueError(f"invalid rate limit {value!r}: use e.g. 5/minute") from None
+            raise ValueError(
+                f"invalid rate limit {value!r}: use e.g. 5/minute or 3/10seconds;10/minute"
+            ) from None
         return value
+
+
+def parse_addresses(text: str, *, allow_any: bool = False) -> list[str]:
+    """Parse a comma-separated list of IP addresses and networks (CIDR), as given.
+
+    Raises:
+        ValueError: an entry is neither (or is `*` where `allow_any` is false).
+    """
+    entries = [entry.strip() for entry in text.split(",") if entry.strip()]
+    for entry in entries:
+        if entry == "*" and allow_any:
+            continue
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ValueError(
+                f"{entry!r} is not an IP address or network (e.g. 10.0.0.5, 172.18.0.0/16)"
+            ) from None
+    return entries
+
+
+class MetricsSettings(BaseSettings):
+    """Who may read /metrics on the API's own port (unset: anyone who reaches the port)."""
+
+    model_config = _group_config("METRICS_")
+
+    # A bearer token Prometheus must send (`Authorization: Bearer <token>`).
+    token: SecretStr | None = None
+    # Client addresses and networks allowed to read /metrics (comma-separated).
+    allow_ips: str = ""
+
+    @field_validator("token", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("token")
+    @classmethod
+    def _real_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and placeholder_secret(value.get_secret_value()):
+            raise ValueError(
+                f"METRICS_TOKEN must be a random value of at least {MIN_SECRET_LENGTH} "
+                "characters (e.g. `openssl rand -hex 32`), or empty"
+            )
+        return value
+
+    @field_validator("allow_ips")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        parse_addresses(value)
+        return value
+
+    def allowed_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        entries = parse_addresses(self.allow_ips)
+        return [ipaddress.ip_network(entry, strict=False) for entry in entries]
 
 
 def placeholder_secret(value: str | None) -> bool:
@@ -324,8 +387,13 @@ class Settings(BaseSettings):
     reconcile_grace_seconds: float = Field(default=20.0, gt=0, le=3600)
     # Orders to a live account (or a live IBKR port) are refused unless this is true.
     allow_live_trading: bool = False
-    # Redis for the event bus (redis://host:port/db); unset keeps events in this process.
+    # Redis for the event bus (redis://host:port/db) and the sign-in rate limits' counts;
+    # unset keeps both in this process.
     redis_url: str | None = None
+    # Proxies whose X-Forwarded-For (and -Proto) uvicorn believes: comma-separated addresses
+    # or networks, `*` for any. Empty (the default) believes no one, so the client address
+    # (sign-in limits, the auth audit, logs) is always the connection's own.
+    forwarded_allow_ips: str = ""
 
     api: ApiSettings = Field(default_factory=ApiSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
@@ -337,6 +405,7 @@ class Settings(BaseSettings):
     log: LogSettings = Field(default_factory=LogSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     stream: StreamSettings = Field(default_factory=StreamSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     @field_validator("redis_url", mode="before")
     @classmethod
@@ -346,6 +415,16 @@ class Settings(BaseSettings):
         if isinstance(value, str) and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("REDIS_URL must start with redis://, rediss:// or unix://")
         return value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        parse_addresses(value, allow_any=True)
+        return value
+
+    def trusted_proxies(self) -> list[str]:
+        """FORWARDED_ALLOW_IPS as a list (empty: trust no forwarded header)."""
+        return parse_addresses(self.forwarded_allow_ips, allow_any=True)
 
     @model_validator(mode="after")
     def _real_secrets_outside_development(self) -> Settings:

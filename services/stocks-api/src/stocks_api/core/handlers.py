@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from stocks_api.core import metrics
 from stocks_api.core.errors import AppError
+from stocks_api.core.routing import allowed_methods
 
 log = structlog.get_logger(__name__)
 
@@ -91,9 +92,18 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         request,
         status=422,
         code="VALIDATION_ERROR",
-        message="request validation failed",
+        message=_validation_message(details),
         details=details,
     )
+
+
+def _validation_message(details: list[dict[str, Any]]) -> str:
+    """Name the first field refused and why, so the message alone tells what to fix."""
+    if not details:
+        return "request validation failed"
+    first = details[0]
+    more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
+    return f"request validation failed: {'.'.join(first['loc'])}: {first['msg']}{more}"
 
 
 def _detail(error: Any) -> dict[str, Any]:
@@ -109,12 +119,18 @@ async def http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
     message = exc.detail if isinstance(exc.detail, str) else code.lower().replace("_", " ")
+    headers = dict(exc.headers) if exc.headers else {}
+    if exc.status_code == 405:
+        # Starlette names only the methods of the first route matching the path.
+        methods = allowed_methods(request.app.router.routes, request.scope)
+        if methods:
+            headers["Allow"] = ", ".join(methods)
     return error_response(
         request,
         status=exc.status_code,
         code=code,
         message=message,
-        headers=dict(exc.headers) if exc.headers else None,
+        headers=headers or None,
     )
 
 

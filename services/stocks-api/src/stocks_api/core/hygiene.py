@@ -40,15 +40,17 @@ _SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"referrer-policy", b"no-referrer"),
     (b"cross-origin-opener-policy", b"same-origin"),
 )
-# API answers hold account data and order state: never keep them in a browser or proxy cache.
-_API_SECURITY_HEADERS = (*_SECURITY_HEADERS, (b"cache-control", b"no-store"))
-_API_PATH_PREFIX = "/api/"
+# Answers hold account data, order state, the broker's health and the metrics: never keep
+# them in a browser or proxy cache. Only the dashboard's files say otherwise (`webui`).
+_DEFAULT_HEADERS = (*_SECURITY_HEADERS, (b"cache-control", b"no-store"))
 
 
 class SecurityHeadersMiddleware:
     """Add the security headers to every HTTP response, keeping any a response set itself.
 
-    `Cache-Control: no-store` is added to responses under /api/ that set no Cache-Control.
+    `Cache-Control: no-store` goes on every response that sets no Cache-Control: the API,
+    the probes, /metrics, /openapi.json and /docs alike. The dashboard's files set their own
+    (`webui`: index.html `no-cache`, the hashed assets cached for good).
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -58,17 +60,12 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        defaults = (
-            _API_SECURITY_HEADERS
-            if scope["path"].startswith(_API_PATH_PREFIX)
-            else _SECURITY_HEADERS
-        )
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", ()))
                 present = {bytes(name).lower() for name, _ in headers}
-                headers.extend(header for header in defaults if header[0] not in present)
+                headers.extend(header for header in _DEFAULT_HEADERS if header[0] not in present)
                 message["headers"] = headers
             await send(message)
 

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO
 
 import structlog
 
 from stocks_api.core.config import LogSettings
 
 
-def configure_logging(settings: LogSettings) -> None:
-    """Route structlog and the standard library's logging through one JSON renderer."""
+def configure_logging(settings: LogSettings, *, stream: TextIO | None = None) -> None:
+    """Route structlog and the standard library's logging through one JSON renderer.
+
+    Lines go to standard output (the server's), or to `stream` (the CLI's standard error,
+    so that a command's own output stays apart from its log).
+    """
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer()
         if settings.format == "json"
@@ -42,7 +47,7 @@ def configure_logging(settings: LogSettings) -> None:
             renderer,
         ],
     )
-    handler = logging.StreamHandler(sys.stdout)
+    handler = logging.StreamHandler(stream or sys.stdout)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]

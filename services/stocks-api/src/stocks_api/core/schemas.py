@@ -7,11 +7,20 @@ import binascii
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    PlainSerializer,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
-from stocks_api.core.money import normalize_decimal
+from stocks_api.core.json_body import UnreadableBody
+from stocks_api.core.money import exact_decimal, normalize_decimal
 
 # A ticker as IB and the simulator write it: upper case, starting with a letter ("BRK.B").
 SYMBOL_PATTERN = r"^[A-Z][A-Z0-9.]{0,11}$"
@@ -24,10 +33,12 @@ def _as_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-# Money, prices and quantities: parsed exactly, serialised as plain decimal strings
-# (never exponent notation, never binary floats).
+# Money, prices and quantities: parsed exactly (`exact_decimal`: ASCII digits, no float, no
+# more digits than a Decimal keeps), serialised as plain decimal strings (never exponent
+# notation, never binary floats).
 DecimalStr = Annotated[
     Decimal,
+    BeforeValidator(exact_decimal),
     AfterValidator(normalize_decimal),
     PlainSerializer(lambda v: format(v, "f"), return_type=str, when_used="json"),
 ]
@@ -44,6 +55,19 @@ class RequestModel(BaseModel):
     """Base schema for request bodies: unknown fields are an error, not silently dropped."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_unreadable_body(cls, data: Any) -> Any:
+        # A JSON body `core.json_body` could not read (malformed, or a key given twice).
+        if isinstance(data, UnreadableBody):
+            raise data.error()
+        # FastAPI validates bodies with from_attributes=True, which would read any other
+        # object (a bare JSON number is a Decimal here) as one without attributes, i.e. an
+        # all-defaults model: `0.5` as the body of /risk/halt would halt trading.
+        if not isinstance(data, dict | BaseModel):
+            raise PydanticCustomError("model_type", "Input should be an object")
+        return data
 
 
 T = TypeVar("T")

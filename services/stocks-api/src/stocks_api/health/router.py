@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from stocks_api.core.dependencies import BrokerDep, BusDep, DatabaseDep, OwnershipDep
+from stocks_api.core.json_body import ExactJsonRoute
 from stocks_api.health import service
+from stocks_api.health.dependencies import metrics_access
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=ExactJsonRoute)
 
 
 @router.get("/health")
@@ -28,7 +30,16 @@ async def live() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/health/ready")
+@router.get(
+    "/health/ready",
+    responses={
+        200: {"content": {"application/json": {"schema": {"type": "object"}}}},
+        503: {
+            "description": "not ready: a dependency is down, or this instance is a standby",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        },
+    },
+)
 async def ready(
     db: DatabaseDep, broker: BrokerDep, bus: BusDep, ownership: OwnershipDep
 ) -> JSONResponse:
@@ -37,8 +48,8 @@ async def ready(
     return JSONResponse(report, status_code=200 if report["ready"] else 503)
 
 
-@router.get("/metrics", include_in_schema=False)
+@router.get("/metrics", include_in_schema=False, dependencies=[Depends(metrics_access)])
 async def metrics(db: DatabaseDep) -> Response:
-    """Expose Prometheus metrics."""
+    """Expose Prometheus metrics (to METRICS_ALLOW_IPS and METRICS_TOKEN, when set)."""
     service.observe_pool(db)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -7,9 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from stocks_api.core.dependencies import BrokerDep, SettingsDep
+from stocks_api.core.json_body import ExactJsonRoute
 from stocks_api.marketdata import service
 from stocks_api.marketdata.schemas import (
     MAX_QUOTE_SYMBOLS,
+    SYMBOLS_PATTERN,
     BarFilters,
     BarList,
     BarRead,
@@ -17,12 +19,13 @@ from stocks_api.marketdata.schemas import (
     QuoteRead,
 )
 
-router = APIRouter(prefix="/marketdata", tags=["marketdata"])
+router = APIRouter(prefix="/marketdata", tags=["marketdata"], route_class=ExactJsonRoute)
 
 _ERRORS: dict[int | str, dict[str, object]] = {
     404: {"description": "unknown symbol"},
     422: {"description": "validation failed"},
     503: {"description": "broker unavailable"},
+    504: {"description": "the broker did not answer in time (BROKER_TIMEOUT)"},
 }
 
 
@@ -36,6 +39,8 @@ async def get_quotes(
             max_length=1000,
             description=f"comma-separated symbols, at most {MAX_QUOTE_SYMBOLS}",
             examples=["AAPL,MSFT"],
+            # Documented only: parse_symbol_list applies it, with Python's idea of a blank.
+            json_schema_extra={"pattern": SYMBOLS_PATTERN},
         ),
     ],
 ) -> QuoteList:

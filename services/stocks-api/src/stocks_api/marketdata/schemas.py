@@ -5,9 +5,16 @@ from __future__ import annotations
 from pydantic import Field
 
 from stocks_api.broker.protocol import BarInterval
+from stocks_api.core.query import QueryDatetime
 from stocks_api.core.schemas import ApiModel, DecimalStr, RequestModel, UTCDatetime
 
 MAX_QUOTE_SYMBOLS = 50
+# What `GET /quotes?symbols=` takes: 1 to MAX_QUOTE_SYMBOLS comma-separated items that are not
+# blank, blank ones anywhere (skipped). Each item is looked up as it is; one that is not a
+# symbol is reported in the answer's `errors`, not refused.
+_ITEM = r"[^\s,][^,]*"
+_BLANK = r"[\s,]*"
+SYMBOLS_PATTERN = rf"^{_BLANK}{_ITEM}(?:,{_BLANK}{_ITEM}){{0,{MAX_QUOTE_SYMBOLS - 1}}}{_BLANK}$"
 MAX_BARS = 5000
 
 
@@ -63,6 +70,6 @@ class BarFilters(RequestModel):
 
     interval: BarInterval = BarInterval.M1
     limit: int = Field(default=500, ge=1, le=MAX_BARS)
-    end: UTCDatetime | None = Field(
+    end: QueryDatetime | None = Field(
         default=None, description="bars starting before this time (ISO 8601; default now)"
     )

@@ -23,18 +23,21 @@ from stocks_api.marketdata.schemas import MAX_QUOTE_SYMBOLS, QuoteError
 def parse_symbol_list(text: str) -> list[str]:
     """Split ``"aapl, MSFT,aapl"`` into distinct upper-case symbols, in order.
 
+    Empty items are skipped; the cap counts every symbol listed, repeats too (as
+    `SYMBOLS_PATTERN` documents it).
+
     Raises:
         UnprocessableError: no symbols; TooManySymbolsError: more than the cap.
     """
-    symbols = list(dict.fromkeys(s.strip().upper() for s in text.split(",") if s.strip()))
-    if not symbols:
+    listed = [s.strip().upper() for s in text.split(",") if s.strip()]
+    if not listed:
         raise UnprocessableError(
             "give at least one symbol",
             details=[{"loc": ["query", "symbols"], "msg": "no symbols", "type": "missing"}],
         )
-    if len(symbols) > MAX_QUOTE_SYMBOLS:
-        raise TooManySymbolsError(len(symbols), MAX_QUOTE_SYMBOLS)
-    return symbols
+    if len(listed) > MAX_QUOTE_SYMBOLS:
+        raise TooManySymbolsError(len(listed), MAX_QUOTE_SYMBOLS)
+    return list(dict.fromkeys(listed))
 
 
 async def get_quotes(

@@ -78,6 +78,10 @@ class BrokerEventConsumer:
         # client_order_ids being sent to the broker right now (by orders.service): not yet
         # known to the broker without being lost, so reconciliation leaves them alone.
         self.in_flight: set[str] = set()
+        # Orders whose cancel is on its way to the broker (by orders.service), each with an
+        # event set once pending_cancel is written: a second cancel waits for it and answers
+        # with the first one's state instead of asking the broker again.
+        self.cancelling: dict[int, asyncio.Event] = {}
 
     def on_fills(self, listener: Callable[[set[tuple[str, str]]], None]) -> None:
         """Call `listener` (synchronously, never blocking) after each commit that booked fills.

@@ -15,6 +15,7 @@ from stocks_api.core.dependencies import (
     SettingsDep,
     TradingAccountDep,
 )
+from stocks_api.core.json_body import ExactJsonRoute
 from stocks_api.orders import service
 from stocks_api.orders.schemas import (
     CancelAllResult,
@@ -29,8 +30,8 @@ from stocks_api.orders.schemas import (
     OrderUpdate,
 )
 
-router = APIRouter(prefix="/orders", tags=["orders"])
-fills_router = APIRouter(prefix="/fills", tags=["fills"])
+router = APIRouter(prefix="/orders", tags=["orders"], route_class=ExactJsonRoute)
+fills_router = APIRouter(prefix="/fills", tags=["fills"], route_class=ExactJsonRoute)
 
 OrderId = Annotated[int, Path(ge=1, le=2**63 - 1, description="our order id")]
 

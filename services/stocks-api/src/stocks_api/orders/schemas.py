@@ -10,12 +10,15 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AliasChoices,
     BeforeValidator,
+    ConfigDict,
     Field,
     StrictBool,
     model_validator,
 )
 
 from stocks_api.broker.protocol import OrderType, Side, TimeInForce
+from stocks_api.core.pagination import Cursor
+from stocks_api.core.query import QueryDatetime
 from stocks_api.core.schemas import (
     SYMBOL_PATTERN,
     ApiModel,
@@ -52,7 +55,13 @@ def _upper(value: Any) -> Any:
 Symbol = Annotated[
     str,
     BeforeValidator(_upper),
-    Field(min_length=1, max_length=12, pattern=SYMBOL_PATTERN),
+    Field(
+        min_length=1,
+        max_length=12,
+        pattern=SYMBOL_PATTERN,
+        # pydantic leaves the pattern out after a BeforeValidator: document the input's.
+        json_schema_extra={"pattern": r"^[A-Za-z][A-Za-z0-9.]{0,11}$"},
+    ),
 ]
 
 _NEEDS_LIMIT = {OrderType.LIMIT, OrderType.STOP_LIMIT}
@@ -176,8 +185,20 @@ def _bracket_problems(order: OrderCreate) -> list[str]:
     return problems
 
 
+_CHANGES = ("qty", "limit_price", "stop_price")
+
+
 class OrderUpdate(RequestModel):
     """A change to an open order: new quantity, limit or stop price."""
+
+    # At least one of the three, not null: `not` refuses an object whose every property (if
+    # any) is null (openapi-typescript ignores it, so the generated type stays a plain one).
+    model_config = ConfigDict(
+        json_schema_extra={
+            "minProperties": 1,
+            "not": {"properties": {name: {"type": "null"} for name in _CHANGES}},
+        }
+    )
 
     qty: Quantity | None = None
     limit_price: Price | None = None
@@ -239,14 +260,14 @@ class OrderFilters(RequestModel):
     status: StatusFilter = "all"
     symbol: Symbol | None = None
     side: Side | None = None
-    since: UTCDatetime | None = Field(
+    since: QueryDatetime | None = Field(
         default=None, description="created at or after (ISO 8601; UTC when no offset)"
     )
-    until: UTCDatetime | None = Field(
+    until: QueryDatetime | None = Field(
         default=None, description="created before (ISO 8601; UTC when no offset)"
     )
     limit: int = Field(default=100, ge=1, le=500)
-    cursor: str | None = Field(default=None, max_length=200)
+    cursor: Cursor = None
 
 
 class OrderEventRead(ApiModel):
@@ -286,11 +307,11 @@ class FillFilters(RequestModel):
 
     symbol: Symbol | None = None
     order_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
-    since: UTCDatetime | None = Field(
+    since: QueryDatetime | None = Field(
         default=None, description="executed at or after (ISO 8601; UTC when no offset)"
     )
     limit: int = Field(default=100, ge=1, le=500)
-    cursor: str | None = Field(default=None, max_length=200)
+    cursor: Cursor = None
 
 
 class CancelAllResult(ApiModel):

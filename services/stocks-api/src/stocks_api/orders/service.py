@@ -10,6 +10,7 @@ response shows what the broker already did.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import time
@@ -702,12 +703,20 @@ async def modify(
             broker.modify_order(order.broker_order_id, broker_change), timeout=timeout
         )
     except (BrokerRejectedAppError, BrokerUnavailableAppError, BrokerTimeoutAppError) as exc:
+        # What the broker reported before refusing (a cancel or a fill that won the race)
+        # is applied first, so the answer says why: 409 for an order no longer open.
+        await consumer.wait_applied(consumer.last_received, timeout)
         await session.refresh(order)
         for name, value in old.items():
             setattr(order, name, None if value is None else Decimal(value))
         record_event(session, order, "modify_rejected", reason=exc.message, payload={"old": old})
         await session.commit()
         await consumer.announce([order])
+        status = OrderStatus(order.status)
+        if status not in OPEN or status is OrderStatus.PENDING_CANCEL:
+            raise OrderNotOpenError(order.id, order.status) from exc
+        if order.id in consumer.cancelling:
+            raise OrderNotOpenError(order.id, OrderStatus.PENDING_CANCEL.value) from exc
         raise
     return await _after_broker_call(session, consumer, order, mark, timeout)
 
@@ -765,13 +774,121 @@ async def cancel(
     unacknowledged = status is OrderStatus.PENDING_SUBMIT and order.broker_order_id is None
     if unacknowledged and await _record_cancel_intent(session, consumer, order, timeout):
         return order
-    order = await _working_order(session, order_id)
-    record_event(session, order, "cancel_requested")
+    earlier = consumer.cancelling.get(order.id)
+    if earlier is not None or (
+        order.status == OrderStatus.PENDING_CANCEL.value and order.broker_order_id is None
+    ):
+        # An earlier cancel of this order is on its way (or waits for the acknowledgement):
+        # its state is the answer; asking the broker twice would only draw a rejection.
+        if earlier is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(earlier.wait(), timeout)
+        await session.refresh(order)
+        await session.commit()
+        return order
+    if OrderStatus(order.status) not in OPEN:
+        raise OrderNotOpenError(order.id, order.status)
+    if order.broker_order_id is None:
+        raise OrderNotOpenError(order.id, "not yet acknowledged by the broker")
+    structlog.contextvars.bind_contextvars(order_id=order.id, client_order_id=order.client_order_id)
+    marked = consumer.cancelling[order.id] = asyncio.Event()
+    try:
+        return await _cancel_at_broker(session, broker, consumer, order, marked, timeout)
+    finally:
+        marked.set()
+        del consumer.cancelling[order.id]
+
+
+async def _cancel_at_broker(
+    session: AsyncSession,
+    broker: BrokerClient,
+    consumer: BrokerEventConsumer,
+    order: Order,
+    marked: asyncio.Event,
+    timeout: float,
+) -> Order:
+    """Mark an acknowledged order pending_cancel (then set `marked`), and ask the broker.
+
+    pending_cancel is written ahead, with a conditional update so that a fill the consumer
+    committed meanwhile is never overwritten. An order already pending_cancel but with no
+    cancel in flight here (a cancel cut short by a restart) is asked again. If the broker
+    refuses or cannot be reached, the order goes back to working unless it ended meanwhile
+    (then the answer is 409 ORDER_NOT_OPEN, as for any order that is no longer open).
+    """
+    previous = OrderStatus(order.status)
+    if previous is not OrderStatus.PENDING_CANCEL:
+        pending = await session.execute(
+            update(Order)
+            .where(Order.id == order.id, Order.status == previous.value)
+            .values(status=OrderStatus.PENDING_CANCEL.value, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        if pending.rowcount != 1:  # type: ignore[attr-defined]
+            # The consumer moved it meanwhile (a fill, or the end of the order): look again.
+            await session.rollback()
+            await session.refresh(order)
+            if OrderStatus(order.status) not in OPEN:
+                raise OrderNotOpenError(order.id, order.status)
+            return await _cancel_at_broker(session, broker, consumer, order, marked, timeout)
+    record_event(session, order, "cancel_requested", to_status=OrderStatus.PENDING_CANCEL.value)
     await session.commit()
+    await session.refresh(order)
+    marked.set()
+    await consumer.announce([order])
+    assert order.broker_order_id is not None  # checked by `cancel`; never unset
     mark = consumer.last_received
-    assert order.broker_order_id is not None
-    await call_broker(broker.cancel_order(order.broker_order_id), timeout=timeout)
+    try:
+        await call_broker(broker.cancel_order(order.broker_order_id), timeout=timeout)
+    except (BrokerRejectedAppError, BrokerUnavailableAppError, BrokerTimeoutAppError) as exc:
+        await _cancel_failed(session, consumer, order, previous, exc.message, timeout)
+        if OrderStatus(order.status) not in OPEN:
+            raise OrderNotOpenError(order.id, order.status) from exc
+        raise
     return await _after_broker_call(session, consumer, order, mark, timeout)
+
+
+async def _cancel_failed(
+    session: AsyncSession,
+    consumer: BrokerEventConsumer,
+    order: Order,
+    previous: OrderStatus,
+    reason: str,
+    timeout: float,
+) -> None:
+    """Put an order whose cancel failed back to working, unless the broker ended it meanwhile.
+
+    Whatever the broker reported before refusing (the fill that made the cancel too late,
+    the cancel itself) is applied first, so the row is judged on the broker's latest word.
+    """
+    await consumer.wait_applied(consumer.last_received, timeout)
+    await session.refresh(order)
+    if order.status != OrderStatus.PENDING_CANCEL.value:
+        await session.commit()
+        return
+    if order.filled_qty > 0:
+        working = OrderStatus.PARTIALLY_FILLED
+    elif previous is OrderStatus.PENDING_CANCEL:
+        working = OrderStatus.SUBMITTED
+    else:
+        working = previous
+    reverted = await session.execute(
+        update(Order)
+        .where(Order.id == order.id, Order.status == OrderStatus.PENDING_CANCEL.value)
+        .values(status=working.value, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if reverted.rowcount == 1:  # type: ignore[attr-defined]
+        record_event(
+            session,
+            order,
+            "cancel_failed",
+            to_status=working.value,
+            reason=f"the cancel did not go through: {reason}",
+        )
+    await session.commit()
+    await session.refresh(order)
+    await session.commit()
+    await consumer.announce([order])
 
 
 async def _record_cancel_intent(

@@ -15,6 +15,7 @@ from stocks_api.core.dependencies import (
     SettingsDep,
     TradingAccountDep,
 )
+from stocks_api.core.json_body import ExactJsonRoute
 from stocks_api.orders.schemas import OrderRead
 from stocks_api.positions import service
 from stocks_api.positions.schemas import (
@@ -26,7 +27,7 @@ from stocks_api.positions.schemas import (
     PositionSnapshotRead,
 )
 
-router = APIRouter(prefix="/positions", tags=["positions"])
+router = APIRouter(prefix="/positions", tags=["positions"], route_class=ExactJsonRoute)
 
 SymbolPath = Annotated[str, Path(pattern=r"^[A-Za-z][A-Za-z0-9.]{0,11}$", examples=["AAPL"])]
 
@@ -34,6 +35,7 @@ _ERRORS: dict[int | str, dict[str, object]] = {
     404: {"description": "no such position"},
     422: {"description": "validation failed"},
     503: {"description": "broker unavailable"},
+    504: {"description": "the broker did not answer in time (BROKER_TIMEOUT)"},
 }
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from stocks_api.core.pagination import Cursor
+from stocks_api.core.query import QueryDatetime
 from stocks_api.core.schemas import ApiModel, DecimalStr, Page, RequestModel, UTCDatetime
 from stocks_api.orders.schemas import Symbol
 
@@ -63,14 +65,14 @@ class PositionHistoryFilters(RequestModel):
 
     symbol: Symbol | None = None
     account_id: str | None = Field(default=None, max_length=32)
-    since: UTCDatetime | None = Field(
+    since: QueryDatetime | None = Field(
         default=None, description="taken at or after (ISO 8601; UTC when no offset)"
     )
-    until: UTCDatetime | None = Field(
+    until: QueryDatetime | None = Field(
         default=None, description="taken before (ISO 8601; UTC when no offset)"
     )
     limit: int = Field(default=100, ge=1, le=500)
-    cursor: str | None = Field(default=None, max_length=200)
+    cursor: Cursor = None
 
 
 class ClosePositionParams(RequestModel):

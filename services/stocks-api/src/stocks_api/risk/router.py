@@ -16,6 +16,7 @@ from stocks_api.core.dependencies import (
     SettingsDep,
     TradingAccountDep,
 )
+from stocks_api.core.json_body import ExactJsonRoute
 from stocks_api.risk import kill_switch, service
 from stocks_api.risk.schemas import (
     HaltRequest,
@@ -32,8 +33,8 @@ from stocks_api.risk.schemas import (
 )
 
 # Reads need `read`; everything that changes the risk engine needs `admin` (see main).
-router = APIRouter(prefix="/risk", tags=["risk"])
-admin_router = APIRouter(prefix="/risk", tags=["risk"])
+router = APIRouter(prefix="/risk", tags=["risk"], route_class=ExactJsonRoute)
+admin_router = APIRouter(prefix="/risk", tags=["risk"], route_class=ExactJsonRoute)
 
 _ERRORS: dict[int | str, dict[str, object]] = {
     403: {"description": "missing the admin scope"},

@@ -9,18 +9,24 @@ from __future__ import annotations
 
 import enum
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
+    ConfigDict,
     Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    StringConstraints,
     field_validator,
     model_validator,
 )
 from pydantic_settings import NoDecode
 
+from stocks_api.core.pagination import Cursor
 from stocks_api.core.schemas import SYMBOL_RE, ApiModel, DecimalStr, Page, RequestModel, UTCDatetime
 
 # IBKR paces API messages at 50 per second; our order rate can never be set above it.
@@ -46,7 +52,9 @@ def _off_is_none(value: Any) -> Any:
 def _symbol_list(value: Any) -> Any:
     if isinstance(value, str):
         value = value.split(",")
-    if isinstance(value, list | tuple | set | frozenset):
+    # Only text is a symbol: anything else is left for validation to refuse (str(None) is not
+    # a ticker called NONE).
+    if isinstance(value, list | tuple | set | frozenset) and all(isinstance(v, str) for v in value):
         names = [str(v).strip().upper() for v in value]
         return tuple(sorted({name for name in names if name}))
     return value
@@ -139,21 +147,51 @@ class RiskLimits(BaseModel):
 LIMIT_NAMES: tuple[str, ...] = tuple(RiskLimits.model_fields)
 
 
+# The limits as a request body gives them: JSON types only, taken strictly. The settings
+# (`RiskLimits`) also read "off" and comma-separated lists, the forms of an environment
+# variable; a body switches a check off with null and lists symbols in an array.
+SYMBOL_INPUT_PATTERN = r"^[A-Za-z][A-Za-z0-9.]{0,11}$"  # any case: "gme" is GME
+
+
+def _distinct_upper(value: list[str]) -> list[str]:
+    return sorted({name.upper() for name in value})
+
+
+_SymbolInput = Annotated[
+    StrictStr, StringConstraints(strip_whitespace=False, pattern=SYMBOL_INPUT_PATTERN)
+]
+SymbolsInput = Annotated[
+    list[_SymbolInput], Field(max_length=MAX_LISTED_SYMBOLS), AfterValidator(_distinct_upper)
+]
+_PerSecondInput = Annotated[StrictInt, Field(ge=1, le=IBKR_MESSAGES_PER_SECOND)]
+_PerMinuteInput = Annotated[StrictInt, Field(ge=1, le=MAX_ORDERS_PER_MINUTE)]
+_StreakInput = Annotated[StrictInt, Field(ge=1, le=1000)]
+
+
 class RiskLimitsUpdate(RequestModel):
     """A change of limits: the fields given are set (`null` switches a check off)."""
 
-    allowed_symbols: Symbols | None = None
-    denied_symbols: Symbols | None = None
-    max_order_qty: Quantity = None
-    max_order_value: OffMoney = None
-    max_position_value: OffMoney = None
-    max_gross_exposure: OffMoney = None
-    max_leverage: Leverage = None
-    daily_loss_limit: OffMoney = None
-    max_orders_per_second: PerSecond = None
-    max_orders_per_minute: PerMinute = None
-    price_band_percent: Percent = None
-    max_consecutive_rejections: Streak = None
+    # At least one limit, not only a reason: `not` refuses an object that has no property
+    # but `reason` (openapi-typescript ignores it, so the generated type stays a plain one).
+    model_config = ConfigDict(
+        json_schema_extra={
+            "minProperties": 1,
+            "not": {"additionalProperties": False, "properties": {"reason": {}}},
+        }
+    )
+
+    allowed_symbols: SymbolsInput | None = None
+    denied_symbols: SymbolsInput | None = None
+    max_order_qty: _Qty | None = None
+    max_order_value: Money | None = None
+    max_position_value: Money | None = None
+    max_gross_exposure: Money | None = None
+    max_leverage: _Leverage | None = None
+    daily_loss_limit: Money | None = None
+    max_orders_per_second: _PerSecondInput | None = None
+    max_orders_per_minute: _PerMinuteInput | None = None
+    price_band_percent: _Percent | None = None
+    max_consecutive_rejections: _StreakInput | None = None
     reason: str | None = Field(default=None, max_length=500, description="kept in the audit trail")
 
     @model_validator(mode="after")
@@ -176,7 +214,9 @@ class RiskLimitsUpdate(RequestModel):
 class LimitsResetRequest(RequestModel):
     """Drop run-time changes so the `RISK_*` settings apply again."""
 
-    limits: list[str] | None = Field(default=None, description="the limits to reset (default: all)")
+    limits: list[Annotated[str, Field(json_schema_extra={"enum": list(LIMIT_NAMES)})]] | None = (
+        Field(default=None, description="the limits to reset (default: all)")
+    )
     reason: str | None = Field(default=None, max_length=500)
 
     @field_validator("limits")
@@ -192,8 +232,10 @@ class HaltRequest(RequestModel):
     """Stop trading now."""
 
     reason: str | None = Field(default=None, max_length=500)
-    cancel_open_orders: bool = Field(default=False, description="also cancel every open order")
-    flatten_positions: bool = Field(
+    cancel_open_orders: StrictBool = Field(
+        default=False, description="also cancel every open order"
+    )
+    flatten_positions: StrictBool = Field(
         default=False,
         description="also close every position with market orders (implies cancel_open_orders)",
     )
@@ -202,14 +244,16 @@ class HaltRequest(RequestModel):
 class ResumeRequest(RequestModel):
     """Trade again: fully (`active`) or reductions only (`reducing`)."""
 
-    state: TradingState = TradingState.ACTIVE
+    state: Literal[TradingState.ACTIVE, TradingState.REDUCING] = TradingState.ACTIVE
     reason: str | None = Field(default=None, max_length=500)
 
-    @field_validator("state")
+    @field_validator("state", mode="before")
     @classmethod
-    def _not_halted(cls, value: TradingState) -> TradingState:
-        if value is TradingState.HALTED:
+    def _resumable(cls, value: Any) -> Any:
+        if value == TradingState.HALTED:
             raise ValueError("resume to active or reducing; halt with POST /api/v1/risk/halt")
+        if value not in (TradingState.ACTIVE, TradingState.REDUCING):
+            raise ValueError("state must be active or reducing")
         return value
 
 
@@ -280,4 +324,4 @@ class RiskEventFilters(RequestModel):
     """Query parameters of `GET /api/v1/risk/events`."""
 
     limit: int = Field(default=100, ge=1, le=500)
-    cursor: str | None = Field(default=None, max_length=200)
+    cursor: Cursor = None

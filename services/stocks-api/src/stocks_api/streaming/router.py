@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, WebSocket
 
+from stocks_api.core.json_body import ExactJsonRoute
 from stocks_api.streaming import service
 
-router = APIRouter(tags=["streaming"])
+router = APIRouter(tags=["streaming"], route_class=ExactJsonRoute)
 
 
 @router.websocket("/ws")
