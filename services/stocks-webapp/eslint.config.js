@@ -4,7 +4,7 @@ import reactHooks from "eslint-plugin-react-hooks";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist", "node_modules", "test-artifacts", "src/api/schema.d.ts"] },
+  { ignores: ["dist", "node_modules", "test-artifacts", "src/api/schema.ts"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,11 +1,15 @@
 #!/usr/bin/env node
 // Regenerate the API's OpenAPI schema and its TypeScript types from the running code.
 //
-//   node scripts/gen-api.mjs            write src/api/openapi.json and src/api/schema.d.ts
+//   node scripts/gen-api.mjs            write src/api/openapi.json and src/api/schema.ts
 //   node scripts/gen-api.mjs --check    regenerate in memory; exit 1 if either differs
 //
 // The schema comes from the Python package itself (create_app().openapi()), not a running
 // server, through the repository's virtual environment (<repo>/.venv, or $STOCKS_PYTHON).
+// It holds the REST operations and, as components, the WebSocket's messages (`x-websockets`
+// names them: ClientMessage, ServerMessage). schema.ts has the types, and each enum's values
+// as a constant (`orderStatusValues`, `liveEventTypeValues`, ...), so that lists the app
+// needs at run time come from the API too.
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -16,7 +20,7 @@ import openapiTS, { astToString } from "openapi-typescript";
 const webapp = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const repo = resolve(webapp, "../..");
 const schemaPath = join(webapp, "src/api/openapi.json");
-const typesPath = join(webapp, "src/api/schema.d.ts");
+const typesPath = join(webapp, "src/api/schema.ts");
 const python = process.env.STOCKS_PYTHON ?? join(repo, ".venv/bin/python");
 const check = process.argv.includes("--check");
 
@@ -46,7 +50,7 @@ const HEADER =
   "\n * Do not edit by hand: `npm run check:api` fails when this file and the API disagree.\n */\n\n";
 
 async function typesOf(schemaText) {
-  const ast = await openapiTS(JSON.parse(schemaText), { alphabetize: false });
+  const ast = await openapiTS(JSON.parse(schemaText), { alphabetize: false, enumValues: true });
   return HEADER + astToString(ast);
 }
 
@@ -63,7 +67,7 @@ if (check) {
     console.error("check:api: the API changed; run `npm run gen:api` and commit the result");
     process.exit(1);
   }
-  console.log("check:api: src/api/openapi.json and src/api/schema.d.ts match the API");
+  console.log("check:api: src/api/openapi.json and src/api/schema.ts match the API");
 } else {
   writeFileSync(schemaPath, schemaText);
   writeFileSync(typesPath, typesText);

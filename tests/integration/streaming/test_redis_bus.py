@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 from redis.asyncio import Redis
 
+from stocks_api.events.bus import GAP_TOPIC, Event
+from stocks_api.events.redis_bus import RedisEventBus
 from stocks_api.main import create_app
-from stocks_api.streaming.bus import GAP_TOPIC, Event
-from stocks_api.streaming.redis_bus import RedisEventBus
 from tests.conftest import api_client, make_key, make_settings, manual_sim_broker
 from tests.factories import order_body
 from tests.redis_servers import private_redis, shared_redis_url

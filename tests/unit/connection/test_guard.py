@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
+from stocks_api.broker.guard import LiveTradingDisabledError, LiveTradingGuard
 from stocks_api.broker.protocol import AccountType, BrokerAccount, ConnectionInfo
-from stocks_api.connection.guard import LiveTradingDisabledError, LiveTradingGuard
 
 
 def _account(account_id: str) -> BrokerAccount:

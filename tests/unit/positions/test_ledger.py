@@ -6,7 +6,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from stocks_api.positions.ledger import (
+from stocks_api.core.ledger import (
     Holding,
     apply_fill,
     market_value,

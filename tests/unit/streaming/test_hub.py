@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from stocks_api.streaming.bus import InProcessEventBus
+from stocks_api.events.bus import InProcessEventBus
 from stocks_api.streaming.client import ClientStream
 from stocks_api.streaming.hub import StreamHub
 from tests.unit.streaming.support import Socket, flush, make_client, running, sample, wait_until

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stocks_api.streaming.bus import GAP_TOPIC, Fanout, InProcessEventBus
+from stocks_api.events.bus import GAP_TOPIC, Fanout, InProcessEventBus
 from stocks_api.streaming.hub import StreamHub
 from tests.unit.streaming.support import Socket, flush, make_client, running, sample, wait_until
 

@@ -28,6 +28,7 @@ from stocks_api.auth.router import events_router, keys_router, token_router
 from stocks_api.auth.security import Scope, dummy_password_hash
 from stocks_api.auth.service import Authenticator
 from stocks_api.broker.factory import build_broker
+from stocks_api.broker.guard import LiveTradingGuard
 from stocks_api.broker.protocol import (
     BrokerAccount,
     BrokerClient,
@@ -36,7 +37,6 @@ from stocks_api.broker.protocol import (
     LinkState,
 )
 from stocks_api.connection.dependencies import refuse_changes_on_standby
-from stocks_api.connection.guard import LiveTradingGuard
 from stocks_api.connection.link import LINK_TOPIC, link_status
 from stocks_api.connection.models import DisconnectReason
 from stocks_api.connection.ownership import BrokerOwnership, open_lock
@@ -49,6 +49,8 @@ from stocks_api.core.hygiene import install_hygiene
 from stocks_api.core.logging import configure_logging
 from stocks_api.core.middleware import RequestContextMiddleware
 from stocks_api.core.openapi import error_responses, install_openapi
+from stocks_api.events.bus import EventBus, InProcessEventBus
+from stocks_api.events.redis_bus import RedisEventBus
 from stocks_api.health.router import router as health_router
 from stocks_api.marketdata.feed import QuoteFeed
 from stocks_api.marketdata.router import router as marketdata_router
@@ -63,9 +65,7 @@ from stocks_api.risk.engine import RiskEngine
 from stocks_api.risk.router import admin_router as risk_admin_router
 from stocks_api.risk.router import router as risk_router
 from stocks_api.risk.schemas import RiskLimits
-from stocks_api.streaming.bus import EventBus, InProcessEventBus
 from stocks_api.streaming.hub import StreamHub
-from stocks_api.streaming.redis_bus import RedisEventBus
 from stocks_api.streaming.router import router as streaming_router
 from stocks_api.webui import install_ui
 

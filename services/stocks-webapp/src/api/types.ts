@@ -1,5 +1,6 @@
-/** Names for the generated schema types (src/api/schema.d.ts), as the app uses them. */
+/** Names for the generated schema types (src/api/schema.ts), as the app uses them. */
 import type { components } from "./schema";
+import { openOrderStatusValues, orderStatusValues } from "./schema";
 
 type Schemas = components["schemas"];
 
@@ -38,26 +39,15 @@ export type TimeInForce = Schemas["TimeInForce"];
 export type TokenRead = Schemas["TokenRead"];
 export type TradingState = Schemas["TradingState"];
 
-/** Statuses in which an order still works at the broker (the API's `status=open`). */
-export const OPEN_STATUSES: ReadonlySet<OrderStatus> = new Set<OrderStatus>([
-  "pending_submit",
-  "submitted",
-  "partially_filled",
-  "pending_cancel",
-]);
+/**
+ * Statuses in which an order still works at the broker (the API's `status=open`), as the
+ * API publishes them (the `OpenOrderStatus` component: `orders/state.py`'s OPEN).
+ */
+export const OPEN_STATUSES: ReadonlySet<OrderStatus> = new Set<OrderStatus>(openOrderStatusValues);
 
 export function isOpen(order: { status: OrderStatus }): boolean {
   return OPEN_STATUSES.has(order.status);
 }
 
-export const ORDER_STATUSES: readonly OrderStatus[] = [
-  "pending_submit",
-  "submitted",
-  "partially_filled",
-  "filled",
-  "pending_cancel",
-  "cancelled",
-  "rejected",
-  "expired",
-  "unsent",
-];
+/** Every status, for filters: in the API's order, but `unsent` (rare) last. */
+export const ORDER_STATUSES: readonly OrderStatus[] = [...orderStatusValues.filter((s) => s !== "unsent"), "unsent"];

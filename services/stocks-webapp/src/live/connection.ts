@@ -13,7 +13,11 @@ import {
   CLOSE_UNAUTHORIZED,
   isLiveEvent,
   parseServerMessage,
+  type ClientMessage,
   type LiveEvent,
+  type ResyncData,
+  type StreamErrorData,
+  type WelcomeData,
 } from "./messages";
 
 /** The part of the browser's WebSocket this class uses (a fake one in tests). */
@@ -281,7 +285,7 @@ export class LiveConnection {
       const gap = message.seq > this.lastSeq + 1;
       this.lastSeq = message.seq;
       if (message.type === "resync") {
-        const reason = (message.data as { reason?: unknown } | null)?.reason;
+        const reason: unknown = (message.data as Partial<ResyncData> | null)?.reason;
         this.resync(`the server asked for a re-sync (${typeof reason === "string" ? reason : "no reason given"})`);
         return;
       }
@@ -291,7 +295,7 @@ export class LiveConnection {
     switch (message.type) {
       case "welcome": {
         this.welcomed = true;
-        const seconds = (message.data as { heartbeat_seconds?: unknown } | null)?.heartbeat_seconds;
+        const seconds: unknown = (message.data as Partial<WelcomeData> | null)?.heartbeat_seconds;
         if (typeof seconds === "number" && seconds > 0) this.heartbeatMs = seconds * 1000;
         this.armWatchdog(this.heartbeatMs * 2 + 5_000, "no heartbeat from the server");
         this.syncSubscriptions();
@@ -324,7 +328,8 @@ export class LiveConnection {
   }
 
   private refusedSubscription(data: unknown): void {
-    const error = data as { id?: unknown; code?: unknown; message?: unknown } | null;
+    // Read defensively: the schema says what the server sends, not what reached this page.
+    const error = data as { [K in keyof StreamErrorData]?: unknown } | null;
     const id = typeof error?.id === "string" ? error.id : "";
     if (!id.startsWith("sub:")) return;
     const channel = id.slice(4);
@@ -358,7 +363,7 @@ export class LiveConnection {
     this.options.onResync(reason);
   }
 
-  private send(message: object): void {
+  private send(message: ClientMessage): void {
     try {
       this.socket?.send(JSON.stringify(message));
     } catch {

@@ -1,9 +1,30 @@
 /**
- * The WebSocket protocol of /api/v1/ws, typed (see the README's "Live updates"). The server
- * sends {"type", "seq", "ts", "data"}; each event's data is the same JSON as the REST resource.
+ * The WebSocket protocol of /api/v1/ws (see the README's "Live updates"). The messages are
+ * generated from the API's own schema like the REST types: the OpenAPI document has them as
+ * components (`x-websockets` names ClientMessage and ServerMessage), and `npm run gen:api`
+ * turns them into src/api/schema.ts. This file names them and reads a frame defensively.
+ * The server sends {"type", "seq", "ts", "data"}; each event's data is the REST resource.
  */
-import type { AccountSummary, FillRead, OrderRead, PositionRead, QuoteRead, RiskStateRead } from "../api/types";
+import type { components } from "../api/schema";
+import { liveEventTypeValues, streamChannelValues } from "../api/schema";
 
+type Schemas = components["schemas"];
+
+/** What the client sends (auth, subscribe, unsubscribe, ping). */
+export type ClientMessage = Schemas["ClientMessage"];
+/** Every frame the server sends, told apart by `type`. */
+export type ServerFrame = Schemas["ServerMessage"];
+/** The frames that carry a change: order, fill, position, account, risk, quote, broker link. */
+export type LiveEvent = Schemas["LiveEvent"];
+export type LiveEventType = Schemas["LiveEventType"];
+export type WelcomeData = Schemas["WelcomeData"];
+export type StreamErrorData = Schemas["StreamErrorData"];
+export type ResyncData = Schemas["ResyncData"];
+/** The broker link changed (`broker` channel): connected, disconnected or IB unreachable. */
+export type BrokerLinkEvent = Schemas["BrokerLinkEvent"];
+export type StreamChannel = Schemas["StreamChannel"];
+
+/** A frame as read off the wire, before its `type` says what its data is. */
 export interface ServerMessage {
   type: string;
   seq: number;
@@ -11,43 +32,16 @@ export interface ServerMessage {
   data: unknown;
 }
 
-export type LiveEvent =
-  | { type: "order.updated"; seq: number; ts: string; data: OrderRead }
-  | { type: "fill.created"; seq: number; ts: string; data: FillRead }
-  | { type: "position.updated"; seq: number; ts: string; data: PositionRead }
-  | { type: "account.updated"; seq: number; ts: string; data: AccountSummary }
-  | { type: "risk.state"; seq: number; ts: string; data: RiskStateRead }
-  | { type: "quote"; seq: number; ts: string; data: QuoteRead }
-  | { type: "broker.status"; seq: number; ts: string; data: BrokerLinkEvent };
+export const EVENT_TYPES: ReadonlySet<string> = new Set<LiveEventType>(liveEventTypeValues);
 
-/** The broker link changed (`broker` channel): connected, disconnected or IB unreachable. */
-export interface BrokerLinkEvent {
-  kind: string;
-  state: "connected" | "disconnected" | "ib_unreachable";
-  connected: boolean;
-  since: string | null;
-  description: string;
-  reason: string | null;
-}
-
-export const EVENT_TYPES: ReadonlySet<string> = new Set([
-  "order.updated",
-  "fill.created",
-  "position.updated",
-  "account.updated",
-  "risk.state",
-  "quote",
-  "broker.status",
-]);
-
-/** The channels every dashboard follows; quotes are added per watched symbol. */
-export const BASE_CHANNELS = ["orders", "fills", "positions", "account", "risk", "broker"] as const;
+/** The channels every dashboard follows (every fixed channel); quotes are added per watched symbol. */
+export const BASE_CHANNELS: readonly StreamChannel[] = streamChannelValues;
 
 export function quoteChannel(symbol: string): string {
   return `quotes:${symbol.toUpperCase()}`;
 }
 
-/** Close codes the API uses (README: "Close codes"). */
+/** Close codes the API uses (README: "Close codes"; the document's `x-websockets` names them). */
 export const CLOSE_UNAUTHORIZED = 4401;
 export const CLOSE_FORBIDDEN = 4403;
 export const CLOSE_TOO_SLOW = 4408;

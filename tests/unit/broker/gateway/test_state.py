@@ -12,7 +12,7 @@ import pytest
 
 from stocks_api.broker.gateway.model import IbCommission, IbContract, IbExecution, IbOrder
 from stocks_api.broker.gateway.state import StateFile, StateFileError
-from stocks_api.positions.ledger import Holding
+from stocks_api.core.ledger import Holding
 
 D = Decimal
 AAPL = IbContract(con_id=265_598, symbol="AAPL", min_tick=D("0.01"))

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stocks_api.accounts.models import Account, AccountSnapshot
-from stocks_api.positions.ledger import ZERO
+from stocks_api.core.ledger import ZERO
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,8 @@ from stocks_api.accounts.schemas import (
     AccountSnapshotRead,
     AccountSummary,
 )
-from stocks_api.core.dependencies import BrokerDep, CalendarDep, SessionDep, SettingsDep
+from stocks_api.broker.dependencies import BrokerDep
+from stocks_api.core.dependencies import CalendarDep, SessionDep, SettingsDep
 from stocks_api.core.json_body import ExactJsonRoute
 
 router = APIRouter(prefix="/accounts", tags=["accounts"], route_class=ExactJsonRoute)

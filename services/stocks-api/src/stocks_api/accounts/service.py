@@ -20,18 +20,18 @@ from stocks_api.accounts.exceptions import AccountNotFoundError
 from stocks_api.accounts.models import Account, AccountSnapshot
 from stocks_api.accounts.schemas import AccountHistoryFilters, AccountPnl, AccountSummary
 from stocks_api.accounts.valuation import Figures, MarkedPosition, account_figures
+from stocks_api.broker.calls import call_broker
 from stocks_api.broker.protocol import (
     AccountType,
     BrokerAccount,
     BrokerClient,
     is_paper_account,
 )
-from stocks_api.core.broker_calls import call_broker
 from stocks_api.core.calendar import SessionCalendar
 from stocks_api.core.database import utcnow
+from stocks_api.core.ledger import ZERO
 from stocks_api.core.pagination import paginate
 from stocks_api.positions import service as position_service
-from stocks_api.positions.ledger import ZERO
 from stocks_api.positions.models import PositionSnapshot
 from stocks_api.positions.service import ValuedPosition
 

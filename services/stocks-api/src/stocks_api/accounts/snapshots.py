@@ -28,11 +28,11 @@ from stocks_api.broker.protocol import BrokerClient
 from stocks_api.core import metrics
 from stocks_api.core.calendar import SessionCalendar
 from stocks_api.core.database import utcnow
+from stocks_api.events.bus import EventBus
 from stocks_api.positions import service as position_service
 from stocks_api.positions.models import Position
 from stocks_api.positions.schemas import PositionRead
 from stocks_api.positions.service import ValuedPosition
-from stocks_api.streaming.bus import EventBus
 
 log = structlog.get_logger(__name__)
 

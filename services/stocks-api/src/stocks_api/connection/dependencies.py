@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from fastapi import Request
+from typing import Annotated
+
+from fastapi import Depends, Request
 
 from stocks_api.auth.dependencies import READ_METHODS
-from stocks_api.core.dependencies import OwnershipDep
+from stocks_api.connection.ownership import BrokerOwnership
+
+
+async def get_ownership(request: Request) -> BrokerOwnership:
+    ownership: BrokerOwnership = request.app.state.ownership
+    return ownership
+
+
+OwnershipDep = Annotated[BrokerOwnership, Depends(get_ownership)]
 
 
 async def refuse_changes_on_standby(request: Request, ownership: OwnershipDep) -> None:

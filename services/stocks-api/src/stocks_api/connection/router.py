@@ -7,7 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from stocks_api.accounts.schemas import AccountRead
+from stocks_api.broker.dependencies import AccountsDep, BrokerDep, GuardDep
 from stocks_api.connection import sessions as session_service
+from stocks_api.connection.dependencies import OwnershipDep
 from stocks_api.connection.link import link_status
 from stocks_api.connection.schemas import (
     BrokerLinkRead,
@@ -18,15 +20,9 @@ from stocks_api.connection.schemas import (
     BrokerStatus,
     ReconciliationRead,
 )
-from stocks_api.core.dependencies import (
-    AccountsDep,
-    BrokerDep,
-    GuardDep,
-    OwnershipDep,
-    ReconcilerDep,
-    SessionDep,
-)
+from stocks_api.core.dependencies import SessionDep
 from stocks_api.core.json_body import ExactJsonRoute
+from stocks_api.orders.dependencies import ReconcilerDep
 
 router = APIRouter(prefix="/broker", tags=["broker"], route_class=ExactJsonRoute)
 

@@ -10,7 +10,9 @@ that this API never sends. `install_openapi` completes the document once it is g
 - an operation with a request body may also answer 400 (a body that is not JSON) and 413
   (a body over `API_MAX_BODY_BYTES`);
 - a bounded decimal is stated in JSON Schema (`core.decimal_schema`), not in pydantic's
-  own keywords.
+  own keywords;
+- a WebSocket route that declares its messages (`document_websocket`) has them as
+  components, and is listed under `x-websockets` (FastAPI documents HTTP operations only).
 
 Errors that depend on where a route hangs (401 and 403 below the authenticating routers,
 503 below the read-only gate) are declared by `main` with `error_responses`, and a domain's
@@ -20,15 +22,23 @@ own (404, 409, ...) by its router.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from fastapi import FastAPI
-from pydantic import BaseModel, Field
+from fastapi.encoders import jsonable_encoder
+from fastapi.routing import APIWebSocketRoute, iter_route_contexts
+from pydantic import BaseModel, Field, TypeAdapter
+from pydantic.json_schema import JsonSchemaMode
+from starlette.routing import BaseRoute
 
 from stocks_api.core import decimal_schema
 
 ERROR_SCHEMA = "ErrorResponse"
-_ERROR_REF = {"$ref": f"#/components/schemas/{ERROR_SCHEMA}"}
+_REF_TEMPLATE = "#/components/schemas/{model}"
+_ERROR_REF = {"$ref": _REF_TEMPLATE.format(model=ERROR_SCHEMA)}
+WEBSOCKETS = "x-websockets"
+_MESSAGES_ATTRIBUTE = "__websocket_messages__"
 # FastAPI's own 422 shape, unused once every error is the envelope.
 _FASTAPI_ERROR_SCHEMAS = ("HTTPValidationError", "ValidationError")
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -63,6 +73,32 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
+@dataclass(frozen=True, slots=True)
+class WebSocketMessages:
+    """What a WebSocket route's peers send: types pydantic can describe (models, unions, enums)."""
+
+    client: Any
+    server: Any
+    components: tuple[Any, ...] = ()  # further types a client needs (values, subsets)
+    description: str = ""
+
+
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+
+
+def document_websocket(
+    *, client: Any, server: Any, components: Iterable[Any] = (), description: str = ""
+) -> Callable[[Endpoint], Endpoint]:
+    """Declare a WebSocket endpoint's messages for the OpenAPI document (below the route)."""
+    messages = WebSocketMessages(client, server, tuple(components), description)
+
+    def declare(endpoint: Endpoint) -> Endpoint:
+        setattr(endpoint, _MESSAGES_ATTRIBUTE, messages)
+        return endpoint
+
+    return declare
+
+
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """`responses=` entries for `statuses`, described as in `DESCRIPTIONS`."""
     return {status: {"description": DESCRIPTIONS[status]} for status in statuses}
@@ -74,7 +110,8 @@ def install_openapi(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = document_decimals(document_errors(generate()))
+            document = document_websockets(generate(), app.routes)
+            app.openapi_schema = document_decimals(document_errors(document))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -97,6 +134,44 @@ def document_errors(document: dict[str, Any]) -> dict[str, Any]:
     schemas.update(error_schema.pop("$defs", {}))
     schemas[ERROR_SCHEMA] = error_schema
     document["components"]["schemas"] = dict(sorted(schemas.items()))
+    return document
+
+
+def document_websockets(document: dict[str, Any], routes: Iterable[BaseRoute]) -> dict[str, Any]:
+    """Add (in place, and return) the messages of each declared WebSocket route.
+
+    Each type becomes a component, with the types it refers to (the REST resources an
+    event carries are the very components of the HTTP operations: a name that would mean
+    two schemas is an error). `x-websockets` maps each path to its client and server
+    messages.
+    """
+    schemas: dict[str, Any] = document.setdefault("components", {}).setdefault("schemas", {})
+    listed: dict[str, Any] = {}
+    for context in iter_route_contexts(list(routes)):
+        route = context.original_route
+        messages = getattr(getattr(route, "endpoint", None), _MESSAGES_ATTRIBUTE, None)
+        if not isinstance(route, APIWebSocketRoute) or not isinstance(messages, WebSocketMessages):
+            continue
+        inputs: list[tuple[object, JsonSchemaMode, TypeAdapter[Any]]] = [
+            ("client", "validation", TypeAdapter(messages.client)),
+            ("server", "serialization", TypeAdapter(messages.server)),
+            *(
+                (index, "serialization", TypeAdapter(t))
+                for index, t in enumerate(messages.components)
+            ),
+        ]
+        refs, definitions = TypeAdapter.json_schemas(inputs, ref_template=_REF_TEMPLATE)
+        # Without null values, as FastAPI writes its components (`"default": null` goes).
+        for name, schema in jsonable_encoder(definitions, exclude_none=True)["$defs"].items():
+            if schemas.setdefault(name, schema) != schema:
+                raise ValueError(f"{context.path}: the component {name} would have two schemas")
+        listed[str(context.path)] = {
+            "description": messages.description,
+            "client": refs[("client", "validation")],
+            "server": refs[("server", "serialization")],
+        }
+    if listed:
+        document[WEBSOCKETS] = listed
     return document
 
 

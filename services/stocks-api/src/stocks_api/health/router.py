@@ -8,8 +8,11 @@ from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from stocks_api.core.dependencies import BrokerDep, BusDep, DatabaseDep, OwnershipDep
+from stocks_api.broker.dependencies import BrokerDep
+from stocks_api.connection.dependencies import OwnershipDep
+from stocks_api.core.dependencies import DatabaseDep
 from stocks_api.core.json_body import ExactJsonRoute
+from stocks_api.events.dependencies import BusDep
 from stocks_api.health import service
 from stocks_api.health.dependencies import metrics_access
 

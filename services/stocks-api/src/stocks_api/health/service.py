@@ -10,7 +10,7 @@ from stocks_api.connection.link import link_status
 from stocks_api.connection.ownership import BrokerOwnership
 from stocks_api.core import metrics
 from stocks_api.core.database import Database
-from stocks_api.streaming.bus import EventBus
+from stocks_api.events.bus import EventBus
 
 CHECK_TIMEOUT_SECONDS = 2.0
 # db_pool_connections{state}: the pool's own counters (a QueuePool's; other pools have none).

@@ -16,12 +16,12 @@ from typing import Any
 
 import structlog
 
+from stocks_api.broker.calls import call_broker
 from stocks_api.broker.protocol import BrokerClient
 from stocks_api.core import metrics
-from stocks_api.core.broker_calls import call_broker
 from stocks_api.core.errors import AppError
+from stocks_api.events.bus import EventBus
 from stocks_api.marketdata.schemas import QuoteRead
-from stocks_api.streaming.bus import EventBus
 
 log = structlog.get_logger(__name__)
 

@@ -6,7 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from stocks_api.core.dependencies import BrokerDep, SettingsDep
+from stocks_api.broker.dependencies import BrokerDep
+from stocks_api.core.dependencies import SettingsDep
 from stocks_api.core.json_body import ExactJsonRoute
 from stocks_api.marketdata import service
 from stocks_api.marketdata.schemas import (

@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 
+from stocks_api.broker.calls import call_broker
 from stocks_api.broker.protocol import Bar, BarInterval, BrokerClient, Quote
-from stocks_api.core.broker_calls import call_broker
 from stocks_api.core.errors import (
     AppError,
     BrokerTimeoutAppError,

@@ -15,8 +15,8 @@ import asyncio
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from stocks_api.broker.calls import call_broker
 from stocks_api.broker.protocol import BrokerClient, BrokerOrderStatus, OrderStatusUpdate
-from stocks_api.core.broker_calls import call_broker
 from stocks_api.core.database import utcnow
 from stocks_api.core.errors import AppError, BrokerRejectedAppError
 from stocks_api.orders import service as order_service

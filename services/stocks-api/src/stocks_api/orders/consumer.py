@@ -32,12 +32,12 @@ from stocks_api.broker.protocol import (
 )
 from stocks_api.core import metrics
 from stocks_api.core.database import utcnow
+from stocks_api.events.bus import EventBus
 from stocks_api.orders.audit import record_event
 from stocks_api.orders.models import Fill, Order
 from stocks_api.orders.schemas import FillRead, OrderRead
 from stocks_api.orders.state import OrderStatus, can_transition
 from stocks_api.positions.booking import FillBook
-from stocks_api.streaming.bus import EventBus
 
 log = structlog.get_logger(__name__)
 

@@ -33,9 +33,9 @@ import structlog
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from stocks_api.broker.calls import call_broker
 from stocks_api.broker.protocol import BrokerClient, BrokerOrderStatus, OrderStatusUpdate
 from stocks_api.core import metrics
-from stocks_api.core.broker_calls import call_broker
 from stocks_api.core.database import utcnow
 from stocks_api.orders.consumer import BrokerEventConsumer
 from stocks_api.orders.models import Order

@@ -6,17 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
 
-from stocks_api.core.dependencies import (
-    BrokerDep,
-    ConsumerDep,
-    GuardDep,
-    RiskDep,
-    SessionDep,
-    SettingsDep,
-    TradingAccountDep,
-)
+from stocks_api.broker.dependencies import BrokerDep, GuardDep, TradingAccountDep
+from stocks_api.core.dependencies import SessionDep, SettingsDep
 from stocks_api.core.json_body import ExactJsonRoute
 from stocks_api.orders import service
+from stocks_api.orders.dependencies import ConsumerDep
 from stocks_api.orders.schemas import (
     CancelAllResult,
     FillFilters,
@@ -29,6 +23,7 @@ from stocks_api.orders.schemas import (
     OrderRead,
     OrderUpdate,
 )
+from stocks_api.risk.dependencies import RiskDep
 
 router = APIRouter(prefix="/orders", tags=["orders"], route_class=ExactJsonRoute)
 fills_router = APIRouter(prefix="/fills", tags=["fills"], route_class=ExactJsonRoute)

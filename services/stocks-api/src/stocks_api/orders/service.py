@@ -25,6 +25,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
+from stocks_api.broker.calls import call_broker
+from stocks_api.broker.guard import LiveTradingGuard
 from stocks_api.broker.protocol import (
     AccountType,
     BrokerAccount,
@@ -39,9 +41,7 @@ from stocks_api.broker.protocol import (
     Side,
     TimeInForce,
 )
-from stocks_api.connection.guard import LiveTradingGuard
 from stocks_api.core import metrics
-from stocks_api.core.broker_calls import call_broker
 from stocks_api.core.database import utcnow
 from stocks_api.core.errors import (
     BrokerNotSentAppError,

@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from stocks_api.accounts.models import Account
 from stocks_api.broker.protocol import AccountType, Execution
+from stocks_api.core.ledger import ZERO, Holding, apply_fill, signed_qty, unrealized_pnl
 from stocks_api.orders.models import Fill
-from stocks_api.positions.ledger import ZERO, Holding, apply_fill, signed_qty, unrealized_pnl
 from stocks_api.positions.models import Position, PositionSnapshot
 
 log = structlog.get_logger(__name__)

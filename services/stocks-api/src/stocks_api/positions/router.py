@@ -6,16 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
 
-from stocks_api.core.dependencies import (
-    BrokerDep,
-    ConsumerDep,
-    GuardDep,
-    RiskDep,
-    SessionDep,
-    SettingsDep,
-    TradingAccountDep,
-)
+from stocks_api.broker.dependencies import BrokerDep, GuardDep, TradingAccountDep
+from stocks_api.core.dependencies import SessionDep, SettingsDep
 from stocks_api.core.json_body import ExactJsonRoute
+from stocks_api.orders.dependencies import ConsumerDep
 from stocks_api.orders.schemas import OrderRead
 from stocks_api.positions import service
 from stocks_api.positions.schemas import (
@@ -26,6 +20,7 @@ from stocks_api.positions.schemas import (
     PositionSnapshotPage,
     PositionSnapshotRead,
 )
+from stocks_api.risk.dependencies import RiskDep
 
 router = APIRouter(prefix="/positions", tags=["positions"], route_class=ExactJsonRoute)
 

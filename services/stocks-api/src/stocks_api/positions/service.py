@@ -9,9 +9,10 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from stocks_api.broker.guard import LiveTradingGuard
 from stocks_api.broker.protocol import BrokerAccount, BrokerClient, OrderType, Side, TimeInForce
-from stocks_api.connection.guard import LiveTradingGuard
 from stocks_api.core.errors import UnprocessableError
+from stocks_api.core.ledger import market_value, unrealized_pnl
 from stocks_api.core.pagination import paginate
 from stocks_api.marketdata import service as marketdata_service
 from stocks_api.orders import service as order_service
@@ -19,7 +20,6 @@ from stocks_api.orders.consumer import BrokerEventConsumer
 from stocks_api.orders.models import Order
 from stocks_api.orders.schemas import OrderCreate
 from stocks_api.positions.exceptions import PositionNotFoundError
-from stocks_api.positions.ledger import market_value, unrealized_pnl
 from stocks_api.positions.models import Position, PositionSnapshot
 from stocks_api.positions.schemas import PositionHistoryFilters
 from stocks_api.risk.engine import RiskEngine

@@ -22,10 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from stocks_api.accounts.day_start import DayStart
 from stocks_api.core import metrics
 from stocks_api.core.calendar import SessionCalendar
+from stocks_api.events.bus import EventBus
 from stocks_api.risk.models import STATE_ROW_ID, RiskState
 from stocks_api.risk.pacing import OrderPace
 from stocks_api.risk.schemas import RiskLimits, RiskStateRead, TradingState
-from stocks_api.streaming.bus import EventBus
 
 log = structlog.get_logger(__name__)
 

@@ -11,8 +11,8 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from stocks_api.broker.guard import LiveTradingGuard
 from stocks_api.broker.protocol import BrokerAccount, BrokerClient
-from stocks_api.connection.guard import LiveTradingGuard
 from stocks_api.core.errors import AppError
 from stocks_api.orders import service as order_service
 from stocks_api.orders.consumer import BrokerEventConsumer

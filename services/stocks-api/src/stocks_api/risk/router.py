@@ -7,17 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query
 
 from stocks_api.auth.dependencies import PrincipalDep
-from stocks_api.core.dependencies import (
-    BrokerDep,
-    ConsumerDep,
-    GuardDep,
-    RiskDep,
-    SessionDep,
-    SettingsDep,
-    TradingAccountDep,
-)
+from stocks_api.broker.dependencies import BrokerDep, GuardDep, TradingAccountDep
+from stocks_api.core.dependencies import SessionDep, SettingsDep
 from stocks_api.core.json_body import ExactJsonRoute
+from stocks_api.orders.dependencies import ConsumerDep
 from stocks_api.risk import kill_switch, service
+from stocks_api.risk.dependencies import RiskDep
 from stocks_api.risk.schemas import (
     HaltRequest,
     HaltResult,

@@ -16,7 +16,7 @@ from typing import Protocol
 import structlog
 
 from stocks_api.core import metrics
-from stocks_api.streaming.bus import GAP_TOPIC, Event, EventBus
+from stocks_api.events.bus import GAP_TOPIC, Event, EventBus
 from stocks_api.streaming.client import ClientStream
 from stocks_api.streaming.protocol import QUOTE_TOPIC, channel_of, encode, quote_symbol, timestamp
 

@@ -3,6 +3,7 @@
 Pure functions and constants, so every rule of the protocol is unit-tested apart from the
 network. A client sends `{"op": ...}` objects; the server sends `{"type", "seq", "ts",
 "data"}` objects, one per frame, `seq` counting every message of the connection from 1.
+`streaming.schemas` describes the same messages for the OpenAPI document.
 """
 
 from __future__ import annotations

@@ -21,9 +21,9 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from stocks_api.auth.exceptions import NotAuthenticatedError
 from stocks_api.auth.security import Scope, split_api_key
 from stocks_api.auth.service import Authenticator, Principal
+from stocks_api.broker.calls import call_broker
 from stocks_api.broker.protocol import BrokerClient
 from stocks_api.core import metrics
-from stocks_api.core.broker_calls import call_broker
 from stocks_api.core.config import Settings
 from stocks_api.core.errors import AppError
 from stocks_api.marketdata.feed import QuoteFeed

@@ -88,7 +88,7 @@ from stocks_api.broker.protocol import (
 from stocks_api.broker.sim.broker import SimBroker
 from stocks_api.core.calendar import SessionCalendar
 from stocks_api.core.config import SimSettings
-from stocks_api.positions.ledger import Holding, apply_fill, signed_qty
+from stocks_api.core.ledger import Holding, apply_fill, signed_qty
 
 log = structlog.get_logger(__name__)
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from stocks_api.broker.gateway.model import IbCommission, IbContract, IbExecution, IbOrder
-from stocks_api.positions.ledger import Holding
+from stocks_api.core.ledger import Holding
 
 SCHEMA_VERSION = "1"
 

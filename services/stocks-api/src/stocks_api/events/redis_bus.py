@@ -23,7 +23,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from stocks_api.core import metrics
-from stocks_api.streaming.bus import Event, Fanout
+from stocks_api.events.bus import Event, Fanout
 
 log = structlog.get_logger(__name__)
 

@@ -751,6 +751,30 @@ export interface components {
          */
         AccountType: "margin" | "cash";
         /**
+         * AccountUpdatedMessage
+         * @description An account's figures changed (channel `account`).
+         */
+        AccountUpdatedMessage: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "account.updated";
+            /**
+             * Seq
+             * @description counts every message of the connection from 1; a gap means lost messages
+             */
+            seq: number;
+            /**
+             * Ts
+             * Format: date-time
+             * @description when the server sent it: ISO 8601 UTC with microseconds
+             * @example 2026-01-02T15:04:05.123456Z
+             */
+            ts: string;
+            data: components["schemas"]["AccountSummary"];
+        };
+        /**
          * ApiKeyCreate
          * @description A new API key.
          */
@@ -865,6 +889,24 @@ export interface components {
             created_at: string;
         };
         /**
+         * AuthMessage
+         * @description Authenticate: a bearer token or an API key, as the first message.
+         */
+        AuthMessage: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "auth";
+            /** Token */
+            token: string;
+            /**
+             * Id
+             * @description echoed in the answer (`subscribed`, `pong`, `error`), to match it
+             */
+            id?: string | number | null;
+        };
+        /**
          * BarInterval
          * @enum {string}
          */
@@ -924,6 +966,32 @@ export interface components {
              * Format: password
              */
             client_secret?: string | null;
+        };
+        /**
+         * BrokerLinkEvent
+         * @description The broker link changed (`connection.link.link_status`).
+         */
+        BrokerLinkEvent: {
+            /**
+             * Kind
+             * @description the broker: sim or ibkr
+             */
+            kind: string;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "connected" | "disconnected" | "ib_unreachable";
+            /** Connected */
+            connected: boolean;
+            /** Since */
+            since: string | null;
+            /** Description */
+            description: string;
+            /** Reason */
+            reason: string | null;
+            /** Server Version */
+            server_version: string | null;
         };
         /**
          * BrokerLinkRead
@@ -1063,6 +1131,30 @@ export interface components {
             reconciliation: components["schemas"]["ReconciliationRead"] | null;
         };
         /**
+         * BrokerStatusMessage
+         * @description The broker link changed (channel `broker`).
+         */
+        BrokerStatusMessage: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "broker.status";
+            /**
+             * Seq
+             * @description counts every message of the connection from 1; a gap means lost messages
+             */
+            seq: number;
+            /**
+             * Ts
+             * Format: date-time
+             * @description when the server sent it: ISO 8601 UTC with microseconds
+             * @example 2026-01-02T15:04:05.123456Z
+             */
+            ts: string;
+            data: components["schemas"]["BrokerLinkEvent"];
+        };
+        /**
          * CancelAllResult
          * @description What `DELETE /api/v1/orders` did.
          */
@@ -1074,6 +1166,11 @@ export interface components {
                 [key: string]: unknown;
             }[];
         };
+        /**
+         * ClientMessage
+         * @description What a client sends: one JSON object per frame, told apart by `op`.
+         */
+        ClientMessage: components["schemas"]["AuthMessage"] | components["schemas"]["SubscribeMessage"] | components["schemas"]["UnsubscribeMessage"] | components["schemas"]["PingMessage"];
         /**
          * DisconnectReason
          * @description Why a broker connection ended.
@@ -1109,6 +1206,30 @@ export interface components {
          */
         ErrorResponse: {
             error: components["schemas"]["ErrorBody"];
+        };
+        /**
+         * FillCreatedMessage
+         * @description An execution was booked (channel `fills`).
+         */
+        FillCreatedMessage: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "fill.created";
+            /**
+             * Seq
+             * @description counts every message of the connection from 1; a gap means lost messages
+             */
+            seq: number;
+            /**
+             * Ts
+             * Format: date-time
+             * @description when the server sent it: ISO 8601 UTC with microseconds
+             * @example 2026-01-02T15:04:05.123456Z
+             */
+            ts: string;
+            data: components["schemas"]["FillRead"];
         };
         /**
          * FillPage
@@ -1194,6 +1315,35 @@ export interface components {
             }[];
         };
         /**
+         * HeartbeatData
+         * @description Nothing: the server is alive.
+         */
+        HeartbeatData: Record<string, never>;
+        /**
+         * HeartbeatMessage
+         * @description Sent after `heartbeat_seconds` of silence.
+         */
+        HeartbeatMessage: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "heartbeat";
+            /**
+             * Seq
+             * @description counts every message of the connection from 1; a gap means lost messages
+             */
+            seq: number;
+            /**
+             * Ts
+             * Format: date-time
+             * @description when the server sent it: ISO 8601 UTC with microseconds
+             * @example 2026-01-02T15:04:05.123456Z
+             */
+            ts: string;
+            data: components["schemas"]["HeartbeatData"];
+        };
+        /**
          * LimitsResetRequest
          * @description Drop run-time changes so the `RISK_*` settings apply again.
          */
@@ -1206,6 +1356,23 @@ export interface components {
             /** Reason */
             reason?: string | null;
         };
+        /**
+         * LiveEvent
+         * @description An event: a change the server pushes on a channel the client follows.
+         */
+        LiveEvent: components["schemas"]["OrderUpdatedMessage"] | components["schemas"]["FillCreatedMessage"] | components["schemas"]["PositionUpdatedMessage"] | components["schemas"]["AccountUpdatedMessage"] | components["schemas"]["RiskStateMessage"] | components["schemas"]["QuoteMessage"] | components["schemas"]["BrokerStatusMessage"];
+        /**
+         * LiveEventType
+         * @description The `type` of every event frame (the other frames answer the client).
+         * @enum {string}
+         */
+        LiveEventType: "order.updated" | "fill.created" | "position.updated" | "account.updated" | "risk.state" | "broker.status" | "quote";
+        /**
+         * OpenOrderStatus
+         * @description The statuses in which an order still works at the broker (`GET /api/v1/orders?status=open`): an `order.updated` in another status takes the order off the open list.
+         * @enum {string}
+         */
+        OpenOrderStatus: "pending_submit" | "submitted" | "partially_filled" | "pending_cancel";
         /**
          * OrderCreate
          * @description A new order; with `take_profit` and/or `stop_loss` it is the parent of a bracket.
@@ -1425,6 +1592,81 @@ export interface components {
             stop_price?: (number | string) | null;
         };
         /**
+         * OrderUpdatedMessage
+         * @description An order changed (channel `orders`).
+         */
+        OrderUpdatedMessage: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "order.updated";
+            /**
+             * Seq
+             * @description counts every message of the connection from 1; a gap means lost messages
+             */
+            seq: number;
+            /**
+             * Ts
+             * Format: date-time
+             * @description when the server sent it: ISO 8601 UTC with microseconds
+             * @example 2026-01-02T15:04:05.123456Z
+             */
+            ts: string;
+            data: components["schemas"]["OrderRead"];
+        };
+        /**
+         * PingMessage
+         * @description Ask for a `pong`.
+         */
+        PingMessage: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "ping";
+            /**
+             * Id
+             * @description echoed in the answer (`subscribed`, `pong`, `error`), to match it
+             */
+            id?: string | number | null;
+        };
+        /**
+         * PongData
+         * @description The answer to `ping`.
+         */
+        PongData: {
+            /**
+             * Id
+             * @description echoed in the answer (`subscribed`, `pong`, `error`), to match it
+             */
+            id?: string | number | null;
+        };
+        /**
+         * PongMessage
+         * @description The answer to `ping`.
+         */
+        PongMessage: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "pong";
+            /**
+             * Seq
+             * @description counts every message of the connection from 1; a gap means lost messages
+             */
+            seq: number;
+            /**
+             * Ts
+             * Format: date-time
+             * @description when the server sent it: ISO 8601 UTC with microseconds
+             * @example 2026-01-02T15:04:05.123456Z
+             */
+            ts: string;
+            data: components["schemas"]["PongData"];
+        };
+        /**
          * PositionDifferenceRead
          * @description A position of ours that is not the broker's (logged and shown, never written over).
          */
@@ -1515,6 +1757,30 @@ export interface components {
             taken_at: string;
         };
         /**
+         * PositionUpdatedMessage
+         * @description A position was revalued or changed (channel `positions`).
+         */
+        PositionUpdatedMessage: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "position.updated";
+            /**
+             * Seq
+             * @description counts every message of the connection from 1; a gap means lost messages
+             */
+            seq: number;
+            /**
+             * Ts
+             * Format: date-time
+             * @description when the server sent it: ISO 8601 UTC with microseconds
+             * @example 2026-01-02T15:04:05.123456Z
+             */
+            ts: string;
+            data: components["schemas"]["PositionRead"];
+        };
+        /**
          * QuoteError
          * @description Why one requested symbol has no quote.
          */
@@ -1535,6 +1801,30 @@ export interface components {
             quotes: components["schemas"]["QuoteRead"][];
             /** Errors */
             errors?: components["schemas"]["QuoteError"][];
+        };
+        /**
+         * QuoteMessage
+         * @description A new quote (channel `quotes:SYMBOL`; coalesced: a slow reader gets the newest).
+         */
+        QuoteMessage: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "quote";
+            /**
+             * Seq
+             * @description counts every message of the connection from 1; a gap means lost messages
+             */
+            seq: number;
+            /**
+             * Ts
+             * Format: date-time
+             * @description when the server sent it: ISO 8601 UTC with microseconds
+             * @example 2026-01-02T15:04:05.123456Z
+             */
+            ts: string;
+            data: components["schemas"]["QuoteRead"];
         };
         /**
          * QuoteRead
@@ -1606,6 +1896,38 @@ export interface components {
             state: "active" | "reducing";
             /** Reason */
             reason?: string | null;
+        };
+        /**
+         * ResyncData
+         * @description Events may have been lost: re-read the resources over REST.
+         */
+        ResyncData: {
+            /** Reason */
+            reason: string;
+        };
+        /**
+         * ResyncMessage
+         * @description Events may have been lost (its `seq` skips one number, so a gap says so too).
+         */
+        ResyncMessage: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "resync";
+            /**
+             * Seq
+             * @description counts every message of the connection from 1; a gap means lost messages
+             */
+            seq: number;
+            /**
+             * Ts
+             * Format: date-time
+             * @description when the server sent it: ISO 8601 UTC with microseconds
+             * @example 2026-01-02T15:04:05.123456Z
+             */
+            ts: string;
+            data: components["schemas"]["ResyncData"];
         };
         /**
          * RiskEventPage
@@ -1756,6 +2078,30 @@ export interface components {
             reason?: string | null;
         };
         /**
+         * RiskStateMessage
+         * @description The risk engine's state, limits or usage changed (channel `risk`).
+         */
+        RiskStateMessage: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "risk.state";
+            /**
+             * Seq
+             * @description counts every message of the connection from 1; a gap means lost messages
+             */
+            seq: number;
+            /**
+             * Ts
+             * Format: date-time
+             * @description when the server sent it: ISO 8601 UTC with microseconds
+             * @example 2026-01-02T15:04:05.123456Z
+             */
+            ts: string;
+            data: components["schemas"]["RiskStateRead"];
+        };
+        /**
          * RiskStateRead
          * @description The trading state and the last change of it.
          */
@@ -1846,6 +2192,11 @@ export interface components {
          */
         Scope: "read" | "trade" | "admin";
         /**
+         * ServerMessage
+         * @description What the server sends: `{type, seq, ts, data}`, one per frame, told apart by `type`.
+         */
+        ServerMessage: components["schemas"]["WelcomeMessage"] | components["schemas"]["SubscribedMessage"] | components["schemas"]["UnsubscribedMessage"] | components["schemas"]["PongMessage"] | components["schemas"]["StreamErrorMessage"] | components["schemas"]["HeartbeatMessage"] | components["schemas"]["ResyncMessage"] | components["schemas"]["OrderUpdatedMessage"] | components["schemas"]["FillCreatedMessage"] | components["schemas"]["PositionUpdatedMessage"] | components["schemas"]["AccountUpdatedMessage"] | components["schemas"]["RiskStateMessage"] | components["schemas"]["QuoteMessage"] | components["schemas"]["BrokerStatusMessage"];
+        /**
          * Side
          * @enum {string}
          */
@@ -1870,6 +2221,116 @@ export interface components {
              * @description default: the parent's (day for an ioc parent)
              */
             tif?: ("day" | "gtc") | null;
+        };
+        /**
+         * StreamChannel
+         * @description The fixed channels; quotes are `quotes:SYMBOL`, one per symbol.
+         * @enum {string}
+         */
+        StreamChannel: "orders" | "fills" | "positions" | "account" | "risk" | "broker";
+        /**
+         * StreamErrorData
+         * @description A message the server could not act on; the connection stays open.
+         */
+        StreamErrorData: {
+            /**
+             * Code
+             * @description INVALID_JSON, INVALID_MESSAGE, UNKNOWN_OP, UNKNOWN_CHANNEL, UNKNOWN_SYMBOL, TOO_MANY_SYMBOLS, NOT_AUTHENTICATED, ALREADY_AUTHENTICATED, INTERNAL, or a broker error's code
+             */
+            code: string;
+            /** Message */
+            message: string;
+            /**
+             * Details
+             * @description e.g. `{loc, msg, input}` per bad field
+             */
+            details: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Id
+             * @description echoed in the answer (`subscribed`, `pong`, `error`), to match it
+             */
+            id?: string | number | null;
+        };
+        /**
+         * StreamErrorMessage
+         * @description A client message the server could not act on.
+         */
+        StreamErrorMessage: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "error";
+            /**
+             * Seq
+             * @description counts every message of the connection from 1; a gap means lost messages
+             */
+            seq: number;
+            /**
+             * Ts
+             * Format: date-time
+             * @description when the server sent it: ISO 8601 UTC with microseconds
+             * @example 2026-01-02T15:04:05.123456Z
+             */
+            ts: string;
+            data: components["schemas"]["StreamErrorData"];
+        };
+        /**
+         * SubscribeMessage
+         * @description Receive the events of these channels from now on; answered by `subscribed`.
+         */
+        SubscribeMessage: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "subscribe";
+            /** Channels */
+            channels: string[];
+            /**
+             * Id
+             * @description echoed in the answer (`subscribed`, `pong`, `error`), to match it
+             */
+            id?: string | number | null;
+        };
+        /**
+         * SubscribedMessage
+         * @description The answer to `subscribe`.
+         */
+        SubscribedMessage: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "subscribed";
+            /**
+             * Seq
+             * @description counts every message of the connection from 1; a gap means lost messages
+             */
+            seq: number;
+            /**
+             * Ts
+             * Format: date-time
+             * @description when the server sent it: ISO 8601 UTC with microseconds
+             * @example 2026-01-02T15:04:05.123456Z
+             */
+            ts: string;
+            data: components["schemas"]["SubscriptionData"];
+        };
+        /**
+         * SubscriptionData
+         * @description The channels the connection follows now.
+         */
+        SubscriptionData: {
+            /** Channels */
+            channels: string[];
+            /**
+             * Id
+             * @description echoed in the answer (`subscribed`, `pong`, `error`), to match it
+             */
+            id?: string | number | null;
         };
         /**
          * TakeProfit
@@ -1916,6 +2377,98 @@ export interface components {
          * @enum {string}
          */
         TradingState: "active" | "reducing" | "halted";
+        /**
+         * UnsubscribeMessage
+         * @description Stop the events of these channels; answered by `unsubscribed`.
+         */
+        UnsubscribeMessage: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            op: "unsubscribe";
+            /** Channels */
+            channels: string[];
+            /**
+             * Id
+             * @description echoed in the answer (`subscribed`, `pong`, `error`), to match it
+             */
+            id?: string | number | null;
+        };
+        /**
+         * UnsubscribedMessage
+         * @description The answer to `unsubscribe`.
+         */
+        UnsubscribedMessage: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "unsubscribed";
+            /**
+             * Seq
+             * @description counts every message of the connection from 1; a gap means lost messages
+             */
+            seq: number;
+            /**
+             * Ts
+             * Format: date-time
+             * @description when the server sent it: ISO 8601 UTC with microseconds
+             * @example 2026-01-02T15:04:05.123456Z
+             */
+            ts: string;
+            data: components["schemas"]["SubscriptionData"];
+        };
+        /**
+         * WelcomeData
+         * @description Authenticated: who, what can be followed, and how often a silent server beats.
+         */
+        WelcomeData: {
+            /**
+             * Principal
+             * @description the credential's name
+             */
+            principal: string;
+            /**
+             * Channels
+             * @description the channels there are; quotes as `quotes:SYMBOL`
+             */
+            channels: string[];
+            /**
+             * Heartbeat Seconds
+             * @description a `heartbeat` comes after this much silence
+             */
+            heartbeat_seconds: number;
+            /**
+             * Queue Size
+             * @description unsent events past which the server closes (4408)
+             */
+            queue_size: number;
+        };
+        /**
+         * WelcomeMessage
+         * @description The first message once authenticated.
+         */
+        WelcomeMessage: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "welcome";
+            /**
+             * Seq
+             * @description counts every message of the connection from 1; a gap means lost messages
+             */
+            seq: number;
+            /**
+             * Ts
+             * Format: date-time
+             * @description when the server sent it: ISO 8601 UTC with microseconds
+             * @example 2026-01-02T15:04:05.123456Z
+             */
+            ts: string;
+            data: components["schemas"]["WelcomeData"];
+        };
     };
     responses: never;
     parameters: never;
@@ -4547,3 +5100,52 @@ export interface operations {
         };
     };
 }
+type FlattenedDeepRequired<T> = {
+    [K in keyof T]-?: FlattenedDeepRequired<T[K] extends unknown[] | undefined | null ? Extract<T[K], unknown[]>[number] : T[K]>;
+};
+type ReadonlyArray<T> = [
+    Exclude<T, undefined>
+] extends [
+    unknown[]
+] ? Readonly<Exclude<T, undefined>> : Readonly<Exclude<T, undefined>[]>;
+export const pathsApiV1OrdersGetParametersQueryStatusAnyOf0Values: ReadonlyArray<FlattenedDeepRequired<paths>["/api/v1/orders"]["get"]["parameters"]["query"]["status"]> = ["open", "closed", "all"];
+export const accountTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AccountType"]> = ["margin", "cash"];
+export const accountUpdatedMessageTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AccountUpdatedMessage"]["type"]> = ["account.updated"];
+export const authEventKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AuthEventKind"]> = ["sign_in", "sign_in_failed", "sign_in_rate_limited", "api_key_created", "api_key_revoked"];
+export const authMessageOpValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AuthMessage"]["op"]> = ["auth"];
+export const barIntervalValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["BarInterval"]> = ["1m", "5m", "1h", "1d"];
+export const brokerLinkEventStateValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["BrokerLinkEvent"]["state"]> = ["connected", "disconnected", "ib_unreachable"];
+export const brokerLinkReadStateValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["BrokerLinkRead"]["state"]> = ["connected", "disconnected", "ib_unreachable"];
+export const brokerStatusModeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["BrokerStatus"]["mode"]> = ["paper", "live"];
+export const brokerStatusMessageTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["BrokerStatusMessage"]["type"]> = ["broker.status"];
+export const disconnectReasonValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["DisconnectReason"]> = ["socket_drop", "shutdown", "takeover", "api_crash"];
+export const fillCreatedMessageTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["FillCreatedMessage"]["type"]> = ["fill.created"];
+export const heartbeatMessageTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["HeartbeatMessage"]["type"]> = ["heartbeat"];
+export const limitsResetRequestLimitsAnyOf0Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["LimitsResetRequest"]["limits"]> = ["allowed_symbols", "denied_symbols", "max_order_qty", "max_order_value", "max_position_value", "max_gross_exposure", "max_leverage", "daily_loss_limit", "max_orders_per_second", "max_orders_per_minute", "price_band_percent", "max_consecutive_rejections"];
+export const liveEventTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["LiveEventType"]> = ["order.updated", "fill.created", "position.updated", "account.updated", "risk.state", "broker.status", "quote"];
+export const openOrderStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["OpenOrderStatus"]> = ["pending_submit", "submitted", "partially_filled", "pending_cancel"];
+export const orderStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["OrderStatus"]> = ["unsent", "pending_submit", "submitted", "partially_filled", "filled", "pending_cancel", "cancelled", "rejected", "expired"];
+export const orderTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["OrderType"]> = ["market", "limit", "stop", "stop_limit", "trailing_stop"];
+export const orderUpdatedMessageTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["OrderUpdatedMessage"]["type"]> = ["order.updated"];
+export const pingMessageOpValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["PingMessage"]["op"]> = ["ping"];
+export const pongMessageTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["PongMessage"]["type"]> = ["pong"];
+export const positionUpdatedMessageTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["PositionUpdatedMessage"]["type"]> = ["position.updated"];
+export const quoteMessageTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["QuoteMessage"]["type"]> = ["quote"];
+export const reconciliationReadTriggerValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ReconciliationRead"]["trigger"]> = ["start", "reconnect", "restored", "sweep"];
+export const resumeRequestStateValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ResumeRequest"]["state"]> = ["active", "reducing"];
+export const resyncMessageTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ResyncMessage"]["type"]> = ["resync"];
+export const riskStateMessageTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["RiskStateMessage"]["type"]> = ["risk.state"];
+export const roleValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Role"]> = ["owner", "standby"];
+export const scopeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Scope"]> = ["read", "trade", "admin"];
+export const sideValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Side"]> = ["buy", "sell"];
+export const stopLossTifAnyOf0Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["StopLoss"]["tif"]> = ["day", "gtc"];
+export const streamChannelValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["StreamChannel"]> = ["orders", "fills", "positions", "account", "risk", "broker"];
+export const streamErrorMessageTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["StreamErrorMessage"]["type"]> = ["error"];
+export const subscribeMessageOpValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["SubscribeMessage"]["op"]> = ["subscribe"];
+export const subscribedMessageTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["SubscribedMessage"]["type"]> = ["subscribed"];
+export const takeProfitTifAnyOf0Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["TakeProfit"]["tif"]> = ["day", "gtc"];
+export const timeInForceValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["TimeInForce"]> = ["day", "gtc", "ioc"];
+export const tradingStateValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["TradingState"]> = ["active", "reducing", "halted"];
+export const unsubscribeMessageOpValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["UnsubscribeMessage"]["op"]> = ["unsubscribe"];
+export const unsubscribedMessageTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["UnsubscribedMessage"]["type"]> = ["unsubscribed"];
+export const welcomeMessageTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["WelcomeMessage"]["type"]> = ["welcome"];
