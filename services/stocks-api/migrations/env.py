@@ -8,12 +8,11 @@ from alembic import context
 from sqlalchemy import Connection, pool
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from stocks_api.accounts import models as _accounts  # noqa: F401  (registers the tables)
-from stocks_api.auth import models as _auth  # noqa: F401
+from stocks_api.auth import models as _auth  # noqa: F401  (registers the tables)
 from stocks_api.connection import models as _connection  # noqa: F401
 from stocks_api.core.database import Base
 from stocks_api.orders import models as _orders  # noqa: F401
-from stocks_api.positions import models as _positions  # noqa: F401
+from stocks_api.portfolio import models as _portfolio  # noqa: F401
 
 config = context.config
 target_metadata = Base.metadata

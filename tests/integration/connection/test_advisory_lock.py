@@ -13,7 +13,8 @@ import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
-from stocks_api.connection.ownership import BrokerOwnership, PostgresAdvisoryLock
+from stocks_api.connection.locks import PostgresAdvisoryLock
+from stocks_api.connection.ownership import BrokerOwnership
 from tests.databases import fresh_database
 
 pytestmark = pytest.mark.postgres

@@ -115,6 +115,8 @@ async def test_portfolio_metrics_are_exported(
     await place(client, qty="100")
     set_market(engine, "191.00", "191.01", last="191.00")
     await settle()
+    # The background pass would race this one and could set the gauges at the old price.
+    await app.state.snapshots.stop()
     await app.state.snapshots.record(None)
 
     text = (await client.get("/metrics")).text

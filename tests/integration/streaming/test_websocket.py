@@ -176,6 +176,30 @@ async def test_positions_account_and_risk_channels(live: Live) -> None:
         assert (state["data"]["state"], state["data"]["reason"]) == ("halted", "lunch")
 
 
+async def test_the_consumer_announces_a_filled_position_without_waiting_for_a_revaluation(
+    live: Live,
+) -> None:
+    app, http, base = live
+    set_market(engine_of(app), "189.99", "190.00", size=5000, last="190.00")
+    await app.state.snapshots.stop()  # no revaluation pass: only the consumer can announce it
+    async with authenticated(base, app.state.test_key) as stream:
+        await stream.subscribe("positions", "fills")
+        await place(http, qty="10")
+        fill = await stream.next_of("fill.created")
+        position = await stream.next_of("position.updated", seconds=2.0)
+        data = position["data"]
+        assert (data["symbol"], data["qty"]) == ("AAPL", "10")
+        # Marked at the fill's price, the last trade it knows of.
+        assert data["market_price"] == fill["data"]["price"] == "190"
+        rest = (await http.get("/api/v1/positions/AAPL")).json()
+        assert set(data) == set(rest)
+        assert (data["qty"], data["avg_cost"]) == (rest["qty"], rest["avg_cost"])
+
+        await place(http, side="sell", qty="10")
+        flat = await stream.until(lambda m: m["data"]["qty"] == "0", "position.updated")
+        assert flat[-1]["data"]["market_value"] == "0"
+
+
 async def test_refused_and_modified_orders_are_announced(live: Live) -> None:
     app, http, base = live
     engine = engine_of(app)

@@ -17,10 +17,6 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from stocks_api.accounts import service as account_service
-from stocks_api.accounts.router import router as accounts_router
-from stocks_api.accounts.service import AccountState
-from stocks_api.accounts.snapshots import SnapshotRecorder
 from stocks_api.auth import service as auth_service
 from stocks_api.auth.dependencies import authorize_by_method, require
 from stocks_api.auth.ratelimit import SignInLimiter
@@ -55,11 +51,18 @@ from stocks_api.health.router import router as health_router
 from stocks_api.marketdata.feed import QuoteFeed
 from stocks_api.marketdata.router import router as marketdata_router
 from stocks_api.orders.cancel_intents import CancelIntents
+from stocks_api.orders.closing import router as closing_router
 from stocks_api.orders.consumer import BrokerEventConsumer
+from stocks_api.orders.kill_switch import admin_router as kill_switch_router
+from stocks_api.orders.open_orders import open_orders_query
 from stocks_api.orders.reconciliation import Reconciler
 from stocks_api.orders.router import fills_router
 from stocks_api.orders.router import router as orders_router
-from stocks_api.positions.router import router as positions_router
+from stocks_api.portfolio import accounts as account_service
+from stocks_api.portfolio.accounts import AccountState
+from stocks_api.portfolio.accounts_router import router as accounts_router
+from stocks_api.portfolio.positions_router import router as positions_router
+from stocks_api.portfolio.snapshots import SnapshotRecorder
 from stocks_api.risk import service as risk_service
 from stocks_api.risk.engine import RiskEngine
 from stocks_api.risk.router import admin_router as risk_admin_router
@@ -110,6 +113,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         bus=bus,
         defaults=RiskLimits.model_validate(settings.risk.model_dump()),
         calendar=calendar,
+        open_orders=open_orders_query,
     )
     app.state.calendar, app.state.snapshots, app.state.risk = calendar, snapshots, risk
     app.state.reconciler = Reconciler(
@@ -128,7 +132,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.session_log = session_log = BrokerSessionLog(
         sessionmaker=db.sessionmaker, instance=this_instance()
     )
-    consumer.on_fill_count(session_log.note_fills)
+    consumer.on_fills(session_log.note_fills)
     consumer.on_sent(session_log.note_orders_sent)
     consumer.on_fills(snapshots.notify_fills)
     consumer.on_verdicts(partial(_note_verdicts, risk))
@@ -393,6 +397,7 @@ def create_app(
         orders_router,
         fills_router,
         positions_router,
+        closing_router,
         accounts_router,
         marketdata_router,
         broker_router,
@@ -407,6 +412,7 @@ def create_app(
     admin_api.include_router(keys_router, dependencies=[read_only_gate])
     admin_api.include_router(events_router)
     admin_api.include_router(risk_admin_router, dependencies=[read_only_gate])
+    admin_api.include_router(kill_switch_router, dependencies=[read_only_gate])
     public_api = APIRouter(prefix=API_PREFIX)
     public_api.include_router(token_router)
     # The stream authenticates itself: a WebSocket answers with close codes, not 401s.

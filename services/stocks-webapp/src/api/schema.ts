@@ -488,26 +488,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/risk/halt": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Halt Trading
-         * @description Halt all trading now; optionally cancel open orders and flatten positions.
-         */
-        post: operations["risk-halt_trading"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/api/v1/risk/resume": {
         parameters: {
             query?: never;
@@ -522,6 +502,26 @@ export interface paths {
          * @description Trade again: `active`, or `reducing` (only orders that shrink a position).
          */
         post: operations["risk-resume_trading"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/risk/halt": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Halt Trading
+         * @description Halt all trading now; optionally cancel open orders and flatten positions.
+         */
+        post: operations["risk-halt_trading"];
         delete?: never;
         options?: never;
         head?: never;
@@ -3582,7 +3582,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description validation failed */
+            /** @description validation failed, or refused by the risk checks (RISK_REJECTED) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4765,7 +4765,7 @@ export interface operations {
             };
         };
     };
-    "risk-halt_trading": {
+    "risk-resume_trading": {
         parameters: {
             query?: never;
             header?: never;
@@ -4774,7 +4774,7 @@ export interface operations {
         };
         requestBody?: {
             content: {
-                "application/json": components["schemas"]["HaltRequest"] | null;
+                "application/json": components["schemas"]["ResumeRequest"] | null;
             };
         };
         responses: {
@@ -4784,7 +4784,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HaltResult"];
+                    "application/json": components["schemas"]["RiskStateRead"];
                 };
             };
             /** @description the body is not JSON (MALFORMED_JSON) */
@@ -4843,7 +4843,7 @@ export interface operations {
             };
         };
     };
-    "risk-resume_trading": {
+    "risk-halt_trading": {
         parameters: {
             query?: never;
             header?: never;
@@ -4852,7 +4852,7 @@ export interface operations {
         };
         requestBody?: {
             content: {
-                "application/json": components["schemas"]["ResumeRequest"] | null;
+                "application/json": components["schemas"]["HaltRequest"] | null;
             };
         };
         responses: {
@@ -4862,7 +4862,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RiskStateRead"];
+                    "application/json": components["schemas"]["HaltResult"];
                 };
             };
             /** @description the body is not JSON (MALFORMED_JSON) */

@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from stocks_api.accounts.schemas import AccountRead
 from stocks_api.broker.dependencies import AccountsDep, BrokerDep, GuardDep
 from stocks_api.connection import sessions as session_service
 from stocks_api.connection.dependencies import OwnershipDep
@@ -23,6 +22,7 @@ from stocks_api.connection.schemas import (
 from stocks_api.core.dependencies import SessionDep
 from stocks_api.core.json_body import ExactJsonRoute
 from stocks_api.orders.dependencies import ReconcilerDep
+from stocks_api.portfolio.schemas import AccountRead
 
 router = APIRouter(prefix="/broker", tags=["broker"], route_class=ExactJsonRoute)
 

@@ -6,11 +6,11 @@ from typing import Literal
 
 from pydantic import Field
 
-from stocks_api.accounts.schemas import AccountRead
 from stocks_api.connection.models import DisconnectReason
 from stocks_api.connection.ownership import Role
 from stocks_api.core.pagination import Cursor
 from stocks_api.core.schemas import ApiModel, DecimalStr, Page, RequestModel, UTCDatetime
+from stocks_api.portfolio.schemas import AccountRead
 
 
 class BrokerOwnerRead(ApiModel):

@@ -1,14 +1,18 @@
-"""Types of query parameters shared by the list endpoints."""
+"""Types of query and path parameters shared by the endpoints."""
 
 from __future__ import annotations
 
 import re
 from typing import Annotated, Any
 
+from fastapi import Path
 from pydantic import BeforeValidator
 from pydantic_core import PydanticCustomError
 
 from stocks_api.core.schemas import UTCDatetime
+
+# A symbol in a path (`/positions/{symbol}`), either case; routes upper-case it.
+SymbolPath = Annotated[str, Path(pattern=r"^[A-Za-z][A-Za-z0-9.]{0,11}$", examples=["AAPL"])]
 
 # The start of an ISO 8601 (RFC 3339) time: a date, "T" (or a space), hours and minutes.
 _ISO_8601_START = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}", re.ASCII)

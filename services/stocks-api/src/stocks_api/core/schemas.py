@@ -14,6 +14,7 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Field,
     PlainSerializer,
     model_validator,
 )
@@ -25,6 +26,24 @@ from stocks_api.core.money import exact_decimal, normalize_decimal
 # A ticker as IB and the simulator write it: upper case, starting with a letter ("BRK.B").
 SYMBOL_PATTERN = r"^[A-Z][A-Z0-9.]{0,11}$"
 SYMBOL_RE = re.compile(SYMBOL_PATTERN)
+
+
+def _upper(value: Any) -> Any:
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+# Symbols are case-insensitive on input ("aapl" is AAPL) and upper-case everywhere after.
+Symbol = Annotated[
+    str,
+    BeforeValidator(_upper),
+    Field(
+        min_length=1,
+        max_length=12,
+        pattern=SYMBOL_PATTERN,
+        # pydantic leaves the pattern out after a BeforeValidator: document the input's.
+        json_schema_extra={"pattern": r"^[A-Za-z][A-Za-z0-9.]{0,11}$"},
+    ),
+]
 
 
 def _as_utc(value: datetime) -> datetime:

@@ -1,6 +1,6 @@
 """Cancels asked for before the broker acknowledged the order, carried out once it has.
 
-`orders.service.cancel` records such a cancel as intent (the order is `pending_cancel`
+`orders.changing.cancel` records such a cancel as intent (the order is `pending_cancel`
 without a broker id). When the broker's acknowledgement arrives, the consumer hands the
 order's broker id here (`BrokerEventConsumer.on_cancel_intents`), and the cancel is sent
 in a task of its own, so the consumer never waits for the broker. A cancel the broker
@@ -19,7 +19,7 @@ from stocks_api.broker.calls import call_broker
 from stocks_api.broker.protocol import BrokerClient, BrokerOrderStatus, OrderStatusUpdate
 from stocks_api.core.database import utcnow
 from stocks_api.core.errors import AppError, BrokerRejectedAppError
-from stocks_api.orders import service as order_service
+from stocks_api.orders import queries
 from stocks_api.orders.consumer import BrokerEventConsumer
 from stocks_api.orders.state import OrderStatus
 
@@ -76,7 +76,7 @@ class CancelIntents:
 
     async def _refused(self, broker_order_id: str, reason: str) -> None:
         async with self._sessionmaker() as session:
-            order = await order_service.by_broker_order_id(
+            order = await queries.by_broker_order_id(
                 session=session, broker_order_id=broker_order_id
             )
         if order is None or order.status != OrderStatus.PENDING_CANCEL.value:

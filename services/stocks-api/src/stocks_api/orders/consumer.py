@@ -6,6 +6,10 @@ applying is idempotent (fills are keyed by `exec_id`, status updates that change
 nothing are ignored), so replays after a reconnect are harmless. Nothing else writes
 broker state.
 
+After each commit it publishes what changed, in the order it happened: `fill.created`,
+`order.updated`, and `position.updated` for every position a fill moved (marked at the
+fill's price; the snapshot recorder revalues positions at the market on its passes).
+
 Link events (connected, disconnected, IB unreachable) travel the same queue, so a
 listener told "connected" knows that the replay the broker made before it is applied.
 """
@@ -37,7 +41,10 @@ from stocks_api.orders.audit import record_event
 from stocks_api.orders.models import Fill, Order
 from stocks_api.orders.schemas import FillRead, OrderRead
 from stocks_api.orders.state import OrderStatus, can_transition
-from stocks_api.positions.booking import FillBook
+from stocks_api.portfolio.booking import FillBook
+from stocks_api.portfolio.models import Position
+from stocks_api.portfolio.positions import value
+from stocks_api.portfolio.schemas import PositionRead
 
 log = structlog.get_logger(__name__)
 
@@ -69,26 +76,18 @@ class BrokerEventConsumer:
         self._applied = 0
         self._progress = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._fill_listeners: list[Callable[[set[tuple[str, str]]], None]] = []
         self._verdict_listeners: list[Callable[[list[bool]], Awaitable[None]]] = []
         self._link_listeners: list[Callable[[LinkEvent], Awaitable[None]]] = []
         self._cancel_listeners: list[Callable[[list[str]], Awaitable[None]]] = []
-        self._fill_count_listeners: list[Callable[[int], None]] = []
+        self._fill_listeners: list[Callable[[int], None]] = []
         self._sent_listeners: list[Callable[[int], None]] = []
-        # client_order_ids being sent to the broker right now (by orders.service): not yet
+        # client_order_ids being sent to the broker right now (by orders.placing): not yet
         # known to the broker without being lost, so reconciliation leaves them alone.
         self.in_flight: set[str] = set()
-        # Orders whose cancel is on its way to the broker (by orders.service), each with an
+        # Orders whose cancel is on its way to the broker (by orders.changing), each with an
         # event set once pending_cancel is written: a second cancel waits for it and answers
         # with the first one's state instead of asking the broker again.
         self.cancelling: dict[int, asyncio.Event] = {}
-
-    def on_fills(self, listener: Callable[[set[tuple[str, str]]], None]) -> None:
-        """Call `listener` (synchronously, never blocking) after each commit that booked fills.
-
-        It gets the (account id, symbol) of every position the fills changed.
-        """
-        self._fill_listeners.append(listener)
 
     def on_verdicts(self, listener: Callable[[list[bool]], Awaitable[None]]) -> None:
         """Await `listener` with the broker's verdicts on new orders (True: accepted), in order.
@@ -110,9 +109,10 @@ class BrokerEventConsumer:
         """
         self._cancel_listeners.append(listener)
 
-    def on_fill_count(self, listener: Callable[[int], None]) -> None:
-        """Call `listener` (synchronously) with the number of fills each commit booked."""
-        self._fill_count_listeners.append(listener)
+    def on_fills(self, listener: Callable[[int], None]) -> None:
+        """Call `listener` (synchronously, never blocking) with the number of fills each
+        commit booked, after the commit."""
+        self._fill_listeners.append(listener)
 
     def on_sent(self, listener: Callable[[int], None]) -> None:
         """Call `listener` (synchronously) with the number of orders each placement sent."""
@@ -220,13 +220,8 @@ class BrokerEventConsumer:
                     log.exception("broker_event_failed", broker_event=repr(event))
         await self._publish(changed)
         if changed.fills:
-            positions = {
-                (fill.account_id, fill.symbol) for fill in changed.fills if fill.account_id
-            }
-            for listener in self._fill_listeners:
-                listener(positions)
-            for count_listener in self._fill_count_listeners:
-                count_listener(len(changed.fills))
+            for fill_listener in self._fill_listeners:
+                fill_listener(len(changed.fills))
         if changed.cancel_intents:
             for cancel_listener in self._cancel_listeners:
                 try:
@@ -283,8 +278,10 @@ class BrokerEventConsumer:
                         continue  # a replay: stored already
                     known_execs.add(event.exec_id)
                     fill = _apply_execution(session, order, event)
+                    booked = book.book(session, event)
+                    fill.realized_pnl = booked.realized_pnl
                     changes.note_fill(fill)
-                    book.book(session, fill, event.ts)
+                    changes.note_position(booked.position, event.price, capture=capture)
                 else:
                     _apply_status(session, order, event)
                     if before[0] == OrderStatus.PENDING_SUBMIT.value != order.status:
@@ -310,14 +307,16 @@ class BrokerEventConsumer:
                 data = FillRead.model_validate(item).model_dump(mode="json")
                 await self._bus.publish("fill.created", data)
             else:
-                await self._bus.publish("order.updated", item)
+                topic, payload = item
+                await self._bus.publish(topic, payload)
 
 
 class _Changes:
     def __init__(self) -> None:
         self.fills: list[Fill] = []
-        # What to publish, in the order it happened: fills, and orders as they were then.
-        self.published: list[Fill | dict[str, Any]] = []
+        # What to publish, in the order it happened: fills, and (topic, payload) of orders
+        # and positions as they were then.
+        self.published: list[Fill | tuple[str, dict[str, Any]]] = []
         # The broker's answers to new orders, in event order (True: accepted).
         self.verdicts: list[bool] = []
         # Broker ids of orders acknowledged after a cancel was asked for: to cancel now.
@@ -329,7 +328,17 @@ class _Changes:
 
     def note_order(self, order: Order, *, capture: bool) -> None:
         if capture:
-            self.published.append(OrderRead.model_validate(order).model_dump(mode="json"))
+            payload = OrderRead.model_validate(order).model_dump(mode="json")
+            self.published.append(("order.updated", payload))
+
+    def note_position(self, position: Position, price: Decimal, *, capture: bool) -> None:
+        """A fill moved `position`: publish it marked at the fill's price, the latest trade.
+
+        The snapshot recorder revalues it at the broker's last price on its next pass.
+        """
+        if capture:
+            payload = PositionRead.model_validate(value(position, price)).model_dump(mode="json")
+            self.published.append(("position.updated", payload))
 
     def merge(self, other: _Changes) -> None:
         self.fills.extend(other.fills)

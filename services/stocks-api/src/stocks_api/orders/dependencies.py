@@ -1,4 +1,5 @@
-"""The order domain's running parts as routers get them: the consumer, the reconciler.
+"""The order domain's running parts as routers get them: the consumer, the reconciler, and
+the `TradingContext` every order operation takes.
 
 Everything comes from `app.state`, built in the lifespan (`main`); tests replace any of
 it with `app.dependency_overrides`. All are `async def`: FastAPI runs plain `def`
@@ -11,8 +12,12 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from stocks_api.broker.dependencies import BrokerDep, GuardDep, TradingAccountDep
+from stocks_api.core.dependencies import SettingsDep
 from stocks_api.orders.consumer import BrokerEventConsumer
+from stocks_api.orders.context import TradingContext
 from stocks_api.orders.reconciliation import Reconciler
+from stocks_api.risk.dependencies import RiskDep
 
 
 async def get_consumer(request: Request) -> BrokerEventConsumer:
@@ -27,3 +32,24 @@ async def get_reconciler(request: Request) -> Reconciler:
 
 ConsumerDep = Annotated[BrokerEventConsumer, Depends(get_consumer)]
 ReconcilerDep = Annotated[Reconciler, Depends(get_reconciler)]
+
+
+async def get_trading_context(
+    broker: BrokerDep,
+    consumer: ConsumerDep,
+    guard: GuardDep,
+    risk: RiskDep,
+    account: TradingAccountDep,
+    settings: SettingsDep,
+) -> TradingContext:
+    return TradingContext(
+        broker=broker,
+        consumer=consumer,
+        guard=guard,
+        risk=risk,
+        account=account,
+        timeout=settings.broker_timeout_seconds,
+    )
+
+
+TradingDep = Annotated[TradingContext, Depends(get_trading_context)]

@@ -40,7 +40,7 @@ from stocks_api.core.database import utcnow
 from stocks_api.orders.consumer import BrokerEventConsumer
 from stocks_api.orders.models import Order
 from stocks_api.orders.state import OPEN, OrderStatus
-from stocks_api.positions.models import Position
+from stocks_api.portfolio.models import Position
 
 log = structlog.get_logger(__name__)
 

@@ -6,11 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
 
-from stocks_api.broker.dependencies import BrokerDep, GuardDep, TradingAccountDep
-from stocks_api.core.dependencies import SessionDep, SettingsDep
+from stocks_api.core.dependencies import SessionDep
 from stocks_api.core.json_body import ExactJsonRoute
-from stocks_api.orders import service
-from stocks_api.orders.dependencies import ConsumerDep
+from stocks_api.orders import changing, placing, queries
+from stocks_api.orders.dependencies import TradingDep
 from stocks_api.orders.schemas import (
     CancelAllResult,
     FillFilters,
@@ -23,7 +22,6 @@ from stocks_api.orders.schemas import (
     OrderRead,
     OrderUpdate,
 )
-from stocks_api.risk.dependencies import RiskDep
 
 router = APIRouter(prefix="/orders", tags=["orders"], route_class=ExactJsonRoute)
 fills_router = APIRouter(prefix="/fills", tags=["fills"], route_class=ExactJsonRoute)
@@ -51,24 +49,10 @@ async def place_order(
     order_in: OrderCreate,
     response: Response,
     session: SessionDep,
-    broker: BrokerDep,
-    consumer: ConsumerDep,
-    settings: SettingsDep,
-    account: TradingAccountDep,
-    guard: GuardDep,
-    risk: RiskDep,
+    trading: TradingDep,
 ) -> OrderRead:
     """Place an order (idempotent on `client_order_id`); bracket legs come back in `legs`."""
-    order, created = await service.submit(
-        session=session,
-        broker=broker,
-        consumer=consumer,
-        order_in=order_in,
-        timeout=settings.broker_timeout_seconds,
-        guard=guard,
-        risk=risk,
-        account=account,
-    )
+    order, created = await placing.submit(session=session, trading=trading, order_in=order_in)
     if not created:
         response.status_code = status.HTTP_200_OK
     return OrderRead.model_validate(order)
@@ -77,21 +61,14 @@ async def place_order(
 @router.get("", responses=_ERRORS)
 async def list_orders(session: SessionDep, filters: Annotated[OrderFilters, Query()]) -> OrderPage:
     """List orders, newest first, with filters and cursor pagination."""
-    orders, next_cursor = await service.list_orders(session=session, filters=filters)
+    orders, next_cursor = await queries.list_orders(session=session, filters=filters)
     return OrderPage(items=[OrderRead.model_validate(o) for o in orders], next_cursor=next_cursor)
 
 
 @router.delete("", responses=_ERRORS)
-async def cancel_all_orders(
-    session: SessionDep, broker: BrokerDep, consumer: ConsumerDep, settings: SettingsDep
-) -> CancelAllResult:
+async def cancel_all_orders(session: SessionDep, trading: TradingDep) -> CancelAllResult:
     """Cancel every open order."""
-    cancelled, failed = await service.cancel_all(
-        session=session,
-        broker=broker,
-        consumer=consumer,
-        timeout=settings.broker_timeout_seconds,
-    )
+    cancelled, failed = await changing.cancel_all(session=session, trading=trading)
     return CancelAllResult(
         cancel_requested=[OrderRead.model_validate(o) for o in cancelled], failed=failed
     )
@@ -102,7 +79,7 @@ async def get_order_by_client_id(
     session: SessionDep, client_order_id: Annotated[str, Path(min_length=1, max_length=64)]
 ) -> OrderRead:
     """Get an order by its `client_order_id`."""
-    order = await service.get_by_client_id_or_raise(
+    order = await queries.get_by_client_id_or_raise(
         session=session, client_order_id=client_order_id
     )
     return OrderRead.model_validate(order)
@@ -111,7 +88,7 @@ async def get_order_by_client_id(
 @router.get("/{order_id}", responses=_ERRORS)
 async def get_order(session: SessionDep, order_id: OrderId) -> OrderRead:
     """Get an order by our id."""
-    return OrderRead.model_validate(await service.get_or_raise(session=session, order_id=order_id))
+    return OrderRead.model_validate(await queries.get_or_raise(session=session, order_id=order_id))
 
 
 @router.patch("/{order_id}", responses=_ERRORS)
@@ -119,56 +96,31 @@ async def modify_order(
     order_id: OrderId,
     change: OrderUpdate,
     session: SessionDep,
-    broker: BrokerDep,
-    consumer: ConsumerDep,
-    settings: SettingsDep,
-    guard: GuardDep,
-    risk: RiskDep,
-    account: TradingAccountDep,
+    trading: TradingDep,
 ) -> OrderRead:
     """Change the quantity, limit price or stop price of an open order."""
-    order = await service.modify(
-        session=session,
-        broker=broker,
-        consumer=consumer,
-        order_id=order_id,
-        change=change,
-        timeout=settings.broker_timeout_seconds,
-        guard=guard,
-        risk=risk,
-        account=account,
+    order = await changing.modify(
+        session=session, trading=trading, order_id=order_id, change=change
     )
     return OrderRead.model_validate(order)
 
 
 @router.delete("/{order_id}", responses=_ERRORS)
-async def cancel_order(
-    order_id: OrderId,
-    session: SessionDep,
-    broker: BrokerDep,
-    consumer: ConsumerDep,
-    settings: SettingsDep,
-) -> OrderRead:
+async def cancel_order(order_id: OrderId, session: SessionDep, trading: TradingDep) -> OrderRead:
     """Cancel an open order."""
-    order = await service.cancel(
-        session=session,
-        broker=broker,
-        consumer=consumer,
-        order_id=order_id,
-        timeout=settings.broker_timeout_seconds,
-    )
+    order = await changing.cancel(session=session, trading=trading, order_id=order_id)
     return OrderRead.model_validate(order)
 
 
 @router.get("/{order_id}/events", responses=_ERRORS)
 async def list_order_events(session: SessionDep, order_id: OrderId) -> list[OrderEventRead]:
     """List an order's full status history (its audit trail)."""
-    events = await service.list_events(session=session, order_id=order_id)
+    events = await queries.list_events(session=session, order_id=order_id)
     return [OrderEventRead.model_validate(e) for e in events]
 
 
 @fills_router.get("", responses=_ERRORS)
 async def list_fills(session: SessionDep, filters: Annotated[FillFilters, Query()]) -> FillPage:
     """List executions with their commissions, newest first."""
-    fills, next_cursor = await service.list_fills(session=session, filters=filters)
+    fills, next_cursor = await queries.list_fills(session=session, filters=filters)
     return FillPage(items=[FillRead.model_validate(f) for f in fills], next_cursor=next_cursor)

@@ -9,7 +9,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AliasChoices,
-    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -20,11 +19,11 @@ from stocks_api.broker.protocol import OrderType, Side, TimeInForce
 from stocks_api.core.pagination import Cursor
 from stocks_api.core.query import QueryDatetime
 from stocks_api.core.schemas import (
-    SYMBOL_PATTERN,
     ApiModel,
     DecimalStr,
     Page,
     RequestModel,
+    Symbol,
     UTCDatetime,
 )
 from stocks_api.orders.state import OrderStatus
@@ -46,23 +45,6 @@ TrailPercent = Annotated[
 ]
 ClientOrderId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$")]
 
-
-def _upper(value: Any) -> Any:
-    return value.strip().upper() if isinstance(value, str) else value
-
-
-# Symbols are case-insensitive on input ("aapl" is AAPL) and upper-case everywhere after.
-Symbol = Annotated[
-    str,
-    BeforeValidator(_upper),
-    Field(
-        min_length=1,
-        max_length=12,
-        pattern=SYMBOL_PATTERN,
-        # pydantic leaves the pattern out after a BeforeValidator: document the input's.
-        json_schema_extra={"pattern": r"^[A-Za-z][A-Za-z0-9.]{0,11}$"},
-    ),
-]
 
 _NEEDS_LIMIT = {OrderType.LIMIT, OrderType.STOP_LIMIT}
 _NEEDS_STOP = {OrderType.STOP, OrderType.STOP_LIMIT}
@@ -319,3 +301,12 @@ class CancelAllResult(ApiModel):
 
     cancel_requested: list[OrderRead]
     failed: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class ClosePositionParams(RequestModel):
+    """Query parameters of `DELETE /api/v1/positions/{symbol}`."""
+
+    account_id: str | None = Field(default=None, max_length=32)
+    outside_rth: bool = Field(
+        default=False, description="let the closing market order work outside regular hours"
+    )

@@ -13,21 +13,35 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any
+from decimal import Decimal
+from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from stocks_api.accounts.day_start import DayStart
 from stocks_api.core import metrics
 from stocks_api.core.calendar import SessionCalendar
 from stocks_api.events.bus import EventBus
+from stocks_api.portfolio.day_start import DayStart
 from stocks_api.risk.models import STATE_ROW_ID, RiskState
 from stocks_api.risk.pacing import OrderPace
 from stocks_api.risk.schemas import RiskLimits, RiskStateRead, TradingState
 
 log = structlog.get_logger(__name__)
+
+
+class OpenOrdersQuery(Protocol):
+    """Builds the statement that selects the open orders the checks count against the book.
+
+    Its columns are `symbol, side, qty, filled_qty, oca_group`. The order domain owns the
+    order table and provides it (wired in `main`); the checks only read its rows, in the
+    same statement as positions and cash (one snapshot).
+    """
+
+    def __call__(
+        self, *, exclude_order_id: int | None = None
+    ) -> Select[str, str, Decimal, Decimal, str | None]: ...
 
 
 class RiskEngine:
@@ -40,8 +54,10 @@ class RiskEngine:
         bus: EventBus,
         defaults: RiskLimits,
         calendar: SessionCalendar,
+        open_orders: OpenOrdersQuery,
     ) -> None:
         self.sessionmaker = sessionmaker
+        self.open_orders = open_orders
         self.calendar = calendar
         self.defaults = defaults
         self.pace = OrderPace()

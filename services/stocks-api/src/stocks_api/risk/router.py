@@ -1,4 +1,8 @@
-"""REST routes of the risk engine: state and usage, limits, the kill switch, the audit trail."""
+"""REST routes of the risk engine: state and usage, limits, resuming, the audit trail.
+
+Halting (the kill switch) cancels and closes through the order path: its route is in
+`orders.kill_switch`.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +11,12 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query
 
 from stocks_api.auth.dependencies import PrincipalDep
-from stocks_api.broker.dependencies import BrokerDep, GuardDep, TradingAccountDep
+from stocks_api.broker.dependencies import BrokerDep, TradingAccountDep
 from stocks_api.core.dependencies import SessionDep, SettingsDep
 from stocks_api.core.json_body import ExactJsonRoute
-from stocks_api.orders.dependencies import ConsumerDep
-from stocks_api.risk import kill_switch, service
+from stocks_api.risk import service
 from stocks_api.risk.dependencies import RiskDep
 from stocks_api.risk.schemas import (
-    HaltRequest,
-    HaltResult,
     LimitsResetRequest,
     ResumeRequest,
     RiskEventFilters,
@@ -82,34 +83,6 @@ async def reset_limits(
     return await service.reset_limits(engine=risk, request=request, actor=principal.name)
 
 
-@admin_router.post("/halt", responses=_ERRORS)
-async def halt_trading(
-    body: Annotated[HaltRequest | None, Body()] = None,
-    *,
-    session: SessionDep,
-    risk: RiskDep,
-    broker: BrokerDep,
-    consumer: ConsumerDep,
-    guard: GuardDep,
-    account: TradingAccountDep,
-    settings: SettingsDep,
-    principal: PrincipalDep,
-) -> HaltResult:
-    """Halt all trading now; optionally cancel open orders and flatten positions."""
-    request = body or HaltRequest()
-    return await kill_switch.halt(
-        session=session,
-        engine=risk,
-        broker=broker,
-        consumer=consumer,
-        guard=guard,
-        account=account,
-        request=request,
-        actor=principal.name,
-        timeout=settings.broker_timeout_seconds,
-    )
-
-
 @admin_router.post("/resume", responses=_ERRORS)
 async def resume_trading(
     risk: RiskDep,
@@ -118,4 +91,4 @@ async def resume_trading(
 ) -> RiskStateRead:
     """Trade again: `active`, or `reducing` (only orders that shrink a position)."""
     request = body or ResumeRequest()
-    return await kill_switch.resume(engine=risk, request=request, actor=principal.name)
+    return await service.resume(engine=risk, request=request, actor=principal.name)

@@ -12,25 +12,22 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 from pydantic import ValidationError
-from sqlalchemy import Select, literal_column, null, select, union_all
+from sqlalchemy import literal_column, null, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from stocks_api.accounts.day_start import day_start_of
-from stocks_api.accounts.models import Account
-from stocks_api.broker.protocol import BrokerClient, OrderType, Quote, Side
+from stocks_api.broker.protocol import BrokerClient, Quote, Side
 from stocks_api.core import metrics
 from stocks_api.core.database import utcnow
 from stocks_api.core.errors import UnprocessableError
 from stocks_api.core.pagination import paginate
 from stocks_api.marketdata import service as marketdata_service
-from stocks_api.orders.models import Order
-from stocks_api.orders.schemas import OrderCreate, OrderUpdate
-from stocks_api.orders.state import OPEN
-from stocks_api.positions.models import Position
+from stocks_api.portfolio.accounts import AccountState
+from stocks_api.portfolio.day_start import day_start_of
+from stocks_api.portfolio.models import Account, Position
 from stocks_api.risk.checks import (
     ZERO,
     Failure,
@@ -45,6 +42,7 @@ from stocks_api.risk.models import RiskEvent, RiskState
 from stocks_api.risk.schemas import (
     LIMIT_NAMES,
     LimitsResetRequest,
+    ResumeRequest,
     RiskEventFilters,
     RiskLimits,
     RiskLimitsUpdate,
@@ -54,79 +52,10 @@ from stocks_api.risk.schemas import (
     TradingState,
 )
 
-if TYPE_CHECKING:  # accounts.service imports the order service, which imports this module
-    from stocks_api.accounts.service import AccountState
-
 log = structlog.get_logger(__name__)
 
 BREAKER = "circuit_breaker"
 RATIO_PLACES = Decimal("0.0001")
-
-
-# -- proposing -------------------------------------------------------------------------
-
-
-def _market_price(side: Side, quote: Quote | None) -> Decimal | None:
-    if quote is None:
-        return None
-    price = quote.ask if side is Side.BUY else quote.bid
-    return price if price > 0 else None
-
-
-def _value_price(
-    order_type: OrderType,
-    side: Side,
-    limit_price: Decimal | None,
-    stop_price: Decimal | None,
-    quote: Quote | None,
-) -> Decimal | None:
-    if order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT):
-        return limit_price
-    if order_type is OrderType.STOP:
-        return stop_price
-    return _market_price(side, quote)  # market and trailing stop orders trade at the market
-
-
-def propose_new(
-    order_in: OrderCreate, quote: Quote | None, *, flatten: bool = False
-) -> ProposedOrder:
-    """Describe a new order (a bracket with its legs) for the checks."""
-    prices = [order_in.limit_price, order_in.stop_price]
-    if order_in.take_profit is not None:
-        prices.append(order_in.take_profit.limit_price)
-    if order_in.stop_loss is not None:
-        prices += [order_in.stop_loss.stop_price, order_in.stop_loss.limit_price]
-    legs = (order_in.take_profit is not None) + (order_in.stop_loss is not None)
-    return ProposedOrder(
-        symbol=order_in.symbol,
-        side=order_in.side,
-        qty=order_in.qty,
-        open_qty=order_in.qty,
-        value_price=_value_price(
-            order_in.type, order_in.side, order_in.limit_price, order_in.stop_price, quote
-        ),
-        prices=tuple(p for p in prices if p is not None),
-        messages=1 + legs,
-        flatten=flatten,
-    )
-
-
-def propose_change(order: Order, change: OrderUpdate, quote: Quote | None) -> ProposedOrder:
-    """Describe an open order as the modification would leave it."""
-    side, order_type = Side(order.side), OrderType(order.order_type)
-    qty = change.qty if change.qty is not None else order.qty
-    limit_price = change.limit_price if change.limit_price is not None else order.limit_price
-    stop_price = change.stop_price if change.stop_price is not None else order.stop_price
-    # Only the prices the modification sets are new; a resting price was checked already.
-    prices = tuple(p for p in (change.limit_price, change.stop_price) if p is not None)
-    return ProposedOrder(
-        symbol=order.symbol,
-        side=side,
-        qty=qty,
-        open_qty=qty - order.filled_qty,
-        value_price=_value_price(order_type, side, limit_price, stop_price, quote),
-        prices=prices,
-    )
 
 
 # -- the book --------------------------------------------------------------------------
@@ -143,20 +72,7 @@ class OpenQty:
         return self.buy if side is Side.BUY else self.sell
 
 
-def _open_orders_query(
-    *, symbol: str | None = None, exclude_order_id: int | None = None
-) -> Select[str, str, Decimal, Decimal, str | None]:
-    query = select(Order.symbol, Order.side, Order.qty, Order.filled_qty, Order.oca_group).where(
-        Order.status.in_([s.value for s in OPEN])
-    )
-    if symbol is not None:
-        query = query.where(Order.symbol == symbol)
-    if exclude_order_id is not None:
-        query = query.where(Order.id != exclude_order_id)
-    return query
-
-
-def _sum_open_orders(rows: Iterable[Any]) -> dict[str, OpenQty]:
+def sum_open_orders(rows: Iterable[Any]) -> dict[str, OpenQty]:
     """Sum what open orders may still fill, per symbol and side.
 
     Orders of one OCA group (a bracket's children) fill only once between them, so a
@@ -181,11 +97,6 @@ def _sum_open_orders(rows: Iterable[Any]) -> dict[str, OpenQty]:
         else:
             result[name] = OpenQty(current.buy, current.sell + remaining)
     return result
-
-
-async def open_order_qty(session: AsyncSession, *, symbol: str) -> dict[str, OpenQty]:
-    """Sum what the open orders in `symbol` may still fill, per side."""
-    return _sum_open_orders(await session.execute(_open_orders_query(symbol=symbol)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,7 +145,7 @@ async def load_book(
     priced at the broker; `strict` (an order's checks) raises when the broker cannot be
     reached instead of leaving them unpriced.
     """
-    orders = _open_orders_query(exclude_order_id=exclude_order_id).add_columns(
+    orders = engine.open_orders(exclude_order_id=exclude_order_id).add_columns(
         literal_column("'order'").label("kind")
     )
     # Positions and cash fill the open-order columns they share (symbol, qty); `kind` tells.
@@ -253,7 +164,7 @@ async def load_book(
         ).where(Account.account_id == account_id)
         book_query = union_all(orders, held, cash)
     rows = list(await session.execute(book_query))
-    open_qty = _sum_open_orders(row for row in rows if row.kind == "order")
+    open_qty = sum_open_orders(row for row in rows if row.kind == "order")
     positions = {row.symbol: row.qty for row in rows if row.kind == "position"}
     cash_rows = [row.qty for row in rows if row.kind == "cash"]
     account_cash = cash_rows[0] if cash_rows else None
@@ -421,6 +332,18 @@ def _set_state(
     )
     row.state, row.reason, row.changed_by, row.changed_at = target.value, reason, actor, utcnow()
     return RiskStateRead.model_validate(row)
+
+
+async def resume(*, engine: RiskEngine, request: ResumeRequest, actor: str) -> RiskStateRead:
+    """Trade again, fully or reductions only; the breaker's rejection count starts over."""
+    engine.rejection_streak = 0
+    return await change_state(
+        engine=engine,
+        target=request.state,
+        actor=actor,
+        reason=request.reason or f"resumed to {request.state.value}",
+        kind="resume",
+    )
 
 
 async def trip_on_loss(*, engine: RiskEngine, daily_pnl: Decimal, session_start: datetime) -> None:

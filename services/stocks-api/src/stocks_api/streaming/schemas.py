@@ -16,12 +16,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
-from stocks_api.accounts.schemas import AccountSummary
 from stocks_api.core.schemas import SYMBOL_PATTERN, ApiModel, UTCDatetime
 from stocks_api.marketdata.schemas import QuoteRead
 from stocks_api.orders.schemas import FillRead, OrderRead
 from stocks_api.orders.state import OPEN, OrderStatus
-from stocks_api.positions.schemas import PositionRead
+from stocks_api.portfolio.schemas import AccountSummary, PositionRead
 from stocks_api.risk.schemas import RiskStateRead
 from stocks_api.streaming.protocol import (
     FIXED_CHANNELS,

@@ -1,30 +1,28 @@
-"""REST routes of positions: holdings valued at market, their history, closing one."""
+"""REST routes of positions: holdings valued at market and their history.
+
+Closing a position places an order: its route is in `orders.closing`.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Query
 
-from stocks_api.broker.dependencies import BrokerDep, GuardDep, TradingAccountDep
+from stocks_api.broker.dependencies import BrokerDep
 from stocks_api.core.dependencies import SessionDep, SettingsDep
 from stocks_api.core.json_body import ExactJsonRoute
-from stocks_api.orders.dependencies import ConsumerDep
-from stocks_api.orders.schemas import OrderRead
-from stocks_api.positions import service
-from stocks_api.positions.schemas import (
-    ClosePositionParams,
+from stocks_api.core.query import SymbolPath
+from stocks_api.portfolio import positions as service
+from stocks_api.portfolio.schemas import (
     PositionFilters,
     PositionHistoryFilters,
     PositionRead,
     PositionSnapshotPage,
     PositionSnapshotRead,
 )
-from stocks_api.risk.dependencies import RiskDep
 
 router = APIRouter(prefix="/positions", tags=["positions"], route_class=ExactJsonRoute)
-
-SymbolPath = Annotated[str, Path(pattern=r"^[A-Za-z][A-Za-z0-9.]{0,11}$", examples=["AAPL"])]
 
 _ERRORS: dict[int | str, dict[str, object]] = {
     404: {"description": "no such position"},
@@ -81,31 +79,3 @@ async def get_position(
         timeout=settings.broker_timeout_seconds,
     )
     return PositionRead.model_validate(position)
-
-
-@router.delete("/{symbol}", status_code=status.HTTP_201_CREATED, responses=_ERRORS)
-async def close_position(
-    session: SessionDep,
-    broker: BrokerDep,
-    consumer: ConsumerDep,
-    settings: SettingsDep,
-    symbol: SymbolPath,
-    params: Annotated[ClosePositionParams, Query()],
-    account: TradingAccountDep,
-    guard: GuardDep,
-    risk: RiskDep,
-) -> OrderRead:
-    """Close a position with a market order (through the risk checks); answer with that order."""
-    order = await service.close_position(
-        session=session,
-        broker=broker,
-        consumer=consumer,
-        symbol=symbol.upper(),
-        account_id=params.account_id,
-        outside_rth=params.outside_rth,
-        timeout=settings.broker_timeout_seconds,
-        guard=guard,
-        risk=risk,
-        account=account,
-    )
-    return OrderRead.model_validate(order)

@@ -1,26 +1,35 @@
-"""Booking fills into positions and account cash, inside the event consumer's transaction.
+"""Booking executions into positions and account cash, inside the event consumer's transaction.
 
-The consumer calls `FillBook.load` once per batch, then `book` for each new fill, so a
-batch of fills costs two queries however many symbols it touches. Every booked fill also
-leaves a position snapshot marked at the fill's price (the position history).
+The consumer calls `FillBook.load` once per batch, then `book` for each new execution, so
+a batch costs two queries however many symbols it touches. Every booked execution also
+leaves a position snapshot marked at its price (the position history). Booking takes the
+broker's neutral `Execution` and answers with what changed (`Booked`): it knows nothing of
+how the order domain stores fills.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from dataclasses import dataclass
+from decimal import Decimal
 
 import structlog
 from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from stocks_api.accounts.models import Account
 from stocks_api.broker.protocol import AccountType, Execution
 from stocks_api.core.ledger import ZERO, Holding, apply_fill, signed_qty, unrealized_pnl
-from stocks_api.orders.models import Fill
-from stocks_api.positions.models import Position, PositionSnapshot
+from stocks_api.portfolio.models import Account, Position, PositionSnapshot
 
 log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Booked:
+    """What booking one execution changed: the position as it now stands, the P&L it realized."""
+
+    position: Position
+    realized_pnl: Decimal
 
 
 class FillBook:
@@ -47,13 +56,18 @@ class FillBook:
         }
         return cls(positions, accounts)
 
-    def book(self, session: AsyncSession, fill: Fill, at: datetime) -> Position:
-        """Apply `fill` to its position and its account's cash; snapshot the position."""
-        assert fill.account_id is not None  # the consumer sets it from the execution
-        position = self._position(session, fill.account_id, fill.symbol)
-        account = self._account(session, fill.account_id)
+    def book(self, session: AsyncSession, execution: Execution) -> Booked:
+        """Apply `execution` to its position and its account's cash; snapshot the position."""
+        at = execution.ts
+        position = self._position(session, execution.account_id, execution.symbol)
+        account = self._account(session, execution.account_id)
         before = Holding(position.qty, position.avg_cost, position.realized_pnl)
-        result = apply_fill(before, signed_qty(fill.side, fill.qty), fill.price, fill.commission)
+        result = apply_fill(
+            before,
+            signed_qty(execution.side.value, execution.qty),
+            execution.price,
+            execution.commission,
+        )
         after = result.holding
         if before.qty == 0 or (after.qty != 0 and (after.qty > 0) != (before.qty > 0)):
             position.opened_at = at  # a new position, or one flipped to the other side
@@ -63,22 +77,21 @@ class FillBook:
         account.cash += result.cash_delta
         account.realized_pnl += result.realized
         account.updated_at = at
-        fill.realized_pnl = result.realized
         session.add(
             PositionSnapshot(
                 account_id=position.account_id,
                 symbol=position.symbol,
                 qty=after.qty,
                 avg_cost=after.avg_cost,
-                market_price=fill.price,
-                market_value=after.qty * fill.price,
-                unrealized_pnl=unrealized_pnl(after.qty, after.avg_cost, fill.price),
+                market_price=execution.price,
+                market_value=after.qty * execution.price,
+                unrealized_pnl=unrealized_pnl(after.qty, after.avg_cost, execution.price),
                 realized_pnl=after.realized_pnl,
                 reason="fill",
                 taken_at=at,
             )
         )
-        return position
+        return Booked(position, result.realized)
 
     def _position(self, session: AsyncSession, account_id: str, symbol: str) -> Position:
         position = self._positions.get((account_id, symbol))

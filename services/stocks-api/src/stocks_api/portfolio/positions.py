@@ -1,4 +1,4 @@
-"""The position service: current holdings valued at market, their history, closing one."""
+"""The position service: current holdings valued at market, and their history."""
 
 from __future__ import annotations
 
@@ -9,20 +9,14 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from stocks_api.broker.guard import LiveTradingGuard
-from stocks_api.broker.protocol import BrokerAccount, BrokerClient, OrderType, Side, TimeInForce
+from stocks_api.broker.protocol import BrokerClient
 from stocks_api.core.errors import UnprocessableError
 from stocks_api.core.ledger import market_value, unrealized_pnl
 from stocks_api.core.pagination import paginate
 from stocks_api.marketdata import service as marketdata_service
-from stocks_api.orders import service as order_service
-from stocks_api.orders.consumer import BrokerEventConsumer
-from stocks_api.orders.models import Order
-from stocks_api.orders.schemas import OrderCreate
-from stocks_api.positions.exceptions import PositionNotFoundError
-from stocks_api.positions.models import Position, PositionSnapshot
-from stocks_api.positions.schemas import PositionHistoryFilters
-from stocks_api.risk.engine import RiskEngine
+from stocks_api.portfolio.exceptions import PositionNotFoundError
+from stocks_api.portfolio.models import Position, PositionSnapshot
+from stocks_api.portfolio.schemas import PositionHistoryFilters
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,50 +122,6 @@ async def get_position(
     await session.commit()
     [valued] = await value_all(broker=broker, positions=[position], timeout=timeout)
     return valued
-
-
-async def close_position(
-    *,
-    session: AsyncSession,
-    broker: BrokerClient,
-    consumer: BrokerEventConsumer,
-    symbol: str,
-    account_id: str | None,
-    outside_rth: bool,
-    timeout: float,
-    guard: LiveTradingGuard,
-    risk: RiskEngine,
-    account: BrokerAccount | None,
-    flatten: bool = False,
-) -> Order:
-    """Close a position with a market order placed through the normal order path.
-
-    `flatten` marks the kill switch's closing orders, which pass a halt (see `risk.checks`).
-    """
-    position = await get_or_raise(session=session, symbol=symbol, account_id=account_id)
-    if position.qty == 0:
-        raise PositionNotFoundError(symbol, "no open position")
-    order_in = OrderCreate(
-        symbol=symbol,
-        side=Side.SELL if position.qty > 0 else Side.BUY,
-        qty=abs(position.qty),
-        type=OrderType.MARKET,
-        tif=TimeInForce.DAY,
-        outside_rth=outside_rth,
-    )
-    await session.commit()
-    order, _ = await order_service.submit(
-        session=session,
-        broker=broker,
-        consumer=consumer,
-        order_in=order_in,
-        timeout=timeout,
-        guard=guard,
-        risk=risk,
-        account=account,
-        flatten=flatten,
-    )
-    return order
 
 
 async def list_history(

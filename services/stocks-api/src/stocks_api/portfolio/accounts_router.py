@@ -6,8 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from stocks_api.accounts import service
-from stocks_api.accounts.schemas import (
+from stocks_api.broker.dependencies import BrokerDep
+from stocks_api.core.dependencies import CalendarDep, SessionDep, SettingsDep
+from stocks_api.core.json_body import ExactJsonRoute
+from stocks_api.portfolio import accounts as service
+from stocks_api.portfolio.schemas import (
     AccountHistoryFilters,
     AccountPnl,
     AccountRead,
@@ -15,9 +18,6 @@ from stocks_api.accounts.schemas import (
     AccountSnapshotRead,
     AccountSummary,
 )
-from stocks_api.broker.dependencies import BrokerDep
-from stocks_api.core.dependencies import CalendarDep, SessionDep, SettingsDep
-from stocks_api.core.json_body import ExactJsonRoute
 
 router = APIRouter(prefix="/accounts", tags=["accounts"], route_class=ExactJsonRoute)
 

@@ -9,8 +9,8 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from stocks_api.accounts.models import Account, AccountSnapshot
 from stocks_api.core.ledger import ZERO
+from stocks_api.portfolio.models import Account, AccountSnapshot
 
 
 @dataclass(frozen=True, slots=True)

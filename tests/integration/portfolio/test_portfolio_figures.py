@@ -15,9 +15,9 @@ from typing import Any
 
 import httpx
 
-from stocks_api.accounts.models import AccountSnapshot
 from stocks_api.broker.sim.engine import MatchingEngine
 from stocks_api.core.database import utcnow
+from stocks_api.portfolio.models import AccountSnapshot
 from tests.factories import place, set_market
 
 ACCOUNT = "DU1234567"

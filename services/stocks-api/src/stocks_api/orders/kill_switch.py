@@ -1,46 +1,43 @@
 """The kill switch: halt trading, and optionally cancel every open order and flatten positions.
 
-Kept apart from `risk.service` because it drives the order and position services, which
-themselves call the risk service for every order.
+An order operation: the risk engine's state changes first (`risk.service.change_state`),
+so nothing new is admitted, then the order path cancels and closes. Its route
+(`POST /api/v1/risk/halt`, admin) is served here; resuming is the risk engine's alone
+(`risk.router`).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import structlog
+from fastapi import APIRouter, Body
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from stocks_api.broker.guard import LiveTradingGuard
-from stocks_api.broker.protocol import BrokerAccount, BrokerClient
+from stocks_api.auth.dependencies import PrincipalDep
+from stocks_api.core.dependencies import SessionDep
 from stocks_api.core.errors import AppError
-from stocks_api.orders import service as order_service
-from stocks_api.orders.consumer import BrokerEventConsumer
-from stocks_api.positions import service as position_service
+from stocks_api.core.json_body import ExactJsonRoute
+from stocks_api.orders.changing import cancel_all
+from stocks_api.orders.closing import close
+from stocks_api.orders.context import TradingContext
+from stocks_api.orders.dependencies import TradingDep
+from stocks_api.portfolio.positions import open_positions
 from stocks_api.risk import service as risk_service
-from stocks_api.risk.engine import RiskEngine
-from stocks_api.risk.schemas import (
-    HaltRequest,
-    HaltResult,
-    ResumeRequest,
-    RiskStateRead,
-    TradingState,
-)
+from stocks_api.risk.schemas import HaltRequest, HaltResult, TradingState
 
 log = structlog.get_logger(__name__)
 
+admin_router = APIRouter(prefix="/risk", tags=["risk"], route_class=ExactJsonRoute)
+
+_ERRORS: dict[int | str, dict[str, object]] = {
+    403: {"description": "missing the admin scope"},
+    422: {"description": "validation failed"},
+}
+
 
 async def halt(
-    *,
-    session: AsyncSession,
-    engine: RiskEngine,
-    broker: BrokerClient,
-    consumer: BrokerEventConsumer,
-    guard: LiveTradingGuard,
-    account: BrokerAccount | None,
-    request: HaltRequest,
-    actor: str,
-    timeout: float,
+    *, session: AsyncSession, trading: TradingContext, request: HaltRequest, actor: str
 ) -> HaltResult:
     """Halt trading at once; then cancel open orders and close positions when asked.
 
@@ -49,7 +46,7 @@ async def halt(
     """
     cancel = request.cancel_open_orders or request.flatten_positions
     state = await risk_service.change_state(
-        engine=engine,
+        engine=trading.risk,
         target=TradingState.HALTED,
         actor=actor,
         reason=request.reason or "halted by request",
@@ -59,28 +56,22 @@ async def halt(
     cancelled: list[int] = []
     cancel_failed: list[dict[str, Any]] = []
     if cancel:
-        orders, cancel_failed = await order_service.cancel_all(
-            session=session, broker=broker, consumer=consumer, timeout=timeout
-        )
+        orders, cancel_failed = await cancel_all(session=session, trading=trading)
         cancelled = [order.id for order in orders]
     flattened: list[int] = []
     flatten_failed: list[dict[str, Any]] = []
+    account = trading.account
     if request.flatten_positions and account is not None:
-        positions = await position_service.open_positions(session, account.account_id)
+        positions = await open_positions(session, account.account_id)
         await session.commit()
         for position in positions:
             try:
-                order = await position_service.close_position(
+                order = await close(
                     session=session,
-                    broker=broker,
-                    consumer=consumer,
+                    trading=trading,
                     symbol=position.symbol,
                     account_id=account.account_id,
                     outside_rth=False,
-                    timeout=timeout,
-                    guard=guard,
-                    risk=engine,
-                    account=account,
                     flatten=True,
                 )
                 flattened.append(order.id)
@@ -104,13 +95,15 @@ async def halt(
     )
 
 
-async def resume(*, engine: RiskEngine, request: ResumeRequest, actor: str) -> RiskStateRead:
-    """Trade again, fully or reductions only; the breaker's rejection count starts over."""
-    engine.rejection_streak = 0
-    return await risk_service.change_state(
-        engine=engine,
-        target=request.state,
-        actor=actor,
-        reason=request.reason or f"resumed to {request.state.value}",
-        kind="resume",
+@admin_router.post("/halt", responses=_ERRORS)
+async def halt_trading(
+    body: Annotated[HaltRequest | None, Body()] = None,
+    *,
+    session: SessionDep,
+    trading: TradingDep,
+    principal: PrincipalDep,
+) -> HaltResult:
+    """Halt all trading now; optionally cancel open orders and flatten positions."""
+    return await halt(
+        session=session, trading=trading, request=body or HaltRequest(), actor=principal.name
     )

@@ -7,8 +7,9 @@ it) an account snapshot, at most one a second. Position snapshots per fill are w
 by the consumer itself, in the fill's own transaction.
 
 Each pass also publishes what it valued, after its commit: `position.updated` for every
-open position and every position a fill changed since the last pass (a closed one too),
-then `account.updated` for every account, as the same JSON as the REST resources.
+open position, then `account.updated` for every account, as the same JSON as the REST
+resources. A position a fill moved (a closed one too) is published by the consumer itself,
+right after the fill's commit.
 """
 
 from __future__ import annotations
@@ -18,21 +19,17 @@ import contextlib
 from collections.abc import Awaitable, Callable
 
 import structlog
-from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from stocks_api.accounts import service as account_service
-from stocks_api.accounts.day_start import day_start_of
-from stocks_api.accounts.service import AccountState
 from stocks_api.broker.protocol import BrokerClient
 from stocks_api.core import metrics
 from stocks_api.core.calendar import SessionCalendar
 from stocks_api.core.database import utcnow
 from stocks_api.events.bus import EventBus
-from stocks_api.positions import service as position_service
-from stocks_api.positions.models import Position
-from stocks_api.positions.schemas import PositionRead
-from stocks_api.positions.service import ValuedPosition
+from stocks_api.portfolio import accounts as account_service
+from stocks_api.portfolio.accounts import AccountState
+from stocks_api.portfolio.day_start import day_start_of
+from stocks_api.portfolio.schemas import PositionRead
 
 log = structlog.get_logger(__name__)
 
@@ -55,7 +52,6 @@ class SnapshotRecorder:
         self._sessionmaker = sessionmaker
         self._broker = broker
         self._bus = bus
-        self._touched: set[tuple[str, str]] = set()  # (account, symbol) changed by fills
         self._calendar = calendar
         self._interval = interval
         self._timeout = timeout
@@ -69,10 +65,10 @@ class SnapshotRecorder:
         """Await `listener` with the accounts valued by each pass (the risk engine's loss watch)."""
         self._listeners.append(listener)
 
-    def notify_fills(self, positions: set[tuple[str, str]]) -> None:
-        """Note that fills changed `positions` (called by the consumer after its commit)."""
-        self._touched |= positions
-        self._fills.set()
+    def notify_fills(self, count: int) -> None:
+        """Note that `count` fills were booked (called by the consumer after its commit)."""
+        if count:
+            self._fills.set()
 
     def start(self) -> None:
         """Start the background task; the first pass snapshots at once."""
@@ -109,7 +105,6 @@ class SnapshotRecorder:
 
     async def record(self, reason: str | None) -> None:
         """Value the portfolio, update the gauges, and persist snapshots when `reason` is set."""
-        touched, self._touched = self._touched, set()
         async with self._sessionmaker() as session:
             if reason is None:
                 states = [
@@ -134,37 +129,20 @@ class SnapshotRecorder:
                 realized = state.account.realized_pnl - day_start.realized_pnl
                 metrics.PNL_UNREALIZED.labels(account=account_id).set(float(state.unrealized_pnl))
                 metrics.PNL_REALIZED.labels(account=account_id).set(float(realized))
-            closed = (
-                await _closed_positions(session, touched) if self._bus.has_subscribers() else []
-            )
             await session.commit()
-        await self._publish(states, closed)
+        await self._publish(states)
         for listener in self._listeners:
             try:
                 await listener(states)
             except Exception:  # one listener's failure must not stop the history
                 log.exception("valuation_listener_failed")
 
-    async def _publish(self, states: list[AccountState], closed: list[ValuedPosition]) -> None:
+    async def _publish(self, states: list[AccountState]) -> None:
         if not self._bus.has_subscribers():
             return
-        for position in [*closed, *(p for state in states for p in state.positions)]:
+        for position in (p for state in states for p in state.positions):
             data = PositionRead.model_validate(position).model_dump(mode="json")
             await self._bus.publish("position.updated", data)
         for state in states:
             summary = account_service.summary_of(state)
             await self._bus.publish("account.updated", summary.model_dump(mode="json"))
-
-
-async def _closed_positions(
-    session: AsyncSession, keys: set[tuple[str, str]]
-) -> list[ValuedPosition]:
-    """The positions among `keys` that are flat now (open ones are valued anyway)."""
-    if not keys:
-        return []
-    rows = await session.scalars(
-        select(Position).where(
-            tuple_(Position.account_id, Position.symbol).in_(sorted(keys)), Position.qty == 0
-        )
-    )
-    return [position_service.value(row, None) for row in rows]

@@ -1,8 +1,15 @@
-"""Errors of the account domain."""
+"""Errors of the portfolio: unknown positions and accounts."""
 
 from __future__ import annotations
 
 from stocks_api.core.errors import NotFoundError
+
+
+class PositionNotFoundError(NotFoundError):
+    code = "POSITION_NOT_FOUND"
+
+    def __init__(self, symbol: str, detail: str = "no position") -> None:
+        super().__init__(f"{detail} in {symbol}")
 
 
 class AccountNotFoundError(NotFoundError):

@@ -15,11 +15,6 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from stocks_api.accounts.day_start import day_start_of
-from stocks_api.accounts.exceptions import AccountNotFoundError
-from stocks_api.accounts.models import Account, AccountSnapshot
-from stocks_api.accounts.schemas import AccountHistoryFilters, AccountPnl, AccountSummary
-from stocks_api.accounts.valuation import Figures, MarkedPosition, account_figures
 from stocks_api.broker.calls import call_broker
 from stocks_api.broker.protocol import (
     AccountType,
@@ -31,9 +26,13 @@ from stocks_api.core.calendar import SessionCalendar
 from stocks_api.core.database import utcnow
 from stocks_api.core.ledger import ZERO
 from stocks_api.core.pagination import paginate
-from stocks_api.positions import service as position_service
-from stocks_api.positions.models import PositionSnapshot
-from stocks_api.positions.service import ValuedPosition
+from stocks_api.portfolio import positions as position_service
+from stocks_api.portfolio.day_start import day_start_of
+from stocks_api.portfolio.exceptions import AccountNotFoundError
+from stocks_api.portfolio.models import Account, AccountSnapshot, PositionSnapshot
+from stocks_api.portfolio.positions import ValuedPosition
+from stocks_api.portfolio.schemas import AccountHistoryFilters, AccountPnl, AccountSummary
+from stocks_api.portfolio.valuation import Figures, MarkedPosition, account_figures
 
 
 @dataclass(frozen=True, slots=True)
