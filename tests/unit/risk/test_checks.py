@@ -15,8 +15,8 @@ import pytest
 from stocks_api.broker.protocol import Side
 from stocks_api.risk.checks import (
     Check,
+    Exposure,
     Failure,
-    Holding,
     ProposedOrder,
     RiskContext,
     evaluate,
@@ -75,8 +75,8 @@ def holding(
     *,
     open_buy: str | int = 0,
     open_sell: str | int = 0,
-) -> Holding:
-    return Holding(
+) -> Exposure:
+    return Exposure(
         qty=D(qty),
         open_buy=D(open_buy),
         open_sell=D(open_sell),
@@ -86,7 +86,7 @@ def holding(
 
 def context(
     state: TradingState = TradingState.ACTIVE,
-    holdings: Mapping[str, Holding] | None = None,
+    holdings: Mapping[str, Exposure] | None = None,
     *,
     net_liquidation: str | int | None = None,
     daily_pnl: str | int | None = None,
@@ -127,7 +127,7 @@ def test_active_admits_an_opening_order() -> None:
     ],
 )
 def test_halted_refuses_everything_even_reducing_orders(
-    proposed: ProposedOrder, holdings: dict[str, Holding]
+    proposed: ProposedOrder, holdings: dict[str, Exposure]
 ) -> None:
     failures = evaluate(proposed, context(TradingState.HALTED, holdings), only())
     assert names(failures) == ["trading_state"]
@@ -143,7 +143,7 @@ def test_halted_refuses_everything_even_reducing_orders(
     ],
 )
 def test_reducing_admits_orders_that_shrink_a_position(
-    proposed: ProposedOrder, holdings: dict[str, Holding]
+    proposed: ProposedOrder, holdings: dict[str, Exposure]
 ) -> None:
     assert evaluate(proposed, context(TradingState.REDUCING, holdings), only()) == []
 
@@ -159,7 +159,7 @@ def test_reducing_admits_orders_that_shrink_a_position(
     ],
 )
 def test_reducing_refuses_orders_that_open_grow_or_flip(
-    proposed: ProposedOrder, holdings: dict[str, Holding]
+    proposed: ProposedOrder, holdings: dict[str, Exposure]
 ) -> None:
     failures = evaluate(proposed, context(TradingState.REDUCING, holdings), only())
     assert names(failures) == ["trading_state"]
@@ -181,7 +181,7 @@ def test_a_flatten_order_passes_a_halt_when_it_reduces(state: TradingState) -> N
     ],
 )
 def test_a_flatten_order_that_does_not_reduce_is_refused_by_a_halt(
-    proposed: ProposedOrder, holdings: dict[str, Holding]
+    proposed: ProposedOrder, holdings: dict[str, Exposure]
 ) -> None:
     failures = evaluate(proposed, context(TradingState.HALTED, holdings), only())
     assert names(failures) == ["trading_state"]
@@ -387,7 +387,7 @@ def test_max_gross_exposure_counts_the_other_symbols(qty: int, passes: bool) -> 
         holding(10, 100, open_buy=5, open_sell=40),  # worst is the sell side: short 30
     ],
 )
-def test_max_gross_exposure_counts_other_symbols_at_their_worst_case(other: Holding) -> None:
+def test_max_gross_exposure_counts_other_symbols_at_their_worst_case(other: Exposure) -> None:
     assert other.gross() == D(3000)
     book = context(holdings={"MSFT": other})
     limits = only(max_gross_exposure=D(10000))
@@ -732,7 +732,7 @@ def test_every_check_off_admits_anything_while_active() -> None:
         (order(Side.SELL, 150, open_qty=101), holding(100), False),
     ],
 )
-def test_is_reducing(proposed: ProposedOrder, position: Holding, reducing: bool) -> None:
+def test_is_reducing(proposed: ProposedOrder, position: Exposure, reducing: bool) -> None:
     assert is_reducing(proposed, position) is reducing
 
 

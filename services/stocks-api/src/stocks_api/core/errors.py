@@ -50,17 +50,6 @@ class ServiceUnavailableError(AppError):
     message = "service unavailable"
 
 
-class IllegalTransitionError(ConflictError):
-    """An order status change that the state machine forbids."""
-
-    code = "ILLEGAL_TRANSITION"
-
-    def __init__(self, current: str, target: str) -> None:
-        super().__init__(f"order cannot go from {current} to {target}")
-        self.current = current
-        self.target = target
-
-
 class BrokerUnavailableAppError(ServiceUnavailableError):
     code = "BROKER_UNAVAILABLE"
     message = "the broker is not available"

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import enum
 
-from stocks_api.core.errors import IllegalTransitionError
-
 
 class OrderStatus(enum.StrEnum):
     # Written ahead, but provably never sent: the broker was unreachable before a byte
@@ -65,14 +63,3 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
 def can_transition(current: OrderStatus, target: OrderStatus) -> bool:
     """Tell whether `current -> target` is a legal step."""
     return target in TRANSITIONS[current]
-
-
-def check_transition(current: OrderStatus, target: OrderStatus) -> None:
-    """Raise `IllegalTransitionError` unless `current -> target` is legal."""
-    if not can_transition(current, target):
-        raise IllegalTransitionError(current.value, target.value)
-
-
-def is_open(status: str) -> bool:
-    """Tell whether an order in `status` may still trade."""
-    return OrderStatus(status) in OPEN

@@ -103,7 +103,7 @@ async def get_or_raise(*, session: AsyncSession, account_id: str) -> Account:
     return account
 
 
-async def evaluate(
+async def value_account(
     *, session: AsyncSession, broker: BrokerClient, account: Account, timeout: float
 ) -> AccountState:
     """Value an account's positions at market and compute its figures."""
@@ -125,7 +125,7 @@ async def summary(
 ) -> AccountSummary:
     """Return net liquidation, cash, margins, buying power and cushion of an account."""
     account = await get_or_raise(session=session, account_id=account_id)
-    state = await evaluate(session=session, broker=broker, account=account, timeout=timeout)
+    state = await value_account(session=session, broker=broker, account=account, timeout=timeout)
     return summary_of(state)
 
 
@@ -157,7 +157,7 @@ async def pnl(
     account = await get_or_raise(session=session, account_id=account_id)
     session_start = calendar.last_close(utcnow())
     day_start = await day_start_of(session, account, session_start)
-    state = await evaluate(session=session, broker=broker, account=account, timeout=timeout)
+    state = await value_account(session=session, broker=broker, account=account, timeout=timeout)
     return AccountPnl(
         account_id=account_id,
         daily_pnl=state.figures.net_liquidation - day_start.net_liquidation,
@@ -196,7 +196,9 @@ async def record_snapshots(
     """
     states = []
     for account in await all_accounts(session):
-        state = await evaluate(session=session, broker=broker, account=account, timeout=timeout)
+        state = await value_account(
+            session=session, broker=broker, account=account, timeout=timeout
+        )
         states.append(state)
         if state.unpriced_symbols:
             continue

@@ -108,7 +108,7 @@ class SnapshotRecorder:
         async with self._sessionmaker() as session:
             if reason is None:
                 states = [
-                    await account_service.evaluate(
+                    await account_service.value_account(
                         session=session, broker=self._broker, account=account, timeout=self._timeout
                     )
                     for account in await account_service.all_accounts(session)

@@ -84,7 +84,7 @@ class ProposedOrder:
 
 
 @dataclass(frozen=True, slots=True)
-class Holding:
+class Exposure:
     """One symbol's position, the open orders on each side, and its last price."""
 
     qty: Decimal = ZERO
@@ -108,17 +108,17 @@ class RiskContext:
     """Everything the checks look at besides the order and the limits."""
 
     state: TradingState
-    holdings: Mapping[str, Holding] = field(default_factory=dict)
+    holdings: Mapping[str, Exposure] = field(default_factory=dict)
     net_liquidation: Decimal | None = None
     daily_pnl: Decimal | None = None
     orders_last_second: int = 0
     orders_last_minute: int = 0
 
-    def holding(self, symbol: str) -> Holding:
-        return self.holdings.get(symbol, Holding())
+    def holding(self, symbol: str) -> Exposure:
+        return self.holdings.get(symbol, Exposure())
 
 
-def is_reducing(order: ProposedOrder, holding: Holding) -> bool:
+def is_reducing(order: ProposedOrder, holding: Exposure) -> bool:
     """Tell whether the order can only shrink the position, never flip or grow it.
 
     Open orders on the same side count against it: two sells of 100 against a long of 100
@@ -260,7 +260,7 @@ def _rate_failures(order: ProposedOrder, context: RiskContext, limits: RiskLimit
     return failures
 
 
-def _band_failures(order: ProposedOrder, holding: Holding, limits: RiskLimits) -> list[Failure]:
+def _band_failures(order: ProposedOrder, holding: Exposure, limits: RiskLimits) -> list[Failure]:
     band = limits.price_band_percent
     if band is None or not order.prices:
         return []

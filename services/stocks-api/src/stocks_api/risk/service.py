@@ -30,8 +30,8 @@ from stocks_api.portfolio.day_start import day_start_of
 from stocks_api.portfolio.models import Account, Position
 from stocks_api.risk.checks import (
     ZERO,
+    Exposure,
     Failure,
-    Holding,
     ProposedOrder,
     RiskContext,
     evaluate,
@@ -100,10 +100,10 @@ def sum_open_orders(rows: Iterable[Any]) -> dict[str, OpenQty]:
 
 
 @dataclass(frozen=True, slots=True)
-class Book:
+class AccountExposure:
     """The account as the checks see it: holdings with open orders, net liquidation, P&L."""
 
-    holdings: dict[str, Holding]
+    holdings: dict[str, Exposure]
     net_liquidation: Decimal | None
     daily_pnl: Decimal | None
     session_start: datetime
@@ -137,7 +137,7 @@ async def load_book(
     marks: dict[str, Decimal | None] | None = None,
     exclude_order_id: int | None = None,
     strict: bool = False,
-) -> Book:
+) -> AccountExposure:
     """Read open orders, positions and cash in one statement, and mark them at `marks`.
 
     One statement is one snapshot: a fill that moves quantity from an open order to the
@@ -179,7 +179,7 @@ async def load_book(
         )
     symbols |= set(marks)  # the order's own symbol, for its price band
     holdings = {
-        name: Holding(
+        name: Exposure(
             qty=positions.get(name, ZERO),
             open_buy=open_qty.get(name, OpenQty()).buy,
             open_sell=open_qty.get(name, OpenQty()).sell,
@@ -196,7 +196,7 @@ async def load_book(
         )
         start = await _day_start(session, engine, account_id, session_start)
         daily_pnl = net_liquidation - start
-    return Book(holdings, net_liquidation, daily_pnl, session_start, unpriced)
+    return AccountExposure(holdings, net_liquidation, daily_pnl, session_start, unpriced)
 
 
 async def _day_start(
@@ -220,7 +220,7 @@ class Assessment:
     """The verdict on one order: the failed checks (none: admitted) and what they saw."""
 
     failures: list[Failure]
-    book: Book
+    book: AccountExposure
     loss_breached: bool
 
     @property
