@@ -17,7 +17,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 RESULTS_FILE = REPO / "bench" / "RESULTS.md"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-# Environment variables that configure the API (stocks_api.core.config), reported with a
+# Environment variables that configure the API (stocks_api.settings), reported with a
 # run because they change what is measured.
 SETTING_PREFIXES = (
     "DATABASE_",

@@ -64,7 +64,7 @@ START_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 15.0
 FILLED_MARK = b'"status":"filled"'
 MAX_FAILURES_SHOWN = 10
-# Environment variables that configure the API (stocks_api.core.config).
+# Environment variables that configure the API (stocks_api.settings).
 # Market orders must fill whatever the hour, so the simulated session is open around the
 # clock unless the environment says otherwise.
 ALWAYS_OPEN_SESSION = {"SESSION_OPEN": "00:00", "SESSION_CLOSE": "24:00", "SESSION_DAYS": "mon-sun"}

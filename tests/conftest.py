@@ -21,21 +21,16 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from stocks_api.auth import service as auth_service
 from stocks_api.auth.security import ALL_SCOPES, Scope
-from stocks_api.broker.factory import build_broker
+from stocks_api.auth.settings import AuthSettings
 from stocks_api.broker.gateway.server import GatewaySim
+from stocks_api.broker.ib.settings import IbSettings
 from stocks_api.broker.sim.broker import SimBroker
 from stocks_api.broker.sim.engine import MatchingEngine
-from stocks_api.core.config import (
-    AuthSettings,
-    DatabaseSettings,
-    IbSettings,
-    LogSettings,
-    SessionSettings,
-    Settings,
-    SimSettings,
-)
+from stocks_api.broker.sim.settings import SimSettings
+from stocks_api.core.config import DatabaseSettings, LogSettings, SessionSettings
 from stocks_api.core.migrations import upgrade
-from stocks_api.main import create_app
+from stocks_api.main import build_broker, create_app
+from stocks_api.settings import Settings
 from tests.databases import fresh_database
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]

@@ -17,7 +17,7 @@ import pytest
 
 from stocks_api.auth import service as auth_service
 from stocks_api.auth.security import split_api_key
-from stocks_api.core.config import AuthSettings
+from stocks_api.auth.settings import AuthSettings
 from stocks_api.main import create_app
 from tests.conftest import api_client, make_key, make_settings, manual_sim_broker
 from tests.integration.test_cli import cli

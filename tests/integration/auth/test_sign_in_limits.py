@@ -15,8 +15,9 @@ from redis.asyncio import Redis
 
 from stocks_api.auth import service as auth_service
 from stocks_api.auth.ratelimit import SignInLimiter
-from stocks_api.core.config import AuthSettings, Settings
+from stocks_api.auth.settings import AuthSettings
 from stocks_api.main import create_app
+from stocks_api.settings import Settings
 from tests.conftest import make_settings, manual_sim_broker
 from tests.redis_servers import free_port, shared_redis_url
 

@@ -13,7 +13,7 @@ from argon2 import PasswordHasher
 
 from stocks_api.auth import security
 from stocks_api.auth import service as auth_service
-from stocks_api.core.config import AuthSettings
+from stocks_api.auth.settings import AuthSettings
 from stocks_api.main import create_app
 from tests.conftest import api_client, make_settings, manual_sim_broker
 

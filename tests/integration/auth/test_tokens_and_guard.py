@@ -10,8 +10,9 @@ import pytest
 
 from stocks_api.auth import service as auth_service
 from stocks_api.auth.security import ALL_SCOPES, issue_token
-from stocks_api.core.config import AuthSettings, Settings
+from stocks_api.auth.settings import AuthSettings
 from stocks_api.main import create_app
+from stocks_api.settings import Settings
 from tests.conftest import api_client, make_key, make_settings, manual_sim_broker
 from tests.factories import order_body, place, resting_limit_body
 

@@ -13,10 +13,10 @@ from sqlalchemy import func, select
 
 from stocks_api.broker.protocol import EventSink, OrderChange, OrderRequest
 from stocks_api.broker.sim.broker import SimBroker
-from stocks_api.core.config import Settings
 from stocks_api.main import create_app
 from stocks_api.orders.models import Order, OrderEvent
 from stocks_api.risk.models import RiskEvent
+from stocks_api.settings import Settings
 from tests.conftest import api_client, make_key, make_settings
 
 # Short, so a standby takes over within a test's patience.

@@ -10,10 +10,11 @@ import pytest
 
 from stocks_api.broker.protocol import Contract
 from stocks_api.broker.sim.broker import SimBroker
-from stocks_api.core.config import DatabaseSettings, Settings
+from stocks_api.core.config import DatabaseSettings
 from stocks_api.core.database import Database
 from stocks_api.core.dependencies import get_database
 from stocks_api.main import create_app
+from stocks_api.settings import Settings
 from tests.conftest import api_client, make_key, manual_sim_broker
 from tests.factories import count_orders, order_body
 

@@ -8,8 +8,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from stocks_api.core.config import ApiSettings, Settings
+from stocks_api.core.config import ApiSettings
 from stocks_api.main import create_app
+from stocks_api.settings import Settings
 from stocks_api.webui import CHECKOUT_UI_DIR
 from tests.conftest import api_client, make_settings
 

@@ -9,10 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from stocks_api.broker.factory import build_broker
 from stocks_api.broker.gateway.server import GatewaySim
-from stocks_api.core.config import IbSettings
-from stocks_api.main import create_app
+from stocks_api.broker.ib.settings import IbSettings
+from stocks_api.main import build_broker, create_app
 from tests.conftest import api_client, make_key, make_settings
 from tests.factories import order_body, set_market, wait_for_status
 

@@ -18,10 +18,10 @@ import httpx
 import pytest
 from ib_async import IB, MarketOrder, Stock
 
-from stocks_api.broker.factory import build_broker
 from stocks_api.broker.gateway.server import GatewaySim
-from stocks_api.core.config import IbSettings, Settings
-from stocks_api.main import create_app
+from stocks_api.broker.ib.settings import IbSettings
+from stocks_api.main import build_broker, create_app
+from stocks_api.settings import Settings
 from tests.conftest import IB_CLIENT_ID, api_client, eventually, make_key, make_settings
 from tests.factories import order_body, set_market, wait_for_status
 from tests.integration.gateway.support import gateway_on

@@ -8,7 +8,7 @@ from ib_async import IB, Stock
 
 from stocks_api.broker.gateway.server import MAX_RATE_EXCEEDED, GatewaySim
 from stocks_api.broker.ib.broker import IbkrBroker
-from stocks_api.core.config import IbSettings
+from stocks_api.broker.ib.settings import IbSettings
 from tests.conftest import eventually
 
 BURST = 120  # requests fired at once: more than two seconds' worth at IB's limit

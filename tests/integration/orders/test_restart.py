@@ -6,7 +6,7 @@ from contextlib import AsyncExitStack
 
 import httpx
 
-from stocks_api.core.config import Settings
+from stocks_api.settings import Settings
 from tests.conftest import api_client, engine_of, make_key, running_app, running_gateway
 from tests.factories import resting_limit_body
 

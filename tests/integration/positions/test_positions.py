@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from stocks_api.broker.sim.engine import MatchingEngine
-from stocks_api.core.config import PortfolioSettings
+from stocks_api.portfolio.settings import PortfolioSettings
 from tests.conftest import api_client, engine_of, make_key, make_settings, running_app
 from tests.factories import place, set_market
 

@@ -12,9 +12,10 @@ import pytest
 from fastapi import FastAPI
 
 from stocks_api.broker.protocol import BrokerClient
-from stocks_api.core.config import RiskSettings, Settings
 from stocks_api.main import create_app
 from stocks_api.risk.schemas import LIMIT_NAMES
+from stocks_api.risk.settings import RiskSettings
+from stocks_api.settings import Settings
 from tests.conftest import api_client, make_key, make_settings, manual_sim_broker
 
 # Every check off: a test switches on the one it is about.

@@ -15,7 +15,7 @@ from stocks_api.broker.protocol import (
     OrderStatusUpdate,
 )
 from stocks_api.broker.sim.broker import SimBroker
-from stocks_api.core.config import Settings
+from stocks_api.settings import Settings
 from tests.factories import order_body, place, set_market, wait_for_status
 from tests.integration.risk.conftest import failed_checks, risk_settings, running
 

@@ -15,7 +15,8 @@ from fastapi import FastAPI
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from stocks_api.core.config import Settings, StreamSettings
+from stocks_api.settings import Settings
+from stocks_api.streaming.settings import StreamSettings
 from tests.conftest import BROKERS, api_client, make_key, make_settings, running_app
 from tests.redis_servers import free_port
 

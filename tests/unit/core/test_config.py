@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
-from stocks_api.core.config import Settings
+from stocks_api.settings import Settings
 
 
 def test_environment_variables_fill_the_groups(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 
-from stocks_api.core.config import AuthSettings, DatabaseSettings, Settings
+from stocks_api.auth.settings import AuthSettings
+from stocks_api.core.config import DatabaseSettings
 from stocks_api.main import create_app
+from stocks_api.settings import Settings
 
 PUBLIC = {("post", "/api/v1/auth/token")}
 METHODS = {"get", "post", "put", "patch", "delete"}

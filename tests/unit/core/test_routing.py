@@ -5,8 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from stocks_api.core.config import AuthSettings, DatabaseSettings, Settings
+from stocks_api.auth.settings import AuthSettings
+from stocks_api.core.config import DatabaseSettings
 from stocks_api.main import create_app
+from stocks_api.settings import Settings
 
 
 @pytest.mark.parametrize(

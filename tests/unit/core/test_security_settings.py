@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from stocks_api.core.config import Settings
+from stocks_api.settings import Settings
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from stocks_api.core.config import RiskSettings, Settings
 from stocks_api.risk.schemas import (
     IBKR_MESSAGES_PER_SECOND,
     LIMIT_NAMES,
@@ -17,6 +16,8 @@ from stocks_api.risk.schemas import (
     RiskLimits,
     RiskLimitsUpdate,
 )
+from stocks_api.risk.settings import RiskSettings
+from stocks_api.settings import Settings
 
 
 def test_the_defaults_switch_every_check_on() -> None:

@@ -9,11 +9,14 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
+from stocks_api.auth.settings import AuthSettings
 from stocks_api.broker.sim.broker import SimBroker
+from stocks_api.broker.sim.settings import SimSettings
 from stocks_api.connection.link import link_status
-from stocks_api.core.config import AuthSettings, DatabaseSettings, Settings, SimSettings
+from stocks_api.core.config import DatabaseSettings
 from stocks_api.main import create_app
 from stocks_api.orders.state import OPEN
+from stocks_api.settings import Settings
 from stocks_api.streaming import schemas
 from stocks_api.streaming.protocol import (
     FIXED_CHANNELS,

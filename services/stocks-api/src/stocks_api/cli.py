@@ -16,7 +16,7 @@ import typer
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from stocks_api.core.config import Settings, get_settings
+from stocks_api.settings import Settings, get_settings
 
 T = TypeVar("T")
 MIN_PASSWORD_LENGTH = 8

@@ -23,7 +23,6 @@ from stocks_api.auth.ratelimit import SignInLimiter
 from stocks_api.auth.router import events_router, keys_router, token_router
 from stocks_api.auth.security import Scope, dummy_password_hash
 from stocks_api.auth.service import Authenticator
-from stocks_api.broker.factory import build_broker
 from stocks_api.broker.guard import LiveTradingGuard
 from stocks_api.broker.protocol import (
     BrokerAccount,
@@ -32,13 +31,14 @@ from stocks_api.broker.protocol import (
     LinkEvent,
     LinkState,
 )
+from stocks_api.broker.sim.broker import SimBroker
 from stocks_api.connection.dependencies import refuse_changes_on_standby
 from stocks_api.connection.link import LINK_TOPIC, link_status
 from stocks_api.connection.models import DisconnectReason
 from stocks_api.connection.ownership import BrokerOwnership, open_lock
 from stocks_api.connection.router import router as broker_router
 from stocks_api.connection.sessions import BrokerSessionLog, this_instance
-from stocks_api.core.config import Environment, Settings, get_settings
+from stocks_api.core.config import Environment
 from stocks_api.core.database import Database, utcnow
 from stocks_api.core.handlers import install_exception_handlers
 from stocks_api.core.hygiene import install_hygiene
@@ -68,6 +68,7 @@ from stocks_api.risk.engine import RiskEngine
 from stocks_api.risk.router import admin_router as risk_admin_router
 from stocks_api.risk.router import router as risk_router
 from stocks_api.risk.schemas import RiskLimits
+from stocks_api.settings import Settings, get_settings
 from stocks_api.streaming.hub import StreamHub
 from stocks_api.streaming.router import router as streaming_router
 from stocks_api.webui import install_ui
@@ -81,6 +82,18 @@ def _operation_id(route: APIRoute) -> str:
     # Stable OpenAPI operation names ("orders-place_order") for generated clients.
     tag = route.tags[0] if route.tags else "default"
     return f"{tag}-{route.name}"
+
+
+def build_broker(settings: Settings) -> BrokerClient:
+    """Return the broker named by `BROKER` (the default `broker_factory` of `create_app`)."""
+    if settings.broker == "sim":
+        return SimBroker(settings.sim, calendar=settings.session.calendar())
+    if settings.broker == "ibkr":
+        # Imported here: only this broker needs ib_async loaded.
+        from stocks_api.broker.ib.broker import IbkrBroker
+
+        return IbkrBroker(settings.ib, timeout=settings.broker_timeout_seconds)
+    raise ValueError(f"unsupported BROKER {settings.broker!r}")  # pragma: no cover
 
 
 @asynccontextmanager

@@ -20,8 +20,8 @@ from stocks_api.broker.protocol import (
     Side,
 )
 from stocks_api.broker.sim.broker import SimBroker
+from stocks_api.broker.sim.settings import SimSettings
 from stocks_api.core.calendar import build_calendar
-from stocks_api.core.config import SimSettings
 from tests.unit.broker.sim.support import req, set_book
 
 D = Decimal

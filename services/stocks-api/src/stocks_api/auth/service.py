@@ -45,7 +45,7 @@ from stocks_api.auth.security import (
     secret_matches,
     split_api_key,
 )
-from stocks_api.core.config import AuthSettings
+from stocks_api.auth.settings import AuthSettings
 from stocks_api.core.database import utcnow
 from stocks_api.core.pagination import paginate
 

@@ -1,4 +1,5 @@
-"""The broker as routers get it: the client, its accounts, the live-trading guard.
+"""The broker as routers get it: the client, its accounts, the live-trading guard, the
+timeout of a call (`BROKER_TIMEOUT_SECONDS`).
 
 Everything comes from `app.state`, built in the lifespan (`main`); tests replace any of
 it with `app.dependency_overrides`. All are `async def`: FastAPI runs plain `def`
@@ -36,7 +37,14 @@ async def get_guard(request: Request) -> LiveTradingGuard:
     return guard
 
 
+async def get_broker_timeout(request: Request) -> float:
+    """Seconds a broker call may take (`BROKER_TIMEOUT_SECONDS` of the app's settings)."""
+    timeout: float = request.app.state.settings.broker_timeout_seconds
+    return timeout
+
+
 BrokerDep = Annotated[BrokerClient, Depends(get_broker)]
 TradingAccountDep = Annotated[BrokerAccount | None, Depends(get_trading_account)]
 AccountsDep = Annotated[list[BrokerAccount], Depends(get_accounts)]
 GuardDep = Annotated[LiveTradingGuard, Depends(get_guard)]
+BrokerTimeoutDep = Annotated[float, Depends(get_broker_timeout)]

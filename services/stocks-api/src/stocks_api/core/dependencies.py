@@ -1,4 +1,4 @@
-"""`Annotated` dependency aliases of the kernel: the database session, settings, the calendar.
+"""`Annotated` dependency aliases of the kernel: the database session, the calendar.
 
 Each domain has its own `dependencies.py` for its running parts (`broker`, `orders`, `risk`,
 `connection`, `events`). Everything comes from `app.state`, built in the lifespan (`main`);
@@ -15,7 +15,6 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stocks_api.core.calendar import SessionCalendar
-from stocks_api.core.config import Settings
 from stocks_api.core.database import Database
 
 
@@ -34,12 +33,6 @@ async def get_calendar(request: Request) -> SessionCalendar:
     return calendar
 
 
-async def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
 DatabaseDep = Annotated[Database, Depends(get_database)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 CalendarDep = Annotated[SessionCalendar, Depends(get_calendar)]

@@ -12,13 +12,13 @@ import ipaddress
 
 from fastapi import Request
 
-from stocks_api.core.dependencies import SettingsDep
+from stocks_api.core.config import MetricsSettings
 from stocks_api.health.exceptions import MetricsAddressError, MetricsTokenError
 
 
-async def metrics_access(request: Request, settings: SettingsDep) -> None:
+async def metrics_access(request: Request) -> None:
     """Refuse a scrape from outside METRICS_ALLOW_IPS (403) or without METRICS_TOKEN (401)."""
-    config = settings.metrics
+    config: MetricsSettings = request.app.state.settings.metrics
     networks = config.allowed_networks()
     if networks:
         address = request.client.host if request.client else None

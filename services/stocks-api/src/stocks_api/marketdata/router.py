@@ -6,8 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from stocks_api.broker.dependencies import BrokerDep
-from stocks_api.core.dependencies import SettingsDep
+from stocks_api.broker.dependencies import BrokerDep, BrokerTimeoutDep
 from stocks_api.core.json_body import ExactJsonRoute
 from stocks_api.marketdata import service
 from stocks_api.marketdata.schemas import (
@@ -33,7 +32,7 @@ _ERRORS: dict[int | str, dict[str, object]] = {
 @router.get("/quotes", responses=_ERRORS)
 async def get_quotes(
     broker: BrokerDep,
-    settings: SettingsDep,
+    timeout: BrokerTimeoutDep,
     symbols: Annotated[
         str,
         Query(
@@ -49,7 +48,7 @@ async def get_quotes(
     quotes, errors = await service.get_quotes(
         broker=broker,
         symbols=service.parse_symbol_list(symbols),
-        timeout=settings.broker_timeout_seconds,
+        timeout=timeout,
     )
     return QuoteList(quotes=[QuoteRead.model_validate(q) for q in quotes], errors=errors)
 
@@ -57,7 +56,7 @@ async def get_quotes(
 @router.get("/bars/{symbol}", responses=_ERRORS)
 async def get_bars(
     broker: BrokerDep,
-    settings: SettingsDep,
+    timeout: BrokerTimeoutDep,
     symbol: Annotated[str, Path(pattern=r"^[A-Za-z][A-Za-z0-9.]{0,11}$")],
     filters: Annotated[BarFilters, Query()],
 ) -> BarList:
@@ -69,7 +68,7 @@ async def get_bars(
         interval=filters.interval,
         limit=filters.limit,
         end=filters.end,
-        timeout=settings.broker_timeout_seconds,
+        timeout=timeout,
     )
     return BarList(
         symbol=symbol, interval=filters.interval, bars=[BarRead.model_validate(b) for b in bars]

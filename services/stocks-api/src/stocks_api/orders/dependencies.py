@@ -12,8 +12,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from stocks_api.broker.dependencies import BrokerDep, GuardDep, TradingAccountDep
-from stocks_api.core.dependencies import SettingsDep
+from stocks_api.broker.dependencies import BrokerDep, BrokerTimeoutDep, GuardDep, TradingAccountDep
 from stocks_api.orders.consumer import BrokerEventConsumer
 from stocks_api.orders.context import TradingContext
 from stocks_api.orders.reconciliation import Reconciler
@@ -40,7 +39,7 @@ async def get_trading_context(
     guard: GuardDep,
     risk: RiskDep,
     account: TradingAccountDep,
-    settings: SettingsDep,
+    timeout: BrokerTimeoutDep,
 ) -> TradingContext:
     return TradingContext(
         broker=broker,
@@ -48,7 +47,7 @@ async def get_trading_context(
         guard=guard,
         risk=risk,
         account=account,
-        timeout=settings.broker_timeout_seconds,
+        timeout=timeout,
     )
 
 

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from stocks_api.broker.dependencies import BrokerDep
-from stocks_api.core.dependencies import CalendarDep, SessionDep, SettingsDep
+from stocks_api.broker.dependencies import BrokerDep, BrokerTimeoutDep
+from stocks_api.core.dependencies import CalendarDep, SessionDep
 from stocks_api.core.json_body import ExactJsonRoute
 from stocks_api.portfolio import accounts as service
 from stocks_api.portfolio.schemas import (
@@ -32,22 +32,22 @@ _ERRORS: dict[int | str, dict[str, object]] = {
 
 
 @router.get("", responses=_ERRORS)
-async def list_accounts(broker: BrokerDep, settings: SettingsDep) -> list[AccountRead]:
+async def list_accounts(broker: BrokerDep, timeout: BrokerTimeoutDep) -> list[AccountRead]:
     """List the accounts the broker manages."""
-    accounts = await service.list_managed(broker=broker, timeout=settings.broker_timeout_seconds)
+    accounts = await service.list_managed(broker=broker, timeout=timeout)
     return [AccountRead.model_validate(a) for a in accounts]
 
 
 @router.get("/{account_id}/summary", responses=_ERRORS)
 async def get_account_summary(
-    session: SessionDep, broker: BrokerDep, settings: SettingsDep, account_id: AccountId
+    session: SessionDep, broker: BrokerDep, timeout: BrokerTimeoutDep, account_id: AccountId
 ) -> AccountSummary:
     """Get net liquidation, cash, margins, buying power and cushion."""
     return await service.summary(
         session=session,
         broker=broker,
         account_id=account_id,
-        timeout=settings.broker_timeout_seconds,
+        timeout=timeout,
     )
 
 
@@ -55,7 +55,7 @@ async def get_account_summary(
 async def get_account_pnl(
     session: SessionDep,
     broker: BrokerDep,
-    settings: SettingsDep,
+    timeout: BrokerTimeoutDep,
     calendar: CalendarDep,
     account_id: AccountId,
 ) -> AccountPnl:
@@ -65,7 +65,7 @@ async def get_account_pnl(
         broker=broker,
         calendar=calendar,
         account_id=account_id,
-        timeout=settings.broker_timeout_seconds,
+        timeout=timeout,
     )
 
 

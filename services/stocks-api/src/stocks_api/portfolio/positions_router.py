@@ -9,8 +9,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from stocks_api.broker.dependencies import BrokerDep
-from stocks_api.core.dependencies import SessionDep, SettingsDep
+from stocks_api.broker.dependencies import BrokerDep, BrokerTimeoutDep
+from stocks_api.core.dependencies import SessionDep
 from stocks_api.core.json_body import ExactJsonRoute
 from stocks_api.core.query import SymbolPath
 from stocks_api.portfolio import positions as service
@@ -36,7 +36,7 @@ _ERRORS: dict[int | str, dict[str, object]] = {
 async def list_positions(
     session: SessionDep,
     broker: BrokerDep,
-    settings: SettingsDep,
+    timeout: BrokerTimeoutDep,
     filters: Annotated[PositionFilters, Query()],
 ) -> list[PositionRead]:
     """List current positions with market value and P&L."""
@@ -45,7 +45,7 @@ async def list_positions(
         broker=broker,
         account_id=filters.account_id,
         include_closed=filters.include_closed,
-        timeout=settings.broker_timeout_seconds,
+        timeout=timeout,
     )
     return [PositionRead.model_validate(p) for p in positions]
 
@@ -66,7 +66,7 @@ async def list_position_history(
 async def get_position(
     session: SessionDep,
     broker: BrokerDep,
-    settings: SettingsDep,
+    timeout: BrokerTimeoutDep,
     symbol: SymbolPath,
     account_id: Annotated[str | None, Query(max_length=32)] = None,
 ) -> PositionRead:
@@ -76,6 +76,6 @@ async def get_position(
         broker=broker,
         symbol=symbol.upper(),
         account_id=account_id,
-        timeout=settings.broker_timeout_seconds,
+        timeout=timeout,
     )
     return PositionRead.model_validate(position)

@@ -11,8 +11,8 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query
 
 from stocks_api.auth.dependencies import PrincipalDep
-from stocks_api.broker.dependencies import BrokerDep, TradingAccountDep
-from stocks_api.core.dependencies import SessionDep, SettingsDep
+from stocks_api.broker.dependencies import BrokerDep, BrokerTimeoutDep, TradingAccountDep
+from stocks_api.core.dependencies import SessionDep
 from stocks_api.core.json_body import ExactJsonRoute
 from stocks_api.risk import service
 from stocks_api.risk.dependencies import RiskDep
@@ -43,7 +43,7 @@ async def get_risk(
     session: SessionDep,
     risk: RiskDep,
     broker: BrokerDep,
-    settings: SettingsDep,
+    timeout: BrokerTimeoutDep,
     account: TradingAccountDep,
 ) -> RiskStatus:
     """Show the trading state, the limits in force and today's usage of them."""
@@ -52,7 +52,7 @@ async def get_risk(
         engine=risk,
         broker=broker,
         account_id=None if account is None else account.account_id,
-        timeout=settings.broker_timeout_seconds,
+        timeout=timeout,
     )
 
 

@@ -34,5 +34,7 @@ async def stream(websocket: WebSocket) -> None:
         feed=state.quote_feed,
         broker=state.broker,
         authenticator=state.authenticator,
-        settings=state.settings,
+        stream=state.settings.stream,
+        api=state.settings.api,
+        broker_timeout=state.settings.broker_timeout_seconds,
     )

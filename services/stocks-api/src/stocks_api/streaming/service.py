@@ -24,7 +24,7 @@ from stocks_api.auth.service import Authenticator, Principal
 from stocks_api.broker.calls import call_broker
 from stocks_api.broker.protocol import BrokerClient
 from stocks_api.core import metrics
-from stocks_api.core.config import Settings
+from stocks_api.core.config import ApiSettings
 from stocks_api.core.errors import AppError
 from stocks_api.marketdata.feed import QuoteFeed
 from stocks_api.streaming.client import ClientStream
@@ -42,6 +42,7 @@ from stocks_api.streaming.protocol import (
     quote_symbol,
     timestamp,
 )
+from stocks_api.streaming.settings import StreamSettings
 
 log = structlog.get_logger(__name__)
 
@@ -57,12 +58,17 @@ async def serve(
     feed: QuoteFeed,
     broker: BrokerClient,
     authenticator: Authenticator,
-    settings: Settings,
+    stream: StreamSettings,
+    api: ApiSettings,
+    broker_timeout: float,
 ) -> None:
-    """Serve one WebSocket connection until either side closes it."""
-    stream = settings.stream
+    """Serve one WebSocket connection until either side closes it.
+
+    `stream` sets its queue, heartbeat and limits, `api` the browser origins allowed, and
+    `broker_timeout` bounds each broker call a subscription makes.
+    """
     await websocket.accept()
-    if not _origin_allowed(websocket, settings.api.cors_origin_list()):
+    if not _origin_allowed(websocket, api.cors_origin_list()):
         await _refuse(websocket, CLOSE_FORBIDDEN, "origin not allowed", reason="origin")
         return
     client = ClientStream(
@@ -99,7 +105,7 @@ async def serve(
             },
         )
         receiver = asyncio.create_task(
-            _receive_forever(websocket, client, hub, feed, broker, settings),
+            _receive_forever(websocket, client, hub, feed, broker, stream, broker_timeout),
             name="websocket-receiver",
         )
         # Either side may end it: the client closes (receiver), or the sender closes a
@@ -228,7 +234,8 @@ async def _receive_forever(
     hub: StreamHub,
     feed: QuoteFeed,
     broker: BrokerClient,
-    settings: Settings,
+    stream: StreamSettings,
+    broker_timeout: float,
 ) -> None:
     with contextlib.suppress(_Closed):
         while True:
@@ -236,7 +243,7 @@ async def _receive_forever(
             if message is None:
                 continue
             try:
-                await _handle(message, client, hub, feed, broker, settings)
+                await _handle(message, client, hub, feed, broker, stream, broker_timeout)
             except ProtocolError as exc:
                 client.reply("error", exc.as_data() | _id(message))
             except Exception:  # a bug answering one message must not end the stream
@@ -251,7 +258,8 @@ async def _handle(
     hub: StreamHub,
     feed: QuoteFeed,
     broker: BrokerClient,
-    settings: Settings,
+    stream: StreamSettings,
+    broker_timeout: float,
 ) -> None:
     if message.op is Op.PING:
         client.reply("pong", _id(message))
@@ -260,7 +268,7 @@ async def _handle(
     elif message.op is Op.SUBSCRIBE:
         new = tuple(c for c in message.channels if c not in client.channels)
         symbols = [s for s in map(quote_symbol, new) if s is not None]
-        await _check_symbols(client, symbols, broker, settings)
+        await _check_symbols(client, symbols, broker, stream.max_quote_symbols, broker_timeout)
         hub.subscribe(client, new)
         client.reply("subscribed", {"channels": sorted(client.channels)} | _id(message))
         # A new quote subscriber starts from the current quote rather than the next change.
@@ -273,9 +281,12 @@ async def _handle(
 
 
 async def _check_symbols(
-    client: ClientStream, symbols: list[str], broker: BrokerClient, settings: Settings
+    client: ClientStream,
+    symbols: list[str],
+    broker: BrokerClient,
+    limit: int,
+    broker_timeout: float,
 ) -> None:
-    limit = settings.stream.max_quote_symbols
     followed = sum(1 for c in client.channels if c.startswith(QUOTES_PREFIX))
     if followed + len(symbols) > limit:
         raise ProtocolError(
@@ -284,9 +295,7 @@ async def _check_symbols(
     unknown = []
     for symbol in symbols:
         try:
-            contract = await call_broker(
-                broker.contract(symbol), timeout=settings.broker_timeout_seconds
-            )
+            contract = await call_broker(broker.contract(symbol), timeout=broker_timeout)
         except AppError as exc:
             raise ProtocolError(exc.code, exc.message) from None
         if contract is None:

@@ -7,6 +7,7 @@ clients send them at server versions 176-178 (ib_async `client.py`, ibapi `clien
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from stocks_api.broker.gateway.wire import Fields, ProtocolViolationError
@@ -139,3 +140,16 @@ def execution_filter(fields: Fields) -> tuple[int, ExecutionFilter]:
         exchange=fields.str(),
         side=fields.str(),
     )
+
+
+def parse_time(text: str) -> datetime | None:
+    """A time a request names (UTC), None when empty ("now", or no limit).
+
+    Raises:
+        ValueError: not IB's "YYYYMMDD HH:MM:SS" (or "YYYYMMDD-HH:MM:SS").
+    """
+    text = text.strip()
+    if not text:
+        return None
+    stamp = text[:17].replace("-", " ")
+    return datetime.strptime(stamp, "%Y%m%d %H:%M:%S").replace(tzinfo=UTC)

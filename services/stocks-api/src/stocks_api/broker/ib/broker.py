@@ -32,6 +32,7 @@ from aiolimiter import AsyncLimiter
 from ib_async import IB, Fill, Trade
 
 from stocks_api.broker.ib import mapping
+from stocks_api.broker.ib.settings import IbSettings
 from stocks_api.broker.protocol import (
     AccountType,
     Bar,
@@ -51,7 +52,6 @@ from stocks_api.broker.protocol import (
     Quote,
 )
 from stocks_api.core import metrics
-from stocks_api.core.config import IbSettings
 
 log = structlog.get_logger(__name__)
 
@@ -447,8 +447,11 @@ class IbkrBroker:
         return ids
 
     async def modify_order(self, broker_order_id: str, change: OrderChange) -> None:
-        trade = self._working(broker_order_id)
+        self._working(broker_order_id)
         await self._paced_before_sending(1)
+        # Looked up again: the order may have ended during the wait (a cancel or a fill that
+        # won the race), and ib_async's placeOrder asserts on a done trade.
+        trade = self._working(broker_order_id)
         self._modifying[trade.order.orderId] = trade.orderStatus.status
         changed = mapping.changed_order(trade.order, change)
         self._send(lambda: self._ib.placeOrder(trade.contract, changed))

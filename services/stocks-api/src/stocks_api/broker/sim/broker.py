@@ -32,9 +32,9 @@ from stocks_api.broker.protocol import (
     Quote,
 )
 from stocks_api.broker.sim.engine import MatchingEngine
+from stocks_api.broker.sim.settings import SimSettings
 from stocks_api.core import metrics
 from stocks_api.core.calendar import SessionCalendar
-from stocks_api.core.config import SimSettings
 
 log = structlog.get_logger(__name__)
 

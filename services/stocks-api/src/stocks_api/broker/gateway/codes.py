@@ -1,0 +1,32 @@
+"""IB's message codes and texts that gateway-sim answers with, in one place.
+
+The session (pacing), the request handlers, the order entry and the fault injection all
+send them; the numbers and wording are IB's own, so clients react to them as to IB.
+"""
+
+from __future__ import annotations
+
+# Errors about a request or an order.
+NO_SECURITY_DEFINITION = 200
+NO_SECURITY_DEFINITION_TEXT = "No security definition has been found for the request"
+ORDER_REJECTED = 201
+ORDER_CANCELLED = 202
+CLIENT_ID_IN_USE = 326
+CANNOT_MODIFY_FILLED = 104
+ORDER_NOT_FOUND = 135  # "Can't find order with id ="
+CANNOT_CANCEL = 161  # "Cancel attempted when order is not in a cancellable state."
+NOT_CONNECTED = 504
+MAX_RATE_EXCEEDED = 100
+EXECUTION_FILTER_ERROR = 321  # IB's "Error validating request"
+HISTORICAL_DATA_ERROR = 162
+UNSUPPORTED_VERSION = 530  # a client whose version range the gateway does not serve
+
+# Connectivity between IB and the gateway (sent with request id -1).
+IB_LOST = 1100
+IB_RESTORED_DATA_LOST = 1101
+IB_RESTORED = 1102
+CONNECTIVITY_TEXTS = {
+    IB_LOST: "Connectivity between IB and Trader Workstation has been lost.",
+    IB_RESTORED_DATA_LOST: "Connectivity between IB and TWS has been restored- data lost.",
+    IB_RESTORED: "Connectivity between IB and TWS has been restored- data maintained.",
+}
