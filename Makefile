@@ -59,6 +59,7 @@ bench: install
 	$(BIN)/python bench/orders.py
 	$(BIN)/python bench/ws_fanout.py --rates 100,250,500,5000
 	$(BIN)/python bench/faults.py
+	$(BIN)/python bench/market.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(WEBAPP)/node_modules $(WEBAPP)/dist

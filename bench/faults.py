@@ -122,6 +122,7 @@ DEFAULT_ENV = {
     "SESSION_OPEN": "00:00",
     "SESSION_CLOSE": "24:00",
     "SESSION_DAYS": "mon-sun",
+    "SESSION_EXCHANGE": "none",
     "RISK_MAX_ORDERS_PER_SECOND": "",
     "RISK_MAX_ORDERS_PER_MINUTE": "",
 }

@@ -67,7 +67,12 @@ MAX_FAILURES_SHOWN = 10
 # Environment variables that configure the API (stocks_api.settings).
 # Market orders must fill whatever the hour, so the simulated session is open around the
 # clock unless the environment says otherwise.
-ALWAYS_OPEN_SESSION = {"SESSION_OPEN": "00:00", "SESSION_CLOSE": "24:00", "SESSION_DAYS": "mon-sun"}
+ALWAYS_OPEN_SESSION = {
+    "SESSION_OPEN": "00:00",
+    "SESSION_CLOSE": "24:00",
+    "SESSION_DAYS": "mon-sun",
+    "SESSION_EXCHANGE": "none",
+}
 # Every risk check runs, except the order-rate limits: they cap orders at IBKR's pacing
 # (50/s at most), ten times below the throughput this bench measures. The environment
 # may set them back.

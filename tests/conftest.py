@@ -28,6 +28,7 @@ from stocks_api.broker.sim.broker import SimBroker
 from stocks_api.broker.sim.engine import MatchingEngine
 from stocks_api.broker.sim.settings import SimSettings
 from stocks_api.core.config import DatabaseSettings, LogSettings, SessionSettings
+from stocks_api.core.database import utcnow
 from stocks_api.core.migrations import upgrade
 from stocks_api.main import build_broker, create_app
 from stocks_api.settings import Settings
@@ -83,8 +84,11 @@ async def clean_database(database_url: str) -> str:
     return database_url
 
 
-# Tests trade at any hour: the regular session runs around the clock unless a test says not.
-ALWAYS_OPEN = SessionSettings(timezone="UTC", open="00:00", close="24:00", days="mon-sun")
+# Tests trade at any hour: the regular session runs around the clock unless a test says not
+# (no exchange table: no NYSE holidays or early closes either).
+ALWAYS_OPEN = SessionSettings(
+    timezone="UTC", open="00:00", close="24:00", days="mon-sun", exchange="none"
+)
 
 
 def make_settings(
@@ -92,7 +96,8 @@ def make_settings(
 ) -> Settings:
     return Settings(
         database=DatabaseSettings(url=database_url),
-        sim=SimSettings(seed=7, **sim),
+        # A flat market at the reference prices (AAPL 190.00, ...): prices tests can name.
+        sim=SimSettings(**{"seed": 7, "volatility": 0, **sim}),
         session=session,
         log=LogSettings(level="WARNING"),
         # Tests make their own keys; the first-start key has its own test.
@@ -142,12 +147,18 @@ async def running_app(
     restarts the app keeps one gateway, as a real restart keeps IB Gateway).
     """
     async with AsyncExitStack() as stack:
+        # The app's clock (/clock, an order's wait notice) is the market's.
+        app_clock = clock or utcnow
         if broker_kind == "sim":
-            app = create_app(settings, broker_factory=partial(manual_sim_broker, clock=clock))
+            app = create_app(
+                settings, broker_factory=partial(manual_sim_broker, clock=clock), clock=app_clock
+            )
         else:
             if gateway is None:
                 gateway = await stack.enter_async_context(running_gateway(settings, clock=clock))
-            app = create_app(on_gateway(settings, gateway), broker_factory=build_broker)
+            app = create_app(
+                on_gateway(settings, gateway), broker_factory=build_broker, clock=app_clock
+            )
             app.state.gateway = gateway
         await stack.enter_async_context(app.router.lifespan_context(app))
         yield app

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from stocks_api.auth import models as _auth  # noqa: F401  (registers the tables)
 from stocks_api.connection import models as _connection  # noqa: F401
+from stocks_api.core import installation as _installation  # noqa: F401
 from stocks_api.core.database import Base
 from stocks_api.orders import models as _orders  # noqa: F401
 from stocks_api.portfolio import models as _portfolio  # noqa: F401

@@ -32,6 +32,7 @@ def _env(database_url: str) -> dict[str, str]:
         "SESSION_OPEN": "00:00",
         "SESSION_CLOSE": "24:00",
         "SESSION_DAYS": "mon-sun",
+        "SESSION_EXCHANGE": "none",
     }
 
 

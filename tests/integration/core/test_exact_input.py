@@ -71,13 +71,15 @@ async def test_a_price_with_more_digits_than_a_decimal_keeps_is_refused_not_roun
 async def test_a_bare_json_number_is_read_from_its_text(
     client: httpx.AsyncClient, engine: MatchingEngine
 ) -> None:
-    price = Decimal(resting_limit_body(engine)["limit_price"]) + Decimal("0.00000001")
+    # On the price increment (0.01), and with cents (.x3) no binary float holds exactly.
+    price = Decimal(resting_limit_body(engine)["limit_price"]).quantize(Decimal("0.1"))
+    price += Decimal("0.03")
     body = resting_limit_body(engine, client_order_id="raw-number")
     del body["limit_price"], body["qty"]
     raw = json.dumps(body)[:-1] + f', "limit_price": {price}, "qty": 3}}'
     placed = await client.post("/api/v1/orders", content=raw.encode(), headers=JSON)
     assert placed.status_code == 201, placed.text
-    # Eight decimal places through a binary float would come back as ...0000000999 or so.
+    # Through a binary float it would come back as ...2999999999 or so.
     assert placed.json()["limit_price"] == format(price, "f")
     assert placed.json()["qty"] == "3"
 

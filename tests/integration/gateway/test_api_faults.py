@@ -116,6 +116,7 @@ async def api_process(
         "SESSION_OPEN": "00:00",
         "SESSION_CLOSE": "24:00",
         "SESSION_DAYS": "mon-sun",
+        "SESSION_EXCHANGE": "none",
         "AUTH_BOOTSTRAP_ADMIN_KEY": "false",
         "LOG_LEVEL": "WARNING",
     }

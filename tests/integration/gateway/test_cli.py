@@ -38,6 +38,7 @@ async def test_gateway_sim_serves_an_unmodified_ib_async_script(tmp_path: Path) 
         "SESSION_OPEN": "00:00",
         "SESSION_CLOSE": "24:00",
         "SESSION_DAYS": "mon-sun",
+        "SESSION_EXCHANGE": "none",
     }
     process = subprocess.Popen(  # noqa: ASYNC220 - the server runs beside the test
         [CLI, "gateway-sim", "--port", str(port), "--seed", "3", "--account", "DU7654321"],

@@ -276,6 +276,7 @@ def _start(port: int, state_file: Path, cwd: Path) -> subprocess.Popen[str]:
         "SESSION_OPEN": "00:00",
         "SESSION_CLOSE": "24:00",
         "SESSION_DAYS": "mon-sun",
+        "SESSION_EXCHANGE": "none",
     }
     command = [CLI, "gateway-sim", "--port", str(port), "--state-file", str(state_file)]
     return subprocess.Popen(
@@ -357,3 +358,32 @@ async def test_a_state_file_of_another_account_is_refused(tmp_path: Path) -> Non
     _, err = await asyncio.wait_for(process.communicate(), 20)
     assert process.returncode == 2
     assert "the state of account DU1234567, not DU7654321" in err.decode()
+
+
+async def test_an_unseeded_gateway_keeps_its_market_across_a_restart(tmp_path: Path) -> None:
+    from stocks_api.broker.gateway.server import GatewaySim
+    from stocks_api.broker.protocol import BarInterval
+    from stocks_api.broker.sim.settings import SimSettings
+
+    state = tmp_path / "state.db"
+    clock = FakeClock(datetime(2026, 11, 24, 16, 0, tzinfo=UTC))
+    calendar = build_calendar(
+        zone="UTC", open_at="00:00", close_at="24:00", weekdays="mon-sun", exchange="none"
+    )
+    shown = []
+    for _ in range(3):  # first start, a restart, and an unrelated gateway without the file
+        gateway = GatewaySim(
+            SimSettings(symbols="AAPL"),  # no SIM_SEED: a random one, kept in the state file
+            port=0,
+            calendar=calendar,
+            tick=False,
+            clock=clock,
+            state_file=state if len(shown) < 2 else tmp_path / "other.db",
+        )
+        await gateway.start()
+        try:
+            shown.append(await gateway.broker.get_bars("AAPL", BarInterval.M1, limit=60, end=None))
+        finally:
+            await gateway.close()
+    assert shown[0] == shown[1]
+    assert shown[0] != shown[2]

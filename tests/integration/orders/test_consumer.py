@@ -65,7 +65,7 @@ async def test_filled_status_before_its_execution_waits_for_the_fill(
     await app.state.consumer.apply([execution(order, "X-2", "10", "101")])
     current = (await client.get(f"/api/v1/orders/{order['id']}")).json()
     assert current["status"] == "filled"
-    assert current["avg_fill_price"] == "101"
+    assert current["avg_fill_price"] == "101.0000"  # averages to 4 places
 
 
 async def test_late_fill_on_a_cancelled_order_is_kept_but_status_stays(

@@ -37,7 +37,7 @@ async def test_market_order_larger_than_displayed_size_fills_partially(
     order = await place(client, qty="250")
     assert order["status"] == "partially_filled"
     assert order["filled_qty"] == "100"
-    assert order["avg_fill_price"] == "100.02"
+    assert order["avg_fill_price"] == "100.0200"  # averages to 4 places
 
     for _ in range(20):
         engine.tick()
@@ -66,7 +66,7 @@ async def test_limit_order_rests_then_fills_when_market_reaches_it(
     await settle()
     current = (await client.get(f"/api/v1/orders/{order['id']}")).json()
     assert current["status"] == "filled"
-    assert current["avg_fill_price"] == "99.45"  # filled at the ask, better than the limit
+    assert current["avg_fill_price"] == "99.4500"  # filled at the ask, better than the limit
 
 
 async def test_stop_order_triggers(

@@ -28,19 +28,21 @@ async def test_a_margin_account_sells_short_and_flips(
     await place(client, side="sell", qty="30")
     await settle()
     short = await _position(client)
-    # sold 30 at the bid 100.00 for 1.00: (3000.00 - 1.00) / 30
+    # sold 30 at the bid 100.00 for 1.00: (3000.00 - 1.00) / 30, kept as 99.9666666667 and
+    # shown to 4 places
     assert Decimal(short["qty"]) == -30
-    assert Decimal(short["avg_cost"]) == Decimal("99.9666666667")
+    assert short["avg_cost"] == "99.9667"
 
     set_market(engine, "98.99", "99.00", last="99.00")
     await place(client, side="buy", qty="50")
     await settle()
     flipped = await _position(client)
-    # closing 30 carries 30/50 of the 1.00: 30 x (99.9666666667 - 99.00) - 0.60 = 28.4000000010
-    assert Decimal(flipped["realized_pnl"]) == Decimal("28.400000001")
+    # closing 30 carries 30/50 of the 1.00: 30 x (99.9666666667 - 99.00) - 0.60 = 28.4000000010,
+    # from the stored average, shown to cents
+    assert flipped["realized_pnl"] == "28.40"
     # opening 20 long carries 0.40: (20 x 99.00 + 0.40) / 20 = 99.02
     assert Decimal(flipped["qty"]) == 20
-    assert Decimal(flipped["avg_cost"]) == Decimal("99.02")
+    assert flipped["avg_cost"] == "99.0200"
 
 
 async def test_closing_a_position_sends_a_market_order_through_the_order_path(

@@ -172,5 +172,8 @@ async def test_risk_shows_state_limits_and_usage(with_limits: Callable[..., Any]
         assert Decimal(usage["gross_exposure"]) == Decimal("19000")
         assert Decimal(usage["gross_exposure_with_open_orders"]) == Decimal("20900")
         assert Decimal(usage["daily_pnl"]) < 0  # commissions
-        assert usage["orders_last_second"] == 2
+        assert usage["orders_last_minute"] == 2
+        # Both within the last second unless the machine took longer than that to place
+        # them and ask (it does, loaded, in CI): the window is wall-clock time.
+        assert 1 <= usage["orders_last_second"] <= 2
         assert Decimal(usage["leverage"]) > 0

@@ -49,6 +49,7 @@ ALWAYS_OPEN = {
     "SESSION_OPEN": "00:00",
     "SESSION_CLOSE": "24:00",
     "SESSION_DAYS": "mon-sun",
+    "SESSION_EXCHANGE": "none",
 }
 
 

@@ -186,6 +186,11 @@ def test_api_docs_and_health_are_proxied_with_the_request_id(front: Front, stack
     docs = httpx.get(front.url + "/docs")
     assert docs.status_code == 200
     assert "swagger" in docs.text.lower()
+    # Swagger UI's own files come through nginx from the API (no CDN), with its CSP.
+    assert "script-src 'self' 'sha256-" in docs.headers["content-security-policy"]
+    bundle = httpx.get(front.url + "/docs/static/swagger-ui-bundle.js")
+    assert bundle.status_code == 200
+    assert "javascript" in bundle.headers["content-type"]
     unauthorized = httpx.get(front.url + "/api/v1/orders")
     assert unauthorized.status_code == 401
     assert unauthorized.json()["error"]["code"] == "UNAUTHORIZED"

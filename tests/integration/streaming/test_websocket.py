@@ -197,7 +197,7 @@ async def test_the_consumer_announces_a_filled_position_without_waiting_for_a_re
 
         await place(http, side="sell", qty="10")
         flat = await stream.until(lambda m: m["data"]["qty"] == "0", "position.updated")
-        assert flat[-1]["data"]["market_value"] == "0"
+        assert flat[-1]["data"]["market_value"] == "0.00"
 
 
 async def test_refused_and_modified_orders_are_announced(live: Live) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -58,10 +59,24 @@ def test_session_settings_build_the_calendar(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("SESSION_CLOSE", "16:30")
     monkeypatch.setenv("SESSION_DAYS", "mon,wed-fri")
     monkeypatch.setenv("SESSION_HOLIDAYS", "2026-12-25")
+    monkeypatch.setenv("SESSION_EXCHANGE", "none")
+    monkeypatch.setenv("SESSION_EXTENDED_OPEN", "07:00")
+    monkeypatch.setenv("SESSION_EXTENDED_CLOSE", "18:00")
     calendar = Settings().session.calendar()
     assert (calendar.open_minute, calendar.close_minute) == (480, 990)
+    assert (calendar.extended_open_minute, calendar.extended_close_minute) == (420, 1080)
     assert calendar.weekdays == frozenset({0, 2, 3, 4})
     assert len(calendar.holidays) == 1
+    assert not calendar.early_closes
+
+
+def test_the_nyse_calendar_is_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SESSION_HOLIDAYS", "2026-12-28")
+    monkeypatch.setenv("SESSION_EARLY_CLOSE", "12:30")
+    calendar = Settings().session.calendar()
+    assert {date(2026, 12, 25), date(2026, 12, 28)} <= calendar.holidays
+    assert date(2026, 11, 27) in calendar.early_closes
+    assert calendar.early_close_minute == 750
 
 
 @pytest.mark.parametrize(

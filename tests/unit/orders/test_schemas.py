@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -85,3 +86,52 @@ def test_market_bracket_legs_are_checked_against_each_other() -> None:
         make(take_profit={"limit_price": "110", "tif": "ioc"})
     with pytest.raises(ValidationError):
         make(take_profit={"limit_price": "110", "extra": 1})
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        ({"type": "limit", "limit_price": "186.123"}, "limit_price 186.123"),
+        ({"type": "stop", "stop_price": "180.005"}, "stop_price 180.005"),
+        (
+            {"type": "stop_limit", "stop_price": "180.00", "limit_price": "0.00005"},
+            "limit_price 0.00005",
+        ),
+        ({"type": "trailing_stop", "trail_amount": "1.255"}, "trail_amount 1.255"),
+        (
+            {"type": "limit", "limit_price": "180", "take_profit": {"limit_price": "190.001"}},
+            "take_profit.limit_price 190.001",
+        ),
+        (
+            {"type": "limit", "limit_price": "180", "stop_loss": {"stop_price": "170.009"}},
+            "stop_loss.stop_price 170.009",
+        ),
+        (
+            {
+                "type": "limit",
+                "limit_price": "180",
+                "stop_loss": {"stop_price": "170", "limit_price": "169.995"},
+            },
+            "stop_loss.limit_price 169.995",
+        ),
+    ],
+)
+def test_prices_off_the_increment_are_refused(overrides: dict[str, object], named: str) -> None:
+    with pytest.raises(ValidationError, match=re.escape(f"{named} is not a multiple of the price")):
+        make(**overrides)
+
+
+def test_prices_on_the_increment_are_taken() -> None:
+    assert make(type="limit", limit_price="0.9999").limit_price == Decimal("0.9999")
+    assert make(type="limit", limit_price="1.00").limit_price == Decimal("1")
+    assert make(type="trailing_stop", trail_amount="0.25").trail_amount == Decimal("0.25")
+
+
+def test_a_change_off_the_increment_is_refused() -> None:
+    with pytest.raises(ValidationError, match=r"limit_price 1\.005 is not a multiple of the price"):
+        OrderUpdate.model_validate({"limit_price": "1.005"})
+    with pytest.raises(
+        ValidationError, match=r"stop_price 0\.00005 is not a multiple of the price"
+    ):
+        OrderUpdate.model_validate({"stop_price": "0.00005"})
+    assert OrderUpdate.model_validate({"limit_price": "0.9999"}).limit_price == Decimal("0.9999")

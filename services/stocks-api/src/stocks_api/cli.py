@@ -200,7 +200,7 @@ def gateway_sim(
         typer.Option(
             min=0,
             max=65535,
-            help="fault-injection control port, on 127.0.0.1 only, for `stocks-api gateway-ctl`"
+            help="fault-injection control port, on 127.0.0.1 only, for the gateway-ctl command"
             " (0: none; gateway-ctl expects 4003)",
         ),
     ] = 0,

@@ -38,16 +38,20 @@ from stocks_api.connection.models import DisconnectReason
 from stocks_api.connection.ownership import BrokerOwnership, open_lock
 from stocks_api.connection.router import router as broker_router
 from stocks_api.connection.sessions import BrokerSessionLog, this_instance
+from stocks_api.core.command_line import cli_command
 from stocks_api.core.config import Environment
 from stocks_api.core.database import Database, utcnow
 from stocks_api.core.handlers import install_exception_handlers
 from stocks_api.core.hygiene import install_hygiene
+from stocks_api.core.installation import SIM_SEED, installation_value, random_seed
 from stocks_api.core.logging import configure_logging
 from stocks_api.core.middleware import RequestContextMiddleware
 from stocks_api.core.openapi import error_responses, install_openapi
+from stocks_api.docs import install_docs
 from stocks_api.events.bus import EventBus, InProcessEventBus
 from stocks_api.events.redis_bus import RedisEventBus
 from stocks_api.health.router import router as health_router
+from stocks_api.marketdata.clock_router import router as clock_router
 from stocks_api.marketdata.feed import QuoteFeed
 from stocks_api.marketdata.router import router as marketdata_router
 from stocks_api.orders.cancel_intents import CancelIntents
@@ -96,6 +100,16 @@ def build_broker(settings: Settings) -> BrokerClient:
     raise ValueError(f"unsupported BROKER {settings.broker!r}")  # pragma: no cover
 
 
+async def with_installation_seed(settings: Settings, db: Database) -> Settings:
+    """Settings whose simulated market has a seed: `SIM_SEED`, or, unset, the one chosen
+    at random for this installation at its first start and kept in its database, so two
+    installations do not trade the same path and a restart continues its own."""
+    if settings.sim.seed is not None:
+        return settings
+    seed = int(await installation_value(db.sessionmaker, SIM_SEED, random_seed))
+    return settings.model_copy(update={"sim": settings.sim.model_copy(update={"seed": seed})})
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Build the app's parts on start, tear them down (in reverse) on stop.
@@ -110,6 +124,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     bus: EventBus = RedisEventBus(settings.redis_url) if settings.redis_url else InProcessEventBus()
     await bus.start()
     consumer = BrokerEventConsumer(sessionmaker=db.sessionmaker, bus=bus)
+    settings = app.state.settings = await with_installation_seed(settings, db)
     broker: BrokerClient = app.state.broker_factory(settings)
     calendar = settings.session.calendar()
     snapshots = SnapshotRecorder(
@@ -361,12 +376,15 @@ async def _announce_first_key(session: AsyncSession, settings: Settings) -> None
     key = await auth_service.bootstrap_admin_key(session=session)
     if key is None:
         return
-    # Printed, not logged: logs are kept and shipped; this is for the person at the terminal.
+    # Printed, not logged: logs are kept and shipped; this is for the person at the terminal,
+    # with commands that run from where they are (`make run` puts no stocks-api on PATH).
+    command = cli_command()
     print(
         "\n  First start: an admin API key was created (read, trade, admin). It is shown"
         "\n  only this once and stored only as a hash; keep it somewhere safe:\n"
         f"\n      X-API-Key: {key}\n"
-        "\n  More keys: stocks-api create-api-key --name NAME --scopes read,trade\n",
+        f"\n  More keys: {command} create-api-key --name NAME --scopes read,trade"
+        f"\n  The dashboard's password: {command} set-password\n",
         file=sys.stderr,
         flush=True,
     )
@@ -376,8 +394,13 @@ def create_app(
     settings: Settings | None = None,
     *,
     broker_factory: Callable[[Settings], BrokerClient] = build_broker,
+    clock: Callable[[], datetime] = utcnow,
 ) -> FastAPI:
-    """Build the FastAPI application for `settings` (read from the environment if None)."""
+    """Build the FastAPI application for `settings` (read from the environment if None).
+
+    `clock` is what the routes that depend on the time of day (`/clock`, an order's wait
+    notice) take as now; tests pin it.
+    """
     settings = settings or get_settings()
     configure_logging(settings.log)
     app = FastAPI(
@@ -386,9 +409,12 @@ def create_app(
         summary="A local trading API in front of Interactive Brokers",
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
+        docs_url=None,  # served by `install_docs`, from installed files instead of a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.broker_factory = broker_factory
+    app.state.clock = clock
     install_exception_handlers(app)
     install_hygiene(app, settings.api)
     # Added last, so outermost: every response, errors included, carries the request id.
@@ -413,6 +439,7 @@ def create_app(
         closing_router,
         accounts_router,
         marketdata_router,
+        clock_router,
         broker_router,
         risk_router,
     ):
@@ -432,6 +459,7 @@ def create_app(
     public_api.include_router(streaming_router)
     for router in (api, admin_api, public_api, health_router):
         app.include_router(router)
+    install_docs(app)
     install_ui(app, Path(settings.api.ui_dir) if settings.api.ui_dir else None)
     install_openapi(app)
     return app

@@ -24,7 +24,8 @@ from stocks_api.core.handlers import http_error
 # Where `npm run build` puts the UI in a checkout: services/stocks-webapp/dist.
 CHECKOUT_UI_DIR = Path(__file__).resolve().parents[3] / "stocks-webapp" / "dist"
 # Paths the UI never answers: the API's, and the build's assets (a missing one is a 404).
-NOT_UI = ("api/", "health", "metrics", "docs", "redoc", "openapi.json", "assets/")
+# /docs/ includes Swagger UI's own files (`docs`, under /docs/static/).
+NOT_UI = ("api/", "health", "metrics", "docs", "openapi.json", "assets/")
 # The app and its assets come from this origin only; the stream is a same-origin WebSocket.
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; "

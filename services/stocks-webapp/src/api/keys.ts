@@ -65,6 +65,11 @@ export const riskKeys = {
   status: () => [...riskKeys.all, "status"] as const,
 };
 
+export const marketKeys = {
+  all: ["market"] as const,
+  clock: () => [...marketKeys.all, "clock"] as const,
+};
+
 /** The roots whose data the live stream keeps current (and a re-sync re-reads). */
 export const LIVE_ROOTS: ReadonlySet<string> = new Set([
   brokerKeys.all[0],

@@ -20,6 +20,9 @@ export interface paths {
         /**
          * Place Order
          * @description Place an order (idempotent on `client_order_id`); bracket legs come back in `legs`.
+         *
+         *     An order that cannot work now (the session is closed for it) says until when it waits
+         *     in `notice`, and in its audit trail.
          */
         post: operations["orders-place_order"];
         /**
@@ -177,6 +180,9 @@ export interface paths {
         /**
          * Close Position
          * @description Close a position with a market order (through the risk checks); answer with that order.
+         *
+         *     Outside the regular session the order waits for the open unless `outside_rth=true`
+         *     (then it works in the extended hours): `notice` says so when it waits.
          */
         delete: operations["positions-close_position"];
         options?: never;
@@ -296,6 +302,46 @@ export interface paths {
          * @description Get OHLCV bars of a symbol at 1m, 5m, 1h or 1d, oldest first.
          */
         get: operations["marketdata-get_bars"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/clock": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Clock
+         * @description Tell whether the regular session is open now, the session now, the next open and close.
+         */
+        get: operations["marketdata-get_clock"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/calendar": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Calendar
+         * @description List the trading days from `start` to `end` (both included), with their sessions.
+         */
+        get: operations["marketdata-get_calendar"];
         put?: never;
         post?: never;
         delete?: never;
@@ -619,9 +665,15 @@ export interface components {
         AccountPnl: {
             /** Account Id */
             account_id: string;
-            /** Daily Pnl */
+            /**
+             * Daily Pnl
+             * @description money, rounded half-even to 2 decimal places
+             */
             daily_pnl: string;
-            /** Unrealized Pnl */
+            /**
+             * Unrealized Pnl
+             * @description money, rounded half-even to 2 decimal places
+             */
             unrealized_pnl: string;
             /**
              * Realized Pnl
@@ -672,15 +724,30 @@ export interface components {
             id: number;
             /** Account Id */
             account_id: string;
-            /** Cash */
+            /**
+             * Cash
+             * @description money, rounded half-even to 2 decimal places
+             */
             cash: string;
-            /** Gross Position Value */
+            /**
+             * Gross Position Value
+             * @description money, rounded half-even to 2 decimal places
+             */
             gross_position_value: string;
-            /** Net Liquidation */
+            /**
+             * Net Liquidation
+             * @description money, rounded half-even to 2 decimal places
+             */
             net_liquidation: string;
-            /** Unrealized Pnl */
+            /**
+             * Unrealized Pnl
+             * @description money, rounded half-even to 2 decimal places
+             */
             unrealized_pnl: string;
-            /** Realized Pnl */
+            /**
+             * Realized Pnl
+             * @description money, rounded half-even to 2 decimal places
+             */
             realized_pnl: string;
             /** Reason */
             reason: string;
@@ -708,29 +775,65 @@ export interface components {
             currency: string;
             /** Is Paper */
             is_paper: boolean;
-            /** Cash */
+            /**
+             * Cash
+             * @description money, rounded half-even to 2 decimal places
+             */
             cash: string;
-            /** Market Value */
+            /**
+             * Market Value
+             * @description money, rounded half-even to 2 decimal places
+             */
             market_value: string;
-            /** Gross Position Value */
+            /**
+             * Gross Position Value
+             * @description money, rounded half-even to 2 decimal places
+             */
             gross_position_value: string;
-            /** Net Liquidation */
+            /**
+             * Net Liquidation
+             * @description money, rounded half-even to 2 decimal places
+             */
             net_liquidation: string;
-            /** Initial Margin */
+            /**
+             * Initial Margin
+             * @description money, rounded half-even to 2 decimal places
+             */
             initial_margin: string;
-            /** Maintenance Margin */
+            /**
+             * Maintenance Margin
+             * @description money, rounded half-even to 2 decimal places
+             */
             maintenance_margin: string;
-            /** Available Funds */
+            /**
+             * Available Funds
+             * @description money, rounded half-even to 2 decimal places
+             */
             available_funds: string;
-            /** Excess Liquidity */
+            /**
+             * Excess Liquidity
+             * @description money, rounded half-even to 2 decimal places
+             */
             excess_liquidity: string;
-            /** Buying Power */
+            /**
+             * Buying Power
+             * @description money, rounded half-even to 2 decimal places
+             */
             buying_power: string;
-            /** Cushion */
+            /**
+             * Cushion
+             * @description a ratio, rounded half-even to 4 decimal places
+             */
             cushion: string;
-            /** Leverage */
+            /**
+             * Leverage
+             * @description a ratio, rounded half-even to 4 decimal places
+             */
             leverage: string;
-            /** Unrealized Pnl */
+            /**
+             * Unrealized Pnl
+             * @description money, rounded half-even to 2 decimal places
+             */
             unrealized_pnl: string;
             /**
              * Realized Pnl
@@ -1155,6 +1258,19 @@ export interface components {
             data: components["schemas"]["BrokerLinkEvent"];
         };
         /**
+         * CalendarRead
+         * @description The trading days between two dates, both included; holidays and weekends are absent.
+         */
+        CalendarRead: {
+            /**
+             * Timezone
+             * @example America/New_York
+             */
+            timezone: string;
+            /** Sessions */
+            sessions: components["schemas"]["SessionRead"][];
+        };
+        /**
          * CancelAllResult
          * @description What `DELETE /api/v1/orders` did.
          */
@@ -1171,6 +1287,43 @@ export interface components {
          * @description What a client sends: one JSON object per frame, told apart by `op`.
          */
         ClientMessage: components["schemas"]["AuthMessage"] | components["schemas"]["SubscribeMessage"] | components["schemas"]["UnsubscribeMessage"] | components["schemas"]["PingMessage"];
+        /**
+         * ClockRead
+         * @description The market clock: is the regular session open now, and when it opens and closes next.
+         */
+        ClockRead: {
+            /**
+             * Timestamp
+             * Format: date-time
+             * @description now, in the calendar's zone
+             */
+            timestamp: string;
+            /**
+             * Is Open
+             * @description the regular session is open now
+             */
+            is_open: boolean;
+            /** @description regular, pre_market or after_hours (outside_rth orders work), or closed */
+            session: components["schemas"]["MarketSession"];
+            /**
+             * Next Open
+             * Format: date-time
+             * @description the next regular open (the next day's when open)
+             */
+            next_open: string;
+            /**
+             * Next Close
+             * Format: date-time
+             * @description the next regular close (early closes respected)
+             */
+            next_close: string;
+            /**
+             * Timezone
+             * @description the calendar's IANA time zone
+             * @example America/New_York
+             */
+            timezone: string;
+        };
         /**
          * DisconnectReason
          * @description Why a broker connection ended.
@@ -1259,7 +1412,10 @@ export interface components {
             qty: string;
             /** Price */
             price: string;
-            /** Commission */
+            /**
+             * Commission
+             * @description money, rounded half-even to 2 decimal places
+             */
             commission: string;
             /** Currency */
             currency: string;
@@ -1368,6 +1524,12 @@ export interface components {
          */
         LiveEventType: "order.updated" | "fill.created" | "position.updated" | "account.updated" | "risk.state" | "broker.status" | "quote";
         /**
+         * MarketSession
+         * @description Which session the market is in at an instant.
+         * @enum {string}
+         */
+        MarketSession: "regular" | "pre_market" | "after_hours" | "closed";
+        /**
          * OpenOrderStatus
          * @description The statuses in which an order still works at the broker (`GET /api/v1/orders?status=open`): an `order.updated` in another status takes the order off the open list.
          * @enum {string}
@@ -1376,6 +1538,12 @@ export interface components {
         /**
          * OrderCreate
          * @description A new order; with `take_profit` and/or `stop_loss` it is the parent of a bracket.
+         * @example {
+         *       "qty": "10",
+         *       "side": "buy",
+         *       "symbol": "AAPL",
+         *       "type": "market"
+         *     }
          */
         OrderCreate: {
             /** Symbol */
@@ -1568,6 +1736,12 @@ export interface components {
             updated_at: string;
             /** Legs */
             legs?: components["schemas"]["OrderLegRead"][];
+            /**
+             * Notice
+             * @description set in the answer of placing an order (and of closing a position) when it cannot work now and waits: the regular session is closed and the order is not outside_rth, or it is but the extended hours are closed too; null otherwise
+             * @example waits for the regular session at 09:30 America/New_York (Thu 2026-12-03)
+             */
+            notice?: string | null;
         };
         /**
          * OrderStatus
@@ -1582,6 +1756,9 @@ export interface components {
         /**
          * OrderUpdate
          * @description A change to an open order: new quantity, limit or stop price.
+         * @example {
+         *       "limit_price": "190.25"
+         *     }
          */
         OrderUpdate: {
             /** Qty */
@@ -1695,9 +1872,15 @@ export interface components {
             symbol: string;
             /** Qty */
             qty: string;
-            /** Avg Cost */
+            /**
+             * Avg Cost
+             * @description an average price, rounded half-even to 4 decimal places
+             */
             avg_cost: string;
-            /** Cost Basis */
+            /**
+             * Cost Basis
+             * @description money, rounded half-even to 2 decimal places
+             */
             cost_basis: string;
             /** Market Price */
             market_price: string | null;
@@ -1705,7 +1888,10 @@ export interface components {
             market_value: string | null;
             /** Unrealized Pnl */
             unrealized_pnl: string | null;
-            /** Realized Pnl */
+            /**
+             * Realized Pnl
+             * @description money, rounded half-even to 2 decimal places
+             */
             realized_pnl: string;
             /** Opened At */
             opened_at: string | null;
@@ -1738,7 +1924,10 @@ export interface components {
             symbol: string;
             /** Qty */
             qty: string;
-            /** Avg Cost */
+            /**
+             * Avg Cost
+             * @description an average price, rounded half-even to 4 decimal places
+             */
             avg_cost: string;
             /** Market Price */
             market_price: string | null;
@@ -1746,7 +1935,10 @@ export interface components {
             market_value: string | null;
             /** Unrealized Pnl */
             unrealized_pnl: string | null;
-            /** Realized Pnl */
+            /**
+             * Realized Pnl
+             * @description money, rounded half-even to 2 decimal places
+             */
             realized_pnl: string;
             /** Reason */
             reason: string;
@@ -2045,6 +2237,10 @@ export interface components {
         /**
          * RiskLimitsUpdate
          * @description A change of limits: the fields given are set (`null` switches a check off).
+         * @example {
+         *       "max_order_qty": "500",
+         *       "reason": "smaller orders this week"
+         *     }
          */
         RiskLimitsUpdate: {
             /** Allowed Symbols */
@@ -2196,6 +2392,46 @@ export interface components {
          * @description What the server sends: `{type, seq, ts, data}`, one per frame, told apart by `type`.
          */
         ServerMessage: components["schemas"]["WelcomeMessage"] | components["schemas"]["SubscribedMessage"] | components["schemas"]["UnsubscribedMessage"] | components["schemas"]["PongMessage"] | components["schemas"]["StreamErrorMessage"] | components["schemas"]["HeartbeatMessage"] | components["schemas"]["ResyncMessage"] | components["schemas"]["OrderUpdatedMessage"] | components["schemas"]["FillCreatedMessage"] | components["schemas"]["PositionUpdatedMessage"] | components["schemas"]["AccountUpdatedMessage"] | components["schemas"]["RiskStateMessage"] | components["schemas"]["QuoteMessage"] | components["schemas"]["BrokerStatusMessage"];
+        /**
+         * SessionRead
+         * @description One trading day of the calendar.
+         */
+        SessionRead: {
+            /**
+             * Date
+             * Format: date
+             */
+            date: string;
+            /**
+             * Open
+             * Format: date-time
+             * @description the regular open
+             */
+            open: string;
+            /**
+             * Close
+             * Format: date-time
+             * @description the regular close (13:00 New York on an early close)
+             */
+            close: string;
+            /**
+             * Extended Open
+             * Format: date-time
+             * @description the pre-market open
+             */
+            extended_open: string;
+            /**
+             * Extended Close
+             * Format: date-time
+             * @description the after-hours close
+             */
+            extended_close: string;
+            /**
+             * Early Close
+             * @description the regular session closes early this day
+             */
+            early_close: boolean;
+        };
         /**
          * Side
          * @enum {string}
@@ -4079,6 +4315,123 @@ export interface operations {
             };
         };
     };
+    "marketdata-get_clock": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClockRead"];
+                };
+            };
+            /** @description missing or invalid credentials (UNAUTHORIZED) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the credentials lack the scope the operation needs (FORBIDDEN) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description validation failed (VALIDATION_ERROR; `details` names each field) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description unavailable: the broker is not connected (BROKER_UNAVAILABLE), or this instance is a read-only standby and the request is a change (READ_ONLY_INSTANCE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    "marketdata-get_calendar": {
+        parameters: {
+            query?: {
+                /** @description the first date (YYYY-MM-DD; default today in the zone) */
+                start?: string | null;
+                /** @description the last date (YYYY-MM-DD; default start + 30 days); at most 370 days after start */
+                end?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CalendarRead"];
+                };
+            };
+            /** @description missing or invalid credentials (UNAUTHORIZED) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the credentials lack the scope the operation needs (FORBIDDEN) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description bad dates, or a range too wide */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description unavailable: the broker is not connected (BROKER_UNAVAILABLE), or this instance is a read-only standby and the request is a change (READ_ONLY_INSTANCE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     "broker-get_broker": {
         parameters: {
             query?: never;
@@ -5123,6 +5476,7 @@ export const fillCreatedMessageTypeValues: ReadonlyArray<FlattenedDeepRequired<c
 export const heartbeatMessageTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["HeartbeatMessage"]["type"]> = ["heartbeat"];
 export const limitsResetRequestLimitsAnyOf0Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["LimitsResetRequest"]["limits"]> = ["allowed_symbols", "denied_symbols", "max_order_qty", "max_order_value", "max_position_value", "max_gross_exposure", "max_leverage", "daily_loss_limit", "max_orders_per_second", "max_orders_per_minute", "price_band_percent", "max_consecutive_rejections"];
 export const liveEventTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["LiveEventType"]> = ["order.updated", "fill.created", "position.updated", "account.updated", "risk.state", "broker.status", "quote"];
+export const marketSessionValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["MarketSession"]> = ["regular", "pre_market", "after_hours", "closed"];
 export const openOrderStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["OpenOrderStatus"]> = ["pending_submit", "submitted", "partially_filled", "pending_cancel"];
 export const orderStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["OrderStatus"]> = ["unsent", "pending_submit", "submitted", "partially_filled", "filled", "pending_cancel", "cancelled", "rejected", "expired"];
 export const orderTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["OrderType"]> = ["market", "limit", "stop", "stop_limit", "trailing_stop"];

@@ -70,3 +70,30 @@ describe("Header", () => {
     expect(screen.queryByTestId("broker-banner")).toBeNull();
   });
 });
+
+describe("Header market state", () => {
+  it("says the market is closed and when it opens, from GET /api/v1/clock", async () => {
+    const clock = {
+      timestamp: "2026-11-26T10:00:00-05:00",
+      is_open: false,
+      session: "closed",
+      next_open: "2026-11-27T09:30:00-05:00",
+      next_close: "2026-11-27T13:00:00-05:00",
+      timezone: "America/New_York",
+    };
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async (request: Request) => {
+        const path = new URL(request.url).pathname;
+        const body = path === "/api/v1/clock" ? clock : path === "/api/v1/broker" ? brokerStatus("connected") : null;
+        return body
+          ? new Response(JSON.stringify(body), { status: 200, headers: { "content-type": "application/json" } })
+          : new Response("{}", { status: 404, headers: { "content-type": "application/json" } });
+      }),
+    );
+    renderHeader();
+    const state = await screen.findByTestId("market-state");
+    expect(state.textContent).toBe("Market closed · opens Fri 09:30 EST");
+    expect(state.dataset.session).toBe("closed");
+  });
+});

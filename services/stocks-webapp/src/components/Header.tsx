@@ -1,14 +1,15 @@
 /**
  * The header: PAPER / LIVE (from GET /api/v1/broker) where it cannot be missed, the broker
- * connection (since when, from the session audit trail), the trading state, the live
- * stream, and the signed-in session. Below it, banners for
+ * connection (since when, from the session audit trail), the trading state, the market's
+ * session (open, closed, next open), the live stream, and the signed-in session. Below it, banners for
  * anything that changes what the page can be trusted with.
  */
 import type { BrokerStatus, RiskStatus } from "../api/types";
 import { useAuth } from "../hooks/auth";
-import { useBroker, useRisk } from "../hooks/queries";
+import { useBroker, useMarketClock, useRisk } from "../hooks/queries";
 import { useLive } from "../hooks/useLiveUpdates";
 import { formatTimestamp } from "../lib/format";
+import { describeMarket } from "../lib/market";
 
 function ModeBadge({ broker }: { broker: BrokerStatus | undefined }) {
   if (!broker) {
@@ -65,6 +66,20 @@ function TradingStateBadge({ risk }: { risk: RiskStatus | undefined }) {
   );
 }
 
+/** The market's session now and the next open or close (GET /api/v1/clock). */
+function MarketState() {
+  const clock = useMarketClock();
+  if (!clock.data) return null;
+  const { label, next } = describeMarket(clock.data);
+  return (
+    <span className="header-item" data-testid="market-state" data-session={clock.data.session}>
+      <span className={`dot ${clock.data.is_open ? "dot-good" : "dot-muted"}`} aria-hidden="true" />
+      {label}
+      <span className="muted"> · {next}</span>
+    </span>
+  );
+}
+
 function LiveIndicator() {
   const live = useLive();
   const text =
@@ -96,6 +111,7 @@ export function Header() {
       <ModeBadge broker={broker.data} />
       <BrokerConnection broker={broker.data} failed={broker.isError} />
       <TradingStateBadge risk={risk.data} />
+      <MarketState />
       <LiveIndicator />
       <span className="header-spacer" />
       {session ? (

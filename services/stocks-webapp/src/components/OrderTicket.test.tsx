@@ -68,6 +68,17 @@ afterEach(() => {
 });
 
 describe("OrderTicket", () => {
+  it("says when an accepted order waits for the session", async () => {
+    const notice = "waits for the regular session at 09:30 America/New_York (Thu 2026-12-03)";
+    fakeApi({ status: 201, body: makeOrder({ id: 14, qty: "10", status: "submitted", notice }) });
+    renderTicket();
+    fill("Quantity", "10");
+    fill("Limit price", "180.5");
+    review();
+    const result = await screen.findByTestId("ticket-result");
+    expect(result.textContent).toContain(`It ${notice}.`);
+  });
+
   it("sends a small order at once, with a generated client order id", async () => {
     const api = fakeApi({ status: 201, body: makeOrder({ id: 12, qty: "10", status: "submitted" }) });
     renderTicket();

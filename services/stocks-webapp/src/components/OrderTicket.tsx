@@ -98,6 +98,7 @@ export function OrderTicket({ symbol, symbols, quotes, disabledReason, notice }:
         <p className="state state-success" role="status" data-testid="ticket-result">
           Order #{placed.id} {placed.side} {formatQty(placed.qty)} {placed.symbol}: {humanize(placed.status)}
           {placed.status === "rejected" && placed.reject_reason ? ` (${placed.reject_reason})` : ""}.
+          {placed.notice ? ` It ${placed.notice}.` : ""}
         </p>
       ) : null}
 

@@ -1,8 +1,13 @@
-/** Open positions valued at the market, live, with a confirmed "close" per position. */
+/**
+ * Open positions valued at the market, live, with a confirmed "close" per position. When
+ * the regular session is closed (GET /api/v1/clock), Close asks whether to wait for the
+ * open or trade outside regular hours, and the order's wait notice is shown.
+ */
 import { useState } from "react";
 import { describeError } from "../api/errors";
-import { useClosePosition, usePositions } from "../hooks/queries";
+import { useClosePosition, useMarketClock, usePositions } from "../hooks/queries";
 import { formatMoney, formatPrice, formatQty } from "../lib/format";
+import { closeChoices, formatSessionTime } from "../lib/market";
 import { Empty, Panel, Pnl, QueryState } from "./ui";
 
 export function Positions({
@@ -14,8 +19,12 @@ export function Positions({
 }) {
   const positions = usePositions();
   const close = useClosePosition();
+  const clock = useMarketClock();
+  const choices = closeChoices(clock.data);
   const [confirming, setConfirming] = useState<string | null>(null);
   const rows = positions.data ?? [];
+  const closeAt = (symbol: string, outsideRth: boolean) =>
+    close.mutate({ symbol, outsideRth }, { onSettled: () => setConfirming(null) });
   return (
     <Panel title="Positions" className="positions">
       <QueryState query={positions} what="positions" hasData={Boolean(positions.data)}>
@@ -69,7 +78,32 @@ export function Positions({
                       <Pnl value={p.realized_pnl} />
                     </td>
                     <td className="actions">
-                      {confirming === p.symbol ? (
+                      {confirming === p.symbol && choices.marketClosed && clock.data ? (
+                        <span className="confirm-inline" role="group" aria-label={`Confirm closing ${p.symbol}`}>
+                          Market closed (opens {formatSessionTime(clock.data.next_open, clock.data.timezone)}): close{" "}
+                          {formatQty(p.qty)} {p.symbol}{" "}
+                          <button
+                            type="button"
+                            className="button-danger"
+                            autoFocus
+                            disabled={close.isPending}
+                            onClick={() => closeAt(p.symbol, false)}
+                          >
+                            {choices.waitLabel}
+                          </button>{" "}
+                          <button
+                            type="button"
+                            className="button-danger"
+                            disabled={close.isPending}
+                            onClick={() => closeAt(p.symbol, true)}
+                          >
+                            {choices.outsideRthLabel}
+                          </button>{" "}
+                          <button type="button" className="button-secondary" onClick={() => setConfirming(null)}>
+                            Keep
+                          </button>
+                        </span>
+                      ) : confirming === p.symbol ? (
                         <span className="confirm-inline" role="group" aria-label={`Confirm closing ${p.symbol}`}>
                           Close {formatQty(p.qty)} {p.symbol} at market?{" "}
                           <button
@@ -77,7 +111,7 @@ export function Positions({
                             className="button-danger"
                             autoFocus
                             disabled={close.isPending}
-                            onClick={() => close.mutate(p.symbol, { onSettled: () => setConfirming(null) })}
+                            onClick={() => closeAt(p.symbol, false)}
                           >
                             Close
                           </button>{" "}
@@ -106,6 +140,11 @@ export function Positions({
             </table>
           </div>
         )}
+        {close.data?.notice ? (
+          <p className="state" role="status" data-testid="close-notice">
+            Closing order for {close.data.symbol} placed: it {close.data.notice}.
+          </p>
+        ) : null}
         {close.isError ? (
           <p className="state state-error" role="alert">
             Could not close the position: {describeError(close.error)}

@@ -9,6 +9,7 @@ import {
   barKeys,
   brokerKeys,
   fillKeys,
+  marketKeys,
   orderKeys,
   positionKeys,
   quoteKeys,
@@ -33,6 +34,7 @@ const BROKER_POLL_MS = 5_000;
 // Sessions change when the connection does; the open one's counters come with useBroker.
 const BROKER_SESSIONS_POLL_MS = 30_000;
 const RISK_POLL_MS = 5_000;
+const CLOCK_POLL_MS = 30_000;
 const PAGE_SIZE = 50;
 
 export function useBroker() {
@@ -213,6 +215,17 @@ export function useBars(symbol: string | null, interval: BarInterval) {
   });
 }
 
+/** GET /api/v1/clock: is the regular session open, which session it is, the next open and close. */
+export function useMarketClock() {
+  const api = useApi();
+  return useQuery({
+    queryKey: marketKeys.clock(),
+    queryFn: ({ signal }) => unwrap(api.GET("/api/v1/clock", { signal })),
+    // The session changes a few times a day; a minute late is soon enough to say so.
+    refetchInterval: CLOCK_POLL_MS,
+  });
+}
+
 export function useRisk() {
   const api = useApi();
   return useQuery({
@@ -262,11 +275,22 @@ export function useCancelAll() {
   });
 }
 
+/** Close a position at market; `outsideRth` lets the order work in the extended hours. */
+export interface ClosePositionRequest {
+  symbol: string;
+  outsideRth: boolean;
+}
+
 export function useClosePosition() {
   const api = useApi();
   const client = useQueryClient();
   return useMutation({
-    mutationFn: (symbol: string) => unwrap(api.DELETE("/api/v1/positions/{symbol}", { params: { path: { symbol } } })),
+    mutationFn: ({ symbol, outsideRth }: ClosePositionRequest) =>
+      unwrap(
+        api.DELETE("/api/v1/positions/{symbol}", {
+          params: { path: { symbol }, query: { outside_rth: outsideRth } },
+        }),
+      ),
     onSuccess: (order) => {
       applyOrder(client, order);
       void client.invalidateQueries({ queryKey: positionKeys.all });

@@ -40,6 +40,14 @@ describe("money formatting", () => {
     expect(formatSigned("-0.001")).toBe("0.00");
   });
 
+  it("shows a price with every decimal the API gives, never rounded", () => {
+    expect(formatPrice("186.123")).toBe("186.123");
+    expect(formatPrice("0.1234")).toBe("0.1234");
+    expect(formatPrice("1234.5")).toBe("1,234.50");
+    expect(formatPrice("181.0067", 4)).toBe("181.0067");
+    expect(formatPrice("190", 4)).toBe("190.0000");
+  });
+
   it("formats prices, quantities and percentages", () => {
     expect(formatPrice("190.2")).toBe("190.20");
     expect(formatPrice("188.9612", 4)).toBe("188.9612");
@@ -47,6 +55,7 @@ describe("money formatting", () => {
     expect(formatQty("10.00000000")).toBe("10");
     expect(formatQty("1500")).toBe("1,500");
     expect(formatQty("0.5")).toBe("0.5000");
+    expect(formatQty("0.12345678")).toBe("0.12345678");
     expect(formatRatioPercent("0.1234")).toBe("12.3%");
     expect(formatPercent("10")).toBe("10.00%");
     expect(formatFixed(2, 4)).toBe("2.0000");

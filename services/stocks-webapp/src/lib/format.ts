@@ -26,9 +26,14 @@ export function formatMoney(value: Input): string {
   return formatFixed(value, 2);
 }
 
-/** A price: two decimals, or four for a price that has more (an average cost). */
+/**
+ * A price: at least `places` decimals (two; four for an average, as the API sends it), and
+ * every decimal the price has beyond them. Never rounded: a sub-penny price the API shows
+ * as "186.123" is shown as "186.123", not "186.12".
+ */
 export function formatPrice(value: Input, places = 2): string {
-  return formatFixed(value, places);
+  const decimal = toDecimal(value);
+  return decimal ? groupThousands(toFixedString(decimal, Math.max(places, decimalPlaces(decimal)))) : MISSING;
 }
 
 /** P&L and other signed amounts: "+12.50", "-3.00", "0.00". */
@@ -45,11 +50,12 @@ export function signOf(value: Input): -1 | 0 | 1 {
   return decimal ? sign(decimal) : 0;
 }
 
-/** Quantities: whole shares without decimals, fractional ones with four. */
+/** Quantities, exact: whole shares without decimals, fractional ones with at least four. */
 export function formatQty(value: Input): string {
   const decimal = toDecimal(value);
   if (!decimal) return MISSING;
-  return groupThousands(toFixedString(decimal, decimalPlaces(decimal) === 0 ? 0 : 4));
+  const places = decimalPlaces(decimal);
+  return groupThousands(toFixedString(decimal, places === 0 ? 0 : Math.max(4, places)));
 }
 
 /** A ratio as a percentage: "0.1234" -> "12.3%". */

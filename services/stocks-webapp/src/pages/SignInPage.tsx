@@ -68,8 +68,9 @@ export function SignInPage() {
           {pending ? "Signing in…" : "Sign in"}
         </button>
         <p className="muted small">
-          Set the password with <code>stocks-api set-password</code>. The session lives in this tab only: reloading
-          signs out.
+          Set the password in the project folder with <code>.venv/bin/stocks-api set-password</code> (in the full stack:{" "}
+          <code>docker compose exec stocks-api stocks-api set-password</code>). The session lives in this tab only:
+          reloading signs out.
         </p>
       </form>
     </main>

@@ -14,7 +14,16 @@ from stocks_api.broker.protocol import Bar, BarInterval, BrokerRejectedError, Qu
 from stocks_api.broker.sim.bars import MinuteBars
 from stocks_api.broker.sim.engine import MatchingEngine
 from stocks_api.broker.sim.symbols import parse_symbols
-from tests.unit.broker.sim.support import T0, D, FakeClock, make_engine, nyse, req, set_book
+from tests.unit.broker.sim.support import (
+    T0,
+    D,
+    FakeClock,
+    execs,
+    make_engine,
+    nyse,
+    req,
+    set_book,
+)
 
 M1, M5, H1, D1 = BarInterval.M1, BarInterval.M5, BarInterval.H1, BarInterval.D1
 NEW_YORK = ZoneInfo("America/New_York")
@@ -51,85 +60,129 @@ def aggregate(bars: list[Bar], key: Callable[[datetime], datetime]) -> list[Bar]
 # -- live bars -------------------------------------------------------------------------------
 
 
-def test_quotes_and_fills_build_the_bar_of_their_minute() -> None:
+def test_a_fill_lies_inside_its_minutes_bar_and_adds_its_volume() -> None:
     clock = FakeClock(at(15, 30, 5))
-    engine, _ = make_engine(clock=clock, bar_history_minutes=10)
+    engine, events = make_engine(clock=clock, bar_history_minutes=10)
+    twin, _ = make_engine(clock=clock, bar_history_minutes=10)  # the same market, no orders
+    for market in (engine, twin):
+        market.tick()
 
-    set_book(engine, last="100.00")
-    set_book(engine, last="100.50")
-    engine.submit(req(qty="100"))  # buys at the ask, 100.02
+    engine.submit(req(qty="100"))  # buys at the ask
     clock.set(at(15, 31, 30))
-    set_book(engine, last="99.90")
-    engine.submit(req(side=Side.SELL, qty="50", coid="s"))  # sells at the bid, 100.00
+    for market in (engine, twin):
+        market.tick()
+    engine.submit(req(side=Side.SELL, qty="50", coid="s"))  # sells at the bid
 
-    assert engine.bars("AAPL", M1, 2) == [
-        Bar(at(15, 30), D("100.00"), D("100.50"), D("100.00"), D("100.02"), D(100)),
-        Bar(at(15, 31), D("99.90"), D("100.00"), D("99.90"), D("100.00"), D(50)),
-    ]
+    bought, sold = (e.price for e in execs(events))
+    mine = engine.bars("AAPL", M1, 2)
+    market_only = twin.bars("AAPL", M1, 2)
+    assert [b.start for b in mine] == [at(15, 30), at(15, 31)]
+    assert mine[0].low <= bought <= mine[0].high
+    assert mine[1].low <= sold <= mine[1].high
+    assert [m.volume - t.volume for m, t in zip(mine, market_only, strict=True)] == [100, 50]
 
 
-def test_ticks_add_the_markets_volume_and_prices() -> None:
+def test_ticks_show_the_market_and_its_bar_holds_every_price_shown() -> None:
     clock = FakeClock(at(15, 30, 0))
     engine, _ = make_engine(clock=clock)
-    volume_before = engine.quote("AAPL").volume
-    lasts = []
+    quotes = []
 
-    for _ in range(20):
+    for _ in range(29):
         clock.advance(seconds=2)
         engine.tick()
-        lasts.append(engine.quote("AAPL").last)
+        quotes.append(engine.quote("AAPL"))
 
     (bar,) = engine.bars("AAPL", M1, 1)
     assert bar.start == at(15, 30)
-    assert (bar.open, bar.close) == (lasts[0], lasts[-1])
-    assert (bar.high, bar.low) == (max(lasts), min(lasts))
-    assert bar.volume == engine.quote("AAPL").volume - volume_before
+    assert bar.close == quotes[-1].last
+    assert bar.low <= min(q.bid for q in quotes)
+    assert bar.high >= max(q.ask for q in quotes)
+    assert len({q.last for q in quotes}) > 3  # it moves within the minute
+    assert bar.volume > 0
 
 
-def test_minutes_without_trades_have_no_bar() -> None:
-    clock = FakeClock(at(15, 30))
-    engine, _ = make_engine(clock=clock, bar_history_minutes=5)
-    set_book(engine, last="100.00")
-    clock.set(at(15, 40))
-    set_book(engine, last="101.00")
+def test_a_closed_market_has_no_bars_and_a_still_quote() -> None:
+    saturday = FakeClock(datetime(2024, 3, 9, 17, 0, tzinfo=UTC))
+    engine, _ = make_engine(clock=saturday, calendar=nyse(), bar_history_minutes=3 * 1440)
+    before = engine.quote("AAPL")
+    for _ in range(10):
+        saturday.advance(seconds=30)
+        engine.tick()
 
-    starts = [bar.start for bar in engine.bars("AAPL", M1, 5)]
-
-    assert starts[-2:] == [at(15, 30), at(15, 40)]
+    bars = engine.bars("AAPL", M1, 3 * 1440)
+    assert bars
+    assert all(b.start.astimezone(NEW_YORK).weekday() < 5 for b in bars)
+    friday_close = datetime(2024, 3, 8, 20, 0, tzinfo=NEW_YORK)  # after-hours end at 20:00
+    assert bars[-1].start == friday_close.astimezone(UTC) - timedelta(minutes=1)
+    assert engine.quote("AAPL").last == before.last == bars[-1].close
+    for bar in bars:
+        local = bar.start.astimezone(NEW_YORK)
+        assert 4 <= local.hour < 20  # extended hours only: nothing at night
 
 
 def test_fractional_fills_count_exactly_in_the_volume() -> None:
     (spec,) = parse_symbols("SPY")
     engine, _ = make_engine(symbols=[replace(spec, fractional=True)])
+    twin, _ = make_engine(symbols=[replace(spec, fractional=True)])
     set_book(engine, symbol="SPY", last="100.01")
+    set_book(twin, symbol="SPY", last="100.01")
 
     engine.submit(req(symbol="SPY", qty="0.0001"))
     engine.submit(req(symbol="SPY", qty="2.5", coid="b"))
 
-    assert engine.bars("SPY", M1, 1)[0].volume == D("2.5001")
+    mine, market_only = engine.bars("SPY", M1, 1)[0], twin.bars("SPY", M1, 1)[0]
+    assert mine.volume - market_only.volume == D("2.5001")
 
 
 # -- history ---------------------------------------------------------------------------------
 
 
-def test_history_fills_the_capacity_and_ends_at_the_opening_price() -> None:
+def test_history_fills_the_capacity_with_the_minutes_before_now() -> None:
     engine, _ = make_engine(bar_history_minutes=90)
-    opening = engine.quote("AAPL").last
 
     bars = engine.bars("AAPL", M1, 1000)
 
-    assert len(bars) == 90
-    assert bars[-1].close == opening
-    assert bars[-1].start == T0 - timedelta(minutes=1)  # just before the current minute
-    assert [b.start for b in bars] == [T0 - timedelta(minutes=90 - n) for n in range(90)]
+    assert len(bars) == 90  # the current minute's bar so far is the newest
+    assert [b.start for b in bars] == [T0 - timedelta(minutes=89 - n) for n in range(90)]
     for older, newer in itertools.pairwise(bars):
-        assert newer.open == older.close  # one continuous walk
+        # One continuous path: a bar opens within a few ticks of where the last one closed.
+        assert abs(newer.open - older.close) <= D("0.25")
+
+
+def test_history_is_the_same_path_the_market_showed_live() -> None:
+    clock = FakeClock(at(15, 0, 0))
+    live, _ = make_engine(clock=clock, bar_history_minutes=120)
+    for _ in range(40 * 60 // 4):  # 40 minutes ticking every 4 seconds
+        clock.advance(seconds=4)
+        live.tick()
+    clock.set(at(15, 40, 0))
+    restarted, _ = make_engine(clock=clock, bar_history_minutes=120)  # a restart, later
+
+    shown = live.bars("AAPL", M1, 120)
+    again = restarted.bars("AAPL", M1, 120)
+    assert len(shown) == len(again) == 120
+    assert shown[-1].start == at(15, 40)
+    assert shown == again  # history, the 40 live minutes and the current one alike
+
+
+def test_a_fill_lies_inside_its_bar_after_a_restart() -> None:
+    clock = FakeClock(at(15, 10, 0))
+    engine, events = make_engine(clock=clock, bar_history_minutes=60)
+    for n in range(20):
+        clock.advance(seconds=3)
+        engine.tick()
+        engine.submit(req(qty="100", coid=f"b{n}"))
+    restarted, _ = make_engine(clock=clock, bar_history_minutes=60)
+
+    bars = {b.start: b for b in restarted.bars("AAPL", M1, 60)}
+    for fill in execs(events):
+        bar = bars[fill.ts.replace(second=0, microsecond=0)]
+        assert bar.low <= fill.price <= bar.high
 
 
 def test_history_ends_just_before_the_first_live_bar() -> None:
     clock = FakeClock(at(15, 30, 20))
     engine, _ = make_engine(clock=clock, bar_history_minutes=30)
-    opening = engine.quote("AAPL").last
     clock.set(at(15, 42, 10))
     engine.tick()
     clock.set(at(15, 43, 10))
@@ -138,8 +191,8 @@ def test_history_ends_just_before_the_first_live_bar() -> None:
     bars = engine.bars("AAPL", M1, 1000)
 
     assert len(bars) == 30
-    assert [b.start for b in bars[-3:]] == [at(15, 41), at(15, 42), at(15, 43)]
-    assert bars[-3].close == opening
+    starts = [b.start for b in bars]
+    assert starts == [at(15, 43) - timedelta(minutes=29 - n) for n in range(30)]
 
 
 def test_history_is_bounded_to_the_configured_minutes() -> None:
@@ -156,7 +209,7 @@ def test_history_is_bounded_to_the_configured_minutes() -> None:
 
 
 def test_history_of_a_long_live_run_is_all_live() -> None:
-    clock = FakeClock(at(15, 30))
+    clock = FakeClock(at(15, 30, 59))  # every tick in a minute's last second
     engine, _ = make_engine(clock=clock, bar_history_minutes=20)
     run_market(engine, clock, ticks=30, seconds=60)
     lasts = [engine.quote("AAPL").last]
@@ -230,28 +283,30 @@ def test_intervals_aggregate_the_minutes(
     assert sum(b.volume for b in aggregated) == sum(b.volume for b in minutes)
 
 
-def test_days_follow_the_calendars_local_date_across_daylight_saving_time() -> None:
+def test_daily_bars_are_the_regular_sessions_of_trading_days_across_dst() -> None:
     clock = FakeClock(at(15, 30, day=11))  # Monday after the switch to EDT
     engine, _ = make_engine(clock=clock, calendar=nyse(), bar_history_minutes=4 * 1440)
     minutes = engine.bars("AAPL", M1, 4 * 1440)
 
     days = engine.bars("AAPL", D1, 10)
 
-    assert [d.start for d in days] == [
-        datetime(2024, 3, 7, 5, 0, tzinfo=UTC),  # EST: midnight is 05:00 UTC
+    # Thursday, Friday (EST: midnight is 05:00 UTC), no weekend, Monday (EDT: 04:00 UTC).
+    assert [d.start for d in days][-3:] == [
+        datetime(2024, 3, 7, 5, 0, tzinfo=UTC),
         datetime(2024, 3, 8, 5, 0, tzinfo=UTC),
-        datetime(2024, 3, 9, 5, 0, tzinfo=UTC),
-        datetime(2024, 3, 10, 5, 0, tzinfo=UTC),  # a 23-hour day
-        datetime(2024, 3, 11, 4, 0, tzinfo=UTC),  # EDT: midnight is 04:00 UTC
+        datetime(2024, 3, 11, 4, 0, tzinfo=UTC),
     ]
 
     def local_midnight(t: datetime) -> datetime:
         local = t.astimezone(NEW_YORK)
         return datetime(local.year, local.month, local.day, tzinfo=NEW_YORK).astimezone(UTC)
 
-    assert days == aggregate(minutes, local_midnight)
-    short_day = [b for b in minutes if b.start.astimezone(NEW_YORK).day == 10]
-    assert len(short_day) == 23 * 60
+    regular = [b for b in minutes if nyse().is_regular_hours(b.start)]
+    assert days[-3:] == aggregate(regular, local_midnight)[-3:]
+    friday = [b for b in regular if b.start.astimezone(NEW_YORK).day == 8]
+    assert len(friday) == 390  # 09:30 to 16:00
+    assert days[-2].open == friday[0].open
+    assert days[-2].close == friday[-1].close
 
 
 def test_limit_and_end_pick_the_newest_bars_before_end() -> None:
@@ -301,16 +356,17 @@ def test_bars_of_an_unknown_symbol_or_with_a_bad_limit_are_refused() -> None:
 def test_minute_bars_trim_old_minutes_and_survive_a_clock_going_back() -> None:
     series = MinuteBars(3)
     for minute in range(100):
-        series.record(minute, price=1000 + minute, volume=10_000)
-    series.record(50, price=5000, volume=5)  # an earlier minute updates the newest bar
+        series.put((minute, 1000 + minute, 1000 + minute, 1000 + minute, 1000 + minute, 10))
+    series.put((99, 1099, 5000, 1099, 5000, 15))  # the newest minute again: replaced
+    series.put((50, 7, 7, 7, 7, 7))  # an earlier minute (a clock gone back): ignored
 
     rows = series.aggregate(10, end_minute=1_000, bucket_start=lambda m: m)
 
     assert len(series) == 3
     assert rows == [
-        (97, 1097, 1097, 1097, 1097, 10_000),
-        (98, 1098, 1098, 1098, 1098, 10_000),
-        (99, 1099, 5000, 1099, 5000, 10_005),
+        (97, 1097, 1097, 1097, 1097, 10),
+        (98, 1098, 1098, 1098, 1098, 10),
+        (99, 1099, 5000, 1099, 5000, 15),
     ]
 
 

@@ -21,6 +21,7 @@ from stocks_api.broker.sim.symbols import SymbolSpec, parse_symbols
 from tests.unit.broker.sim.support import (
     T0,
     D,
+    FakeClock,
     S,
     execs,
     kinds,
@@ -102,14 +103,16 @@ def test_marketable_limit_sell_fills_at_bid() -> None:
 
 
 def test_limit_buy_rests_then_fills_on_a_later_tick() -> None:
-    engine, events = make_engine()
+    clock = FakeClock()
+    engine, events = make_engine(clock=clock)
     limit = engine.quote("AAPL").bid  # below the ask, so not marketable now
 
     oid = engine.submit(req(OrderType.LIMIT, limit=str(limit)))
 
     assert kinds(events) == ["submitted"]
     assert [o.broker_order_id for o in engine.open_orders()] == [oid]
-    for _ in range(500):
+    for _ in range(3000):
+        clock.advance(seconds=1)
         engine.tick()
         if execs(events):
             break
@@ -168,12 +171,14 @@ def test_stop_already_through_at_submit_triggers_immediately() -> None:
     assert kinds(events) == ["submitted", "submitted", "exec", "filled"]
 
 
-def test_stop_triggers_from_random_ticks() -> None:
-    engine, events = make_engine()
+def test_stop_triggers_from_the_moving_market() -> None:
+    clock = FakeClock()
+    engine, events = make_engine(clock=clock)
     stop = engine.quote("AAPL").last + D("0.05")
     engine.submit(req(OrderType.STOP, stop=str(stop)))
 
-    for _ in range(1000):
+    for _ in range(3000):
+        clock.advance(seconds=1)
         engine.tick()
         if execs(events):
             break
@@ -309,7 +314,8 @@ def test_large_market_order_fills_in_several_executions_over_ticks() -> None:
 
 
 def test_displayed_size_is_shared_within_a_tick() -> None:
-    engine, events = make_engine()
+    clock = FakeClock()
+    engine, events = make_engine(clock=clock)
     set_book(engine, size="300")
 
     engine.submit(req(qty="200", coid="a"))
@@ -319,7 +325,9 @@ def test_displayed_size_is_shared_within_a_tick() -> None:
     assert engine.quote("AAPL").ask_size == D(0)
     third = engine.submit(req(qty="100", coid="c"))
     assert len(execs(events)) == 2  # nothing left at the touch for "c"
-    engine.tick()
+    while engine.get_order(third).status is not S.FILLED:  # ticks refresh the displayed size
+        clock.advance(seconds=1)
+        engine.tick()
     assert engine.get_order(second).status is S.FILLED
     assert engine.get_order(third).status is S.FILLED
     assert [e.client_order_id for e in execs(events)][2:] == ["b", "c"]  # time priority
@@ -596,11 +604,13 @@ def test_different_seed_gives_different_market() -> None:
 
 
 def test_symbol_path_does_not_depend_on_other_symbols() -> None:
-    alone, _ = make_engine(seed=5, symbols="AAPL")
-    crowd, _ = make_engine(seed=5, symbols="MSFT,SPY,AAPL,QQQ")
+    clock = FakeClock()
+    alone, _ = make_engine(seed=5, symbols="AAPL", clock=clock)
+    crowd, _ = make_engine(seed=5, symbols="MSFT,SPY,AAPL,QQQ", clock=clock)
 
     path_alone, path_crowd = [], []
     for _ in range(200):
+        clock.advance(seconds=1)
         alone.tick()
         crowd.tick()
         path_alone.append(alone.quote("AAPL"))
@@ -612,15 +622,17 @@ def test_symbol_path_does_not_depend_on_other_symbols() -> None:
 
 def test_prices_stay_positive_and_on_tick_over_many_ticks() -> None:
     spec = SymbolSpec("PENNY", D("0.05"), tick_size=D("0.01"), lot_size=D("100"))
+    clock = FakeClock()
     engine = MatchingEngine(
         symbols=[spec, *parse_symbols("NVDA")],
         seed=3,
         on_event=lambda _: None,
-        clock=lambda: T0,
-        volatility=D("0.05"),
+        clock=clock,
+        volatility=D("2"),  # 200 % a year: a wild market still stays on the grid
     )
 
     for _ in range(2000):
+        clock.advance(seconds=97)
         engine.tick()
         for symbol in engine.symbols():
             q = engine.quote(symbol)
@@ -631,7 +643,7 @@ def test_prices_stay_positive_and_on_tick_over_many_ticks() -> None:
             for size in (q.bid_size, q.ask_size):
                 assert size % 100 == 0
                 assert D(100) <= size <= D(1000)
-            assert q.ts == T0
+            assert q.ts == clock.now
 
 
 def test_every_execution_is_followed_by_its_status_update() -> None:
@@ -652,9 +664,11 @@ def test_every_execution_is_followed_by_its_status_update() -> None:
 
 
 def test_volume_grows_with_the_market_and_with_fills() -> None:
-    engine, _ = make_engine()
+    clock = FakeClock()
+    engine, _ = make_engine(clock=clock)
     start = engine.quote("AAPL").volume
 
+    clock.advance(seconds=5)
     engine.tick()
     after_tick = engine.quote("AAPL").volume
     set_book(engine, size="500")

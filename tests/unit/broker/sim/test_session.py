@@ -71,15 +71,35 @@ def test_the_open_is_inclusive_and_the_close_exclusive() -> None:
     assert [e.client_order_id for e in execs(events)] == ["late"]
 
 
-def test_outside_rth_orders_work_outside_regular_hours() -> None:
-    saturday = datetime(2024, 3, 9, 18, 0, tzinfo=UTC)
-    engine, events, _ = session_engine(saturday)
+def test_outside_rth_orders_work_in_the_extended_hours() -> None:
+    after_hours = datetime(2024, 3, 4, 22, 0, tzinfo=UTC)  # 17:00 in New York
+    engine, events, _ = session_engine(after_hours)
 
     engine.submit(req(coid="rth"))
-    engine.submit(req(coid="anytime", outside_rth=True))
+    engine.submit(req(coid="extended", outside_rth=True))
 
-    assert [e.client_order_id for e in execs(events)] == ["anytime"]
+    assert [e.client_order_id for e in execs(events)] == ["extended"]
     assert updates(events)[1].payload["outside_rth"] == "true"
+
+
+@pytest.mark.parametrize(
+    "closed",
+    [
+        datetime(2024, 3, 9, 18, 0, tzinfo=UTC),  # Saturday
+        datetime(2024, 3, 5, 7, 0, tzinfo=UTC),  # Tuesday 02:00 in New York: the night
+        datetime(2024, 3, 5, 1, 30, tzinfo=UTC),  # Monday 20:30: after-hours are over
+    ],
+)
+def test_nothing_trades_when_the_market_is_closed_even_outside_rth(closed: datetime) -> None:
+    engine, events, clock = session_engine(closed)
+
+    engine.submit(req(coid="rth"))
+    engine.submit(req(coid="extended", outside_rth=True))
+    clock.advance(minutes=20)
+    engine.tick()
+
+    assert execs(events) == []
+    assert len(engine.open_orders()) == 2
 
 
 def test_an_ioc_order_outside_regular_hours_is_cancelled_at_once() -> None:

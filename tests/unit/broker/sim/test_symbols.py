@@ -6,7 +6,13 @@ from decimal import Decimal
 
 import pytest
 
-from stocks_api.broker.sim.symbols import REFERENCE_PRICES, SymbolSpec, parse_symbols
+from stocks_api.broker.sim.symbols import (
+    DEFAULT_PROFILE,
+    PROFILES,
+    REFERENCE_PRICES,
+    SymbolSpec,
+    parse_symbols,
+)
 
 
 def test_parses_mixed_list_with_prices_case_and_blanks() -> None:
@@ -21,7 +27,18 @@ def test_parses_mixed_list_with_prices_case_and_blanks() -> None:
 def test_defaults_for_tick_and_lot_size() -> None:
     (spec,) = parse_symbols("IBM")
 
-    assert spec == SymbolSpec("IBM", REFERENCE_PRICES["IBM"], Decimal("0.01"), Decimal("100"))
+    assert spec == SymbolSpec(
+        "IBM", REFERENCE_PRICES["IBM"], Decimal("0.01"), Decimal("100"), profile=PROFILES["IBM"]
+    )
+
+
+def test_every_reference_symbol_has_a_documented_profile_and_others_a_default() -> None:
+    assert set(PROFILES) == set(REFERENCE_PRICES)
+    for profile in PROFILES.values():
+        assert Decimal("0.05") <= profile.annual_volatility <= Decimal("1")
+        assert profile.daily_volume >= 1_000_000
+    (unknown,) = parse_symbols("ZZZZ")
+    assert unknown.profile == DEFAULT_PROFILE
 
 
 def test_reference_table_covers_common_tickers() -> None:

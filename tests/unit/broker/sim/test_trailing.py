@@ -185,10 +185,10 @@ def test_trailing_stop_rests_and_does_not_ratchet_outside_regular_hours() -> Non
     assert updates(events)[1].stop_price == D("99.00")
 
 
-def test_outside_rth_trailing_stop_works_on_weekends() -> None:
-    saturday = FakeClock()
-    saturday.set(saturday.now.replace(day=9))
-    engine, _ = make_engine(clock=saturday, calendar=nyse())
+def test_outside_rth_trailing_stop_works_after_hours() -> None:
+    evening = FakeClock()
+    evening.set(evening.now.replace(hour=22))  # 17:00 in New York
+    engine, _ = make_engine(clock=evening, calendar=nyse())
     set_book(engine, "99.99", "100.00", last="100.00")
     oid = engine.submit(trailing_sell(trail_amount="1.00", outside_rth=True))
 

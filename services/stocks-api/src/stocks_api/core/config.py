@@ -65,7 +65,7 @@ class DatabaseSettings(BaseSettings):
 
 
 class SessionSettings(BaseSettings):
-    """The regular trading session: DAY-order expiry, RTH-only matching, daily P&L reset."""
+    """The trading sessions: DAY-order expiry, RTH-only matching, daily P&L reset, /clock."""
 
     model_config = group_config("SESSION_")
 
@@ -73,7 +73,15 @@ class SessionSettings(BaseSettings):
     open: str = "09:30"
     close: str = "16:00"
     days: str = "mon-fri"
+    # The exchange whose holidays and early closes apply ("none": only `holidays` below).
+    exchange: Literal["nyse", "none"] = "nyse"
+    # Extra closures on top of the exchange's table.
     holidays: str = ""
+    # The regular close on the exchange's early-close days.
+    early_close: str = "13:00"
+    # The extended window, where outside_rth orders work (it contains the regular session).
+    extended_open: str = "04:00"
+    extended_close: str = "20:00"
 
     @field_validator("timezone")
     @classmethod
@@ -81,7 +89,7 @@ class SessionSettings(BaseSettings):
         load_zone(value)
         return value
 
-    @field_validator("open", "close")
+    @field_validator("open", "close", "early_close", "extended_open", "extended_close")
     @classmethod
     def _time(cls, value: str) -> str:
         parse_time_of_day(value)
@@ -103,6 +111,12 @@ class SessionSettings(BaseSettings):
     def _opens_before_close(self) -> SessionSettings:
         if parse_time_of_day(self.open) >= parse_time_of_day(self.close):
             raise ValueError("SESSION_OPEN must be before SESSION_CLOSE")
+        if parse_time_of_day(self.extended_open) >= parse_time_of_day(self.extended_close):
+            raise ValueError("SESSION_EXTENDED_OPEN must be before SESSION_EXTENDED_CLOSE")
+        if self.exchange != "none" and parse_time_of_day(self.early_close) <= parse_time_of_day(
+            self.open
+        ):
+            raise ValueError("SESSION_EARLY_CLOSE must be after SESSION_OPEN")
         return self
 
     def calendar(self) -> SessionCalendar:
@@ -112,6 +126,10 @@ class SessionSettings(BaseSettings):
             close_at=self.close,
             weekdays=self.days,
             holidays=self.holidays,
+            exchange=self.exchange,
+            early_close_at=self.early_close,
+            extended_open_at=self.extended_open,
+            extended_close_at=self.extended_close,
         )
 
 

@@ -1,4 +1,4 @@
-"""`Annotated` dependency aliases of the kernel: the database session, the calendar.
+"""`Annotated` dependency aliases of the kernel: the database session, the calendar, the clock.
 
 Each domain has its own `dependencies.py` for its running parts (`broker`, `orders`, `risk`,
 `connection`, `events`). Everything comes from `app.state`, built in the lifespan (`main`);
@@ -8,7 +8,8 @@ plain `def` dependencies in a thread pool, which costs more than these one-liner
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -33,6 +34,13 @@ async def get_calendar(request: Request) -> SessionCalendar:
     return calendar
 
 
+async def get_clock(request: Request) -> Callable[[], datetime]:
+    # The app's idea of now (aware UTC): `create_app(clock=...)`, pinned by tests.
+    clock: Callable[[], datetime] = request.app.state.clock
+    return clock
+
+
 DatabaseDep = Annotated[Database, Depends(get_database)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 CalendarDep = Annotated[SessionCalendar, Depends(get_calendar)]
+ClockDep = Annotated[Callable[[], datetime], Depends(get_clock)]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from decimal import Decimal, getcontext
+from decimal import ROUND_HALF_EVEN, Context, Decimal, getcontext
 from typing import Any
 
 from pydantic_core import PydanticCustomError
@@ -79,3 +79,31 @@ def normalize_decimal(value: Decimal) -> Decimal:
     if exponent > 0:
         return Decimal((sign, digits + (0,) * exponent, 0))
     return Decimal((sign, digits, exponent))
+
+
+# Decimal places of the API's rounded figures (see `core.schemas`: `Money`, `AveragePrice`,
+# `Ratio`). Only their presentation is rounded: the database and every computation keep the
+# exact values, so a sum of rounded figures is never fed back into the books.
+MONEY_PLACES = 2  # cents: what a statement shows for cash, values, P&L and commissions
+AVERAGE_PLACES = 4  # IB's average cost and average fill price, as TWS shows them
+RATIO_PLACES = 4  # cushion, leverage, share of a limit used: 0.0001 is 0.01 %
+# Wide enough for any value the API takes (28 significant digits) plus the places added.
+_PRESENTATION = Context(prec=2 * MAX_SIGNIFICANT_DIGITS, rounding=ROUND_HALF_EVEN)
+
+
+def fixed_text(value: Decimal, places: int) -> str:
+    """`value` rounded half-even to `places` decimals and written with all of them.
+
+    "1" -> "1.00", "1448.2266666672" -> "1448.23" (2 places); half-even, so a column of
+    rounded figures carries no upward bias. A value that rounds to zero is "0.00", never
+    "-0.00".
+    """
+    rounded = value.quantize(Decimal(1).scaleb(-places), context=_PRESENTATION)
+    if rounded.is_zero():
+        rounded = rounded.copy_abs()
+    return format(rounded, "f")
+
+
+def exact_text(value: Decimal) -> str:
+    """`value` exactly, without trailing zeros or an exponent ("190.10" -> "190.1")."""
+    return format(normalize_decimal(value), "f")

@@ -16,12 +16,20 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    WithJsonSchema,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
 from stocks_api.core.json_body import UnreadableBody
-from stocks_api.core.money import exact_decimal, normalize_decimal
+from stocks_api.core.money import (
+    AVERAGE_PLACES,
+    MONEY_PLACES,
+    RATIO_PLACES,
+    exact_decimal,
+    fixed_text,
+    normalize_decimal,
+)
 
 # A ticker as IB and the simulator write it: upper case, starting with a letter ("BRK.B").
 SYMBOL_PATTERN = r"^[A-Z][A-Z0-9.]{0,11}$"
@@ -60,6 +68,52 @@ DecimalStr = Annotated[
     BeforeValidator(exact_decimal),
     AfterValidator(normalize_decimal),
     PlainSerializer(lambda v: format(v, "f"), return_type=str, when_used="json"),
+]
+
+
+def _rounded_serializer(places: int) -> PlainSerializer:
+    return PlainSerializer(lambda v: fixed_text(v, places), return_type=str, when_used="json")
+
+
+def _rounded_schema(places: int, kind: str) -> WithJsonSchema:
+    return WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": rf"^-?[0-9]+\.[0-9]{{{places}}}$",
+            "description": f"{kind}, rounded half-even to {places} decimal places",
+        },
+        mode="serialization",
+    )
+
+
+# The API's decimals by kind (README "Decimal places"). Prices the user or the broker gave
+# (limit, stop, fill, bid/ask/last, bars) and quantities are exact: `DecimalStr`. The kinds
+# below are response types, rounded half-even to a fixed number of places and always written
+# with all of them. Only the JSON is rounded: the model (and `model_dump()` in Python mode)
+# keeps the exact value it was built from, as the database does. REST responses and
+# WebSocket events (an event's data is the REST resource's own schema) serialise through the
+# same types, so a field reads the same in each.
+#
+# Money: cash, values, P&L, margin figures, commissions, to cents ("1.00", "1448.23").
+Money = Annotated[
+    Decimal,
+    BeforeValidator(exact_decimal),
+    _rounded_serializer(MONEY_PLACES),
+    _rounded_schema(MONEY_PLACES, "money"),
+]
+# Averages of prices (avg_cost, avg_fill_price), as IB reports them ("181.0283").
+AveragePrice = Annotated[
+    Decimal,
+    BeforeValidator(exact_decimal),
+    _rounded_serializer(AVERAGE_PLACES),
+    _rounded_schema(AVERAGE_PLACES, "an average price"),
+]
+# Ratios (cushion, leverage, the share of a limit used): "0.1234" is 12.34 %.
+Ratio = Annotated[
+    Decimal,
+    BeforeValidator(exact_decimal),
+    _rounded_serializer(RATIO_PLACES),
+    _rounded_schema(RATIO_PLACES, "a ratio"),
 ]
 UTCDatetime = Annotated[datetime, AfterValidator(_as_utc)]
 

@@ -20,3 +20,10 @@ class TooManySymbolsError(UnprocessableError):
             f"{count} symbols requested; at most {limit} per request",
             details=[{"loc": ["query", "symbols"], "msg": f"at most {limit} symbols"}],
         )
+
+
+class CalendarRangeError(UnprocessableError):
+    code = "INVALID_DATE_RANGE"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, details=[{"loc": ["query", "end"], "msg": message}])

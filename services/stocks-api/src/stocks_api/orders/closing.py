@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stocks_api.broker.protocol import OrderType, Side, TimeInForce
-from stocks_api.core.dependencies import SessionDep
+from stocks_api.core.dependencies import CalendarDep, ClockDep, SessionDep
 from stocks_api.core.json_body import ExactJsonRoute
 from stocks_api.core.query import SymbolPath
 from stocks_api.orders.context import TradingContext
@@ -20,6 +20,7 @@ from stocks_api.orders.dependencies import TradingDep
 from stocks_api.orders.models import Order
 from stocks_api.orders.placing import submit
 from stocks_api.orders.schemas import ClosePositionParams, OrderCreate, OrderRead
+from stocks_api.orders.waiting import note_waiting
 from stocks_api.portfolio.exceptions import PositionNotFoundError
 from stocks_api.portfolio.positions import get_or_raise
 
@@ -68,8 +69,14 @@ async def close_position(
     trading: TradingDep,
     symbol: SymbolPath,
     params: Annotated[ClosePositionParams, Query()],
+    calendar: CalendarDep,
+    clock: ClockDep,
 ) -> OrderRead:
-    """Close a position with a market order (through the risk checks); answer with that order."""
+    """Close a position with a market order (through the risk checks); answer with that order.
+
+    Outside the regular session the order waits for the open unless `outside_rth=true`
+    (then it works in the extended hours): `notice` says so when it waits.
+    """
     order = await close(
         session=session,
         trading=trading,
@@ -77,4 +84,5 @@ async def close_position(
         account_id=params.account_id,
         outside_rth=params.outside_rth,
     )
-    return OrderRead.model_validate(order)
+    notice = await note_waiting(session, order, calendar=calendar, at=clock())
+    return OrderRead.model_validate(order).model_copy(update={"notice": notice})

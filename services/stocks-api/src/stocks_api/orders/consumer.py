@@ -36,6 +36,7 @@ from stocks_api.broker.protocol import (
 )
 from stocks_api.core import metrics
 from stocks_api.core.database import utcnow
+from stocks_api.core.money import MONEY_PLACES, exact_text, fixed_text
 from stocks_api.events.bus import EventBus
 from stocks_api.orders.audit import record_event
 from stocks_api.orders.models import Fill, Order
@@ -401,11 +402,13 @@ def _apply_execution(session: AsyncSession, order: Order, event: Execution) -> F
     if order.broker_order_id is None:
         order.broker_order_id = event.broker_order_id
     target = OrderStatus.FILLED if order.filled_qty >= order.qty else OrderStatus.PARTIALLY_FILLED
+    # Written as `FillRead` shows the fill (exact quantity and price, commission to cents),
+    # so the audit trail and GET /fills agree; the fill row keeps the exact commission.
     payload = {
         "exec_id": event.exec_id,
-        "qty": str(event.qty),
-        "price": str(event.price),
-        "commission": str(event.commission),
+        "qty": exact_text(event.qty),
+        "price": exact_text(event.price),
+        "commission": fixed_text(event.commission, MONEY_PLACES),
     }
     if target is OrderStatus.PARTIALLY_FILLED and order.status == OrderStatus.PENDING_CANCEL.value:
         # Part filled while a cancel is on its way: still pending_cancel, fill recorded.

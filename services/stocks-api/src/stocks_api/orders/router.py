@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
 
-from stocks_api.core.dependencies import SessionDep
+from stocks_api.core.dependencies import CalendarDep, ClockDep, SessionDep
 from stocks_api.core.json_body import ExactJsonRoute
 from stocks_api.orders import changing, placing, queries
 from stocks_api.orders.dependencies import TradingDep
@@ -22,6 +22,7 @@ from stocks_api.orders.schemas import (
     OrderRead,
     OrderUpdate,
 )
+from stocks_api.orders.waiting import note_waiting
 
 router = APIRouter(prefix="/orders", tags=["orders"], route_class=ExactJsonRoute)
 fills_router = APIRouter(prefix="/fills", tags=["fills"], route_class=ExactJsonRoute)
@@ -50,12 +51,19 @@ async def place_order(
     response: Response,
     session: SessionDep,
     trading: TradingDep,
+    calendar: CalendarDep,
+    clock: ClockDep,
 ) -> OrderRead:
-    """Place an order (idempotent on `client_order_id`); bracket legs come back in `legs`."""
+    """Place an order (idempotent on `client_order_id`); bracket legs come back in `legs`.
+
+    An order that cannot work now (the session is closed for it) says until when it waits
+    in `notice`, and in its audit trail.
+    """
     order, created = await placing.submit(session=session, trading=trading, order_in=order_in)
     if not created:
         response.status_code = status.HTTP_200_OK
-    return OrderRead.model_validate(order)
+    notice = await note_waiting(session, order, calendar=calendar, at=clock(), record=created)
+    return OrderRead.model_validate(order).model_copy(update={"notice": notice})
 
 
 @router.get("", responses=_ERRORS)

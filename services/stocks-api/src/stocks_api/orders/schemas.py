@@ -20,12 +20,15 @@ from stocks_api.core.pagination import Cursor
 from stocks_api.core.query import QueryDatetime
 from stocks_api.core.schemas import (
     ApiModel,
+    AveragePrice,
     DecimalStr,
+    Money,
     Page,
     RequestModel,
     Symbol,
     UTCDatetime,
 )
+from stocks_api.core.ticks import off_tick_price, off_tick_trail_amount
 from stocks_api.orders.state import OrderStatus
 
 # Sanity bounds on a single order; the risk engine applies the trader's own, tighter limits.
@@ -74,6 +77,13 @@ class StopLoss(RequestModel):
 class OrderCreate(RequestModel):
     """A new order; with `take_profit` and/or `stop_loss` it is the parent of a bracket."""
 
+    # The example Swagger UI sends: a valid order (a market order carries no price).
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"symbol": "AAPL", "side": "buy", "qty": "10", "type": "market"}]
+        }
+    )
+
     symbol: Symbol
     side: Side
     qty: Quantity
@@ -101,6 +111,7 @@ class OrderCreate(RequestModel):
         if self.tif is TimeInForce.IOC and self.type in _STOPS:
             problems.append("tif ioc is only allowed for market and limit orders")
         problems += _bracket_problems(self)
+        problems += _tick_problems(self)
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -143,6 +154,19 @@ def _trail_problems(
     return []
 
 
+def _tick_problems(order: OrderCreate) -> list[str]:
+    """Every price of the order (its legs' too) on the price increment (`core.ticks`)."""
+    prices = [("limit_price", order.limit_price), ("stop_price", order.stop_price)]
+    if order.take_profit is not None:
+        prices.append(("take_profit.limit_price", order.take_profit.limit_price))
+    if order.stop_loss is not None:
+        prices.append(("stop_loss.stop_price", order.stop_loss.stop_price))
+        prices.append(("stop_loss.limit_price", order.stop_loss.limit_price))
+    problems = [off_tick_price(field, price) for field, price in prices]
+    problems.append(off_tick_trail_amount("trail_amount", order.trail_amount))
+    return [problem for problem in problems if problem is not None]
+
+
 def _bracket_problems(order: OrderCreate) -> list[str]:
     """Check that the legs sit on the right sides: profit beyond the entry, loss below it."""
     take_profit, stop_loss = order.take_profit, order.stop_loss
@@ -179,6 +203,7 @@ class OrderUpdate(RequestModel):
         json_schema_extra={
             "minProperties": 1,
             "not": {"properties": {name: {"type": "null"} for name in _CHANGES}},
+            "examples": [{"limit_price": "190.25"}],
         }
     )
 
@@ -190,6 +215,13 @@ class OrderUpdate(RequestModel):
     def _something_changes(self) -> OrderUpdate:
         if self.qty is None and self.limit_price is None and self.stop_price is None:
             raise ValueError("give at least one of qty, limit_price, stop_price")
+        problems = [
+            off_tick_price("limit_price", self.limit_price),
+            off_tick_price("stop_price", self.stop_price),
+        ]
+        found = [problem for problem in problems if problem is not None]
+        if found:
+            raise ValueError("; ".join(found))
         return self
 
 
@@ -211,7 +243,7 @@ class OrderLegRead(ApiModel):
     outside_rth: bool
     status: OrderStatus
     filled_qty: DecimalStr
-    avg_fill_price: DecimalStr | None
+    avg_fill_price: AveragePrice | None
     broker_order_id: str | None
     perm_id: str | None
     reject_reason: str | None
@@ -227,6 +259,13 @@ class OrderRead(OrderLegRead):
     """An order with its current state; a bracket's parent lists its children in `legs`."""
 
     legs: list[OrderLegRead] = Field(default_factory=list)
+    notice: str | None = Field(
+        default=None,
+        description="set in the answer of placing an order (and of closing a position) when"
+        " it cannot work now and waits: the regular session is closed and the order is not"
+        " outside_rth, or it is but the extended hours are closed too; null otherwise",
+        examples=["waits for the regular session at 09:30 America/New_York (Thu 2026-12-03)"],
+    )
 
 
 class OrderPage(Page[OrderRead]):
@@ -275,7 +314,7 @@ class FillRead(ApiModel):
     side: Side
     qty: DecimalStr
     price: DecimalStr
-    commission: DecimalStr
+    commission: Money
     currency: str
     executed_at: UTCDatetime
 

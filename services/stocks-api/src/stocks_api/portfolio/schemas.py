@@ -8,7 +8,17 @@ from pydantic import Field
 from stocks_api.broker.protocol import AccountType
 from stocks_api.core.pagination import Cursor
 from stocks_api.core.query import QueryDatetime
-from stocks_api.core.schemas import ApiModel, DecimalStr, Page, RequestModel, Symbol, UTCDatetime
+from stocks_api.core.schemas import (
+    ApiModel,
+    AveragePrice,
+    DecimalStr,
+    Money,
+    Page,
+    Ratio,
+    RequestModel,
+    Symbol,
+    UTCDatetime,
+)
 
 
 class PositionRead(ApiModel):
@@ -22,12 +32,12 @@ class PositionRead(ApiModel):
     account_id: str
     symbol: str
     qty: DecimalStr
-    avg_cost: DecimalStr
-    cost_basis: DecimalStr
+    avg_cost: AveragePrice
+    cost_basis: Money
     market_price: DecimalStr | None
-    market_value: DecimalStr | None
-    unrealized_pnl: DecimalStr | None
-    realized_pnl: DecimalStr
+    market_value: Money | None
+    unrealized_pnl: Money | None
+    realized_pnl: Money
     opened_at: UTCDatetime | None
     updated_at: UTCDatetime
 
@@ -48,11 +58,11 @@ class PositionSnapshotRead(ApiModel):
     account_id: str
     symbol: str
     qty: DecimalStr
-    avg_cost: DecimalStr
+    avg_cost: AveragePrice
     market_price: DecimalStr | None
-    market_value: DecimalStr | None
-    unrealized_pnl: DecimalStr | None
-    realized_pnl: DecimalStr
+    market_value: Money | None
+    unrealized_pnl: Money | None
+    realized_pnl: Money
     reason: str
     taken_at: UTCDatetime
 
@@ -99,19 +109,19 @@ class AccountSummary(ApiModel):
     account_type: AccountType
     currency: str
     is_paper: bool
-    cash: DecimalStr
-    market_value: DecimalStr
-    gross_position_value: DecimalStr
-    net_liquidation: DecimalStr
-    initial_margin: DecimalStr
-    maintenance_margin: DecimalStr
-    available_funds: DecimalStr
-    excess_liquidity: DecimalStr
-    buying_power: DecimalStr
-    cushion: DecimalStr
-    leverage: DecimalStr
-    unrealized_pnl: DecimalStr
-    realized_pnl: DecimalStr = Field(description="realized since the account was first seen")
+    cash: Money
+    market_value: Money
+    gross_position_value: Money
+    net_liquidation: Money
+    initial_margin: Money
+    maintenance_margin: Money
+    available_funds: Money
+    excess_liquidity: Money
+    buying_power: Money
+    cushion: Ratio
+    leverage: Ratio
+    unrealized_pnl: Money
+    realized_pnl: Money = Field(description="realized since the account was first seen")
     unpriced_symbols: list[str]
     as_of: UTCDatetime
 
@@ -120,9 +130,9 @@ class AccountPnl(ApiModel):
     """Today's P&L: `daily_pnl` is net liquidation now minus at the last session close."""
 
     account_id: str
-    daily_pnl: DecimalStr
-    unrealized_pnl: DecimalStr
-    realized_pnl: DecimalStr = Field(description="realized since the session boundary")
+    daily_pnl: Money
+    unrealized_pnl: Money
+    realized_pnl: Money = Field(description="realized since the session boundary")
     session_start: UTCDatetime = Field(description="the last regular close: where today began")
     as_of: UTCDatetime
 
@@ -132,11 +142,11 @@ class AccountSnapshotRead(ApiModel):
 
     id: int
     account_id: str
-    cash: DecimalStr
-    gross_position_value: DecimalStr
-    net_liquidation: DecimalStr
-    unrealized_pnl: DecimalStr
-    realized_pnl: DecimalStr
+    cash: Money
+    gross_position_value: Money
+    net_liquidation: Money
+    unrealized_pnl: Money
+    realized_pnl: Money
     reason: str
     taken_at: UTCDatetime
 

@@ -27,7 +27,18 @@ from pydantic import (
 from pydantic_settings import NoDecode
 
 from stocks_api.core.pagination import Cursor
-from stocks_api.core.schemas import SYMBOL_RE, ApiModel, DecimalStr, Page, RequestModel, UTCDatetime
+from stocks_api.core.schemas import (
+    SYMBOL_RE,
+    ApiModel,
+    DecimalStr,
+    Page,
+    Ratio,
+    RequestModel,
+    UTCDatetime,
+)
+
+# A figure of a response, to cents; `Money` below is a limit the trader sets, exact.
+from stocks_api.core.schemas import Money as MoneyFigure
 
 # IBKR paces API messages at 50 per second; our order rate can never be set above it.
 IBKR_MESSAGES_PER_SECOND = 50
@@ -177,6 +188,9 @@ class RiskLimitsUpdate(RequestModel):
         json_schema_extra={
             "minProperties": 1,
             "not": {"additionalProperties": False, "properties": {"reason": {}}},
+            # What Swagger UI sends: a valid change (its own sample would set every limit
+            # to 0 and every symbol list to ["string"]).
+            "examples": [{"max_order_qty": "500", "reason": "smaller orders this week"}],
         }
     )
 
@@ -262,14 +276,14 @@ class RiskUsage(ApiModel):
 
     account_id: str | None
     session_start: UTCDatetime
-    daily_pnl: DecimalStr | None = Field(description="net liquidation now minus at session start")
-    daily_loss_limit_used: DecimalStr | None = Field(description="today's loss / the limit (0..1+)")
-    net_liquidation: DecimalStr | None
-    gross_exposure: DecimalStr | None = Field(description="sum of the positions' absolute values")
-    gross_exposure_with_open_orders: DecimalStr | None = Field(
+    daily_pnl: MoneyFigure | None = Field(description="net liquidation now minus at session start")
+    daily_loss_limit_used: Ratio | None = Field(description="today's loss / the limit (0..1+)")
+    net_liquidation: MoneyFigure | None
+    gross_exposure: MoneyFigure | None = Field(description="sum of the positions' absolute values")
+    gross_exposure_with_open_orders: MoneyFigure | None = Field(
         description="as the checks see it: as if every open order filled"
     )
-    leverage: DecimalStr | None
+    leverage: Ratio | None
     orders_last_second: int
     orders_last_minute: int
     consecutive_broker_rejections: int

@@ -10,6 +10,10 @@ from __future__ import annotations
 NO_SECURITY_DEFINITION = 200
 NO_SECURITY_DEFINITION_TEXT = "No security definition has been found for the request"
 ORDER_REJECTED = 201
+PRICE_VARIATION = 110  # a price off the contract's minimum price variation (core.ticks)
+PRICE_VARIATION_TEXT = (
+    "The price does not conform to the minimum price variation for this contract."
+)
 ORDER_CANCELLED = 202
 CLIENT_ID_IN_USE = 326
 CANNOT_MODIFY_FILLED = 104

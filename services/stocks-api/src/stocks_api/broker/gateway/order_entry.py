@@ -25,10 +25,12 @@ from stocks_api.broker.gateway.codes import (
     NO_SECURITY_DEFINITION_TEXT,
     ORDER_NOT_FOUND,
     ORDER_REJECTED,
+    PRICE_VARIATION,
+    PRICE_VARIATION_TEXT,
 )
 from stocks_api.broker.gateway.faults import Faults
 from stocks_api.broker.gateway.model import IbContract, IbOrder
-from stocks_api.broker.gateway.order_terms import engine_request, unsupported
+from stocks_api.broker.gateway.order_terms import engine_request, off_tick, unsupported
 from stocks_api.broker.gateway.requests import PlaceOrder
 from stocks_api.broker.gateway.session import Session
 from stocks_api.broker.protocol import BrokerError, OrderChange
@@ -124,6 +126,8 @@ class OrderEntry:
         if problem:
             session.error(order.order_id, ORDER_REJECTED, f"Order rejected - reason:{problem}")
             return
+        if self._refused_off_tick(session, order.order_id, order.order_type, request):
+            return  # as IB: error 110, and the order is not placed
         if not request.transmit:
             books.held[(session.client_id, order.order_id)] = order
             return
@@ -174,6 +178,8 @@ class OrderEntry:
         if order.status in FINISHED:
             session.error(order.order_id, CANNOT_MODIFY_FILLED, "Cannot modify a filled order.")
             return
+        if self._refused_off_tick(session, order.order_id, order.order_type, request):
+            return  # as IB: error 110, and the order works on unchanged
         change = OrderChange(
             qty=request.total_qty if request.total_qty != order.total_qty else None,
             limit_price=request.lmt_price if request.lmt_price != order.lmt_price else None,
@@ -192,6 +198,19 @@ class OrderEntry:
         self._books.save_order(order)
         session.send(encoders.open_order(order, session.version))
         session.send(encoders.order_status(order))
+
+    def _refused_off_tick(
+        self, session: Session, order_id: int, order_type: str, request: PlaceOrder
+    ) -> bool:
+        """Answer IB's error 110 if a price of `request` is off the increment (`core.ticks`)."""
+        problem = off_tick(
+            order_type, request.lmt_price, request.aux_price, request.trailing_percent
+        )
+        if problem is None:
+            return False
+        log.info("gateway_price_off_tick", client_id=session.client_id, problem=problem)
+        session.error(order_id, PRICE_VARIATION, PRICE_VARIATION_TEXT)
+        return True
 
     async def cancel(self, session: Session, order_id: int) -> None:
         """Cancel an order of `session` (lost during an outage: IB cannot be reached)."""

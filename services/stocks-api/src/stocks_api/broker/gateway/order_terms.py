@@ -1,14 +1,18 @@
 """IB's order terms in the engine's: which IB orders gateway-sim trades, and how.
 
 `unsupported` tells why an order cannot be simulated (IB would reject it too);
+`off_tick` why its prices are off the minimum price variation (IB's error 110);
 `engine_request` is the matching engine's `OrderRequest` for an IB order, used when it is
 placed and when a restart puts it back (`books.Books.restore_working`).
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from stocks_api.broker.gateway.model import IbOrder
 from stocks_api.broker.protocol import OrderRequest, OrderType, Side, TimeInForce
+from stocks_api.core.ticks import off_tick_price, off_tick_trail_amount
 
 ORDER_TYPES = {
     "MKT": OrderType.MARKET,
@@ -33,6 +37,27 @@ def unsupported(order: IbOrder) -> str | None:
     if order.total_qty <= 0:
         return "quantity must be positive"
     return None
+
+
+def off_tick(
+    order_type: str,
+    lmt_price: Decimal | None,
+    aux_price: Decimal | None,
+    trailing_percent: Decimal | None,
+) -> str | None:
+    """Why a price of an order of `order_type` is off the US-equity increment; None if none is.
+
+    The prices are a new order's, or those a modification asks for: IB checks both.
+    """
+    ours = ORDER_TYPES.get(order_type)
+    problems = []
+    if ours in (OrderType.LIMIT, OrderType.STOP_LIMIT):
+        problems.append(off_tick_price("lmtPrice", lmt_price))
+    if ours in (OrderType.STOP, OrderType.STOP_LIMIT):
+        problems.append(off_tick_price("auxPrice", aux_price))
+    if ours is OrderType.TRAILING_STOP and trailing_percent is None:
+        problems.append(off_tick_trail_amount("auxPrice", aux_price))
+    return next((problem for problem in problems if problem is not None), None)
 
 
 def engine_request(order: IbOrder, parent: IbOrder | None) -> OrderRequest:

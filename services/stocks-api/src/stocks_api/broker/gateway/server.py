@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -64,7 +65,7 @@ from stocks_api.broker.gateway.model import (
 from stocks_api.broker.gateway.order_entry import OrderEntry
 from stocks_api.broker.gateway.requests import PlaceOrder
 from stocks_api.broker.gateway.session import MAX_MESSAGES_PER_SECOND, Session
-from stocks_api.broker.gateway.state import SCHEMA_VERSION
+from stocks_api.broker.gateway.state import SCHEMA_VERSION, saved_seed
 from stocks_api.broker.protocol import (
     Bar,
     BarInterval,
@@ -100,6 +101,12 @@ class GatewaySim:
         clock: Callable[[], datetime] | None = None,
         state_file: str | Path | None = None,
     ) -> None:
+        if settings.seed is None:
+            # No installation database here: the state file's seed, or a new one for this
+            # gateway (kept in the state file, if any, for its next start).
+            kept = None if state_file is None else saved_seed(state_file)
+            seed = kept if kept is not None else secrets.randbits(48)
+            settings = settings.model_copy(update={"seed": seed})
         self._settings = settings
         self.account = settings.account_id
         self._calendar = calendar
@@ -195,6 +202,7 @@ class GatewaySim:
                 working=len(books.broker_ids),
                 executions=len(books.executions),
             )
+        books.save_meta(seed=self._settings.seed)  # the next start shows the same market
         self.flush_state()
 
     def _traded_symbols(self) -> set[str]:

@@ -66,6 +66,19 @@ class SavedState:
     holdings: dict[str, Holding] = field(default_factory=dict)
 
 
+def saved_seed(path: str | Path) -> int | None:
+    """The market seed a state file keeps (None: no file, or none kept), read before the
+    gateway starts its market so a restarted gateway shows the same market."""
+    if not Path(path).exists():
+        return None
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'seed'").fetchone()
+    except sqlite3.DatabaseError:
+        return None  # not a state file (yet): opening it says so clearly later
+    return int(row[0]) if row else None
+
+
 class StateFile:
     """One open state file; see the module docstring."""
 

@@ -31,7 +31,7 @@ import structlog
 from aiolimiter import AsyncLimiter
 from ib_async import IB, Fill, Trade
 
-from stocks_api.broker.ib import mapping
+from stocks_api.broker.ib import codes, mapping
 from stocks_api.broker.ib.settings import IbSettings
 from stocks_api.broker.protocol import (
     AccountType,
@@ -57,13 +57,7 @@ log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
 BACKOFF_FIRST_SECONDS = 0.5
-# Statuses ib_async gives an order before IB has answered a request about it.
-AWAITING_IB = frozenset({"PendingSubmit", "ApiPending", "PendingCancel"})
 PACING_SLOTS = 10  # the throttle's window: a tenth of a second
-ORDER_CANCELLED_CODE = 202  # IB's "Order Canceled", which follows a real cancellation
-IB_LOST = 1100  # "Connectivity between IB and Trader Workstation has been lost."
-IB_RESTORED_DATA_LOST = 1101  # "...restored- data lost." (subscriptions must be made again)
-IB_RESTORED = 1102  # "...restored- data maintained."
 
 
 class IbkrBroker:
@@ -194,7 +188,7 @@ class IbkrBroker:
         self._reconnect = asyncio.get_running_loop().create_task(self._reconnect_forever())
 
     def _on_error(self, req_id: int, code: int, message: str, contract: Any) -> None:
-        if code == IB_LOST:
+        if code == codes.IB_LOST:
             if self._unreachable_since is None:
                 self._unreachable_since = datetime.now(UTC)
                 metrics.BROKER_CONNECTED.set(0)
@@ -202,11 +196,11 @@ class IbkrBroker:
                 metrics.BROKER_IB_OUTAGES.inc()
                 log.warning("ibkr_ib_unreachable", code=code, message=message)
                 self._emit_link(LinkState.IB_UNREACHABLE, reason=f"IB {code}: {message}")
-        elif code in (IB_RESTORED_DATA_LOST, IB_RESTORED) and (
+        elif code in (codes.IB_RESTORED_DATA_LOST, codes.IB_RESTORED) and (
             self._restoring is None or self._restoring.done()
         ):
             self._restoring = asyncio.get_running_loop().create_task(
-                self._restore(data_lost=code == IB_RESTORED_DATA_LOST)
+                self._restore(data_lost=code == codes.IB_RESTORED_DATA_LOST)
             )
 
     async def _restore(self, *, data_lost: bool) -> None:
@@ -466,7 +460,7 @@ class IbkrBroker:
     # -- events ------------------------------------------------------------------------------
 
     def _on_status(self, trade: Trade) -> None:
-        if trade.orderStatus.status in AWAITING_IB:
+        if trade.orderStatus.status in codes.AWAITING_IB:
             pass
         elif self._refused_change(trade):
             return  # the order works on unchanged: nothing to tell the sink
@@ -510,13 +504,21 @@ class IbkrBroker:
         """Whether this status is IB refusing a modification (then undo ib_async's "Cancelled").
 
         IB answers a refused change with an error for the order, which ib_async takes for
-        the order's end; but the order keeps working unchanged at IB.
+        the order's end (or, for the codes it deems warnings, such as 110 for a price off
+        the minimum price variation, marks "ValidationError"); but the order keeps
+        working unchanged at IB.
         """
         before = self._modifying.pop(trade.order.orderId, None)
         last = trade.log[-1] if trade.log else None
-        if before is None or trade.orderStatus.status != "Cancelled" or last is None:
+        if before is None or last is None:
             return False
-        if last.errorCode in (0, ORDER_CANCELLED_CODE):
+        status = trade.orderStatus.status
+        refused = status == "Cancelled" or (
+            status == codes.VALIDATION_ERROR and last.errorCode in codes.REFUSED_CHANGE_WARNINGS
+        )
+        if not refused:
+            return False
+        if last.errorCode in (0, codes.ORDER_CANCELLED_CODE):
             return False  # a real cancellation
         trade.orderStatus.status = before
         self._answer(trade.order.orderId, BrokerRejectedError(last.message))

@@ -1,19 +1,17 @@
-"""OHLCV bars of the simulated market: 1-minute storage, synthetic history, aggregation.
+"""OHLCV bars of the simulated market: 1-minute storage and aggregation.
 
-The engine records every change of a symbol's last price or volume into the bar of the
-current minute. Bars are kept in parallel `array('q')` columns (minute index since the
-epoch, prices in ticks, volume in 1/10000 share) at 48 bytes a bar, so three days of
-minutes for a dozen symbols stay around 2.5 MB. Longer intervals are aggregated on
-request; days follow the calendar's local dates.
+The engine stores the market model's bar of each open minute (`market.py`), the current one
+as it grows, with what orders here traded on top. Bars are kept in parallel `array('q')`
+columns (minute index since the epoch, prices in ticks, volume in 1/10000 share) at 48
+bytes a bar, so three days of minutes for a dozen symbols stay around 2.5 MB. Longer
+intervals are aggregated on request; days follow the calendar's local dates.
 """
 
 from __future__ import annotations
 
-import random
 from array import array
 from bisect import bisect_left
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -63,64 +61,74 @@ class MinuteBars:
         """The minute of the oldest bar kept, or None when there is none."""
         return self._minute[self._first()] if len(self) else None
 
-    def record(self, minute: int, price: int, volume: int) -> None:
-        """Add a trade at `price` (ticks) of `volume` units to the bar of `minute`."""
+    @property
+    def last_minute(self) -> int | None:
+        """The minute of the newest bar, or None when there is none."""
+        return self._minute[-1] if len(self) else None
+
+    def put(self, row: tuple[int, int, int, int, int, int]) -> None:
+        """Store the bar (minute, open, high, low, close, volume) as the newest one: it
+        replaces the bar of the same minute, and a minute older than the newest bar (a
+        clock that went back, in tests) is ignored, so bars stay ordered."""
+        minute = row[0]
         if self._minute and minute <= self._minute[-1]:
-            # A clock that went back (tests) still updates the newest bar: bars stay ordered.
-            self._high[-1] = max(self._high[-1], price)
-            self._low[-1] = min(self._low[-1], price)
-            self._close[-1] = price
-            self._volume[-1] += volume
+            if minute == self._minute[-1]:
+                for column, value in zip(self._columns(), row, strict=True):
+                    column[-1] = value
             return
-        self._minute.append(minute)
-        for column in (self._open, self._high, self._low, self._close):
-            column.append(price)
-        self._volume.append(volume)
+        for column, value in zip(self._columns(), row, strict=True):
+            column.append(value)
         if len(self._minute) > self._capacity + self._slack:
             drop = len(self._minute) - self._capacity
             for column in self._columns():
                 del column[:drop]
 
-    def prepend_history(
-        self, end_minute: int, close: int, walk: SyntheticWalk, rng: random.Random
-    ) -> None:
-        """Fill the free capacity with synthetic minutes ending just before `end_minute`.
-
-        The walk runs backward from `close` (ticks), so the newest synthetic bar closes at
-        `close` and no generated bar depends on how many are generated.
-        """
-        count = self._capacity - len(self)
-        if count <= 0:
+    def prepend(self, rows: list[tuple[int, int, int, int, int, int]]) -> None:
+        """Put older bars (oldest first, all before the oldest kept) in front, keeping at
+        most the capacity (the newest)."""
+        room = self._capacity - len(self)
+        if room <= 0 or not rows:
             return
-        minutes = array("q", range(end_minute - count, end_minute))
-        history = (minutes, *walk.generate(count, close, rng))
+        rows = rows[-room:]
         keep = self._first()
-        for column, generated in zip(self._columns(), history, strict=True):
+        for index, column in enumerate(self._columns()):
+            generated = array("q", (row[index] for row in rows))
             generated.extend(column[keep:])
             column[:] = generated
 
     def aggregate(
-        self, limit: int, end_minute: int, bucket_start: Callable[[int], int]
+        self,
+        limit: int,
+        end_minute: int,
+        bucket_start: Callable[[int], int],
+        keep: Callable[[int], bool] | None = None,
     ) -> list[tuple[int, int, int, int, int, int]]:
         """Return up to `limit` newest buckets of bars before `end_minute`, oldest first.
 
         Only minutes before `end_minute` count, so a bucket that `end_minute` cuts is
-        partial, as the current bar of a live feed is. Each tuple is (start minute, open,
+        partial, as the current bar of a live feed is; with `keep`, only the minutes it
+        accepts (daily bars: the regular session's). Each tuple is (start minute, open,
         high, low, close, volume).
         """
         first = self._first()
         index = bisect_left(self._minute, end_minute, lo=first) - 1
         buckets: list[tuple[int, int, int, int, int, int]] = []
         while index >= first and len(buckets) < limit:
+            if keep is not None and not keep(self._minute[index]):
+                index -= 1
+                continue
             start = bucket_start(self._minute[index])
             close = self._close[index]
             high, low, volume = self._high[index], self._low[index], 0
+            open_ = self._open[index]
             while index >= first and self._minute[index] >= start:
-                high = max(high, self._high[index])
-                low = min(low, self._low[index])
-                volume += self._volume[index]
+                if keep is None or keep(self._minute[index]):
+                    high = max(high, self._high[index])
+                    low = min(low, self._low[index])
+                    volume += self._volume[index]
+                    open_ = self._open[index]
                 index -= 1
-            buckets.append((start, self._open[index + 1], high, low, close, volume))
+            buckets.append((start, open_, high, low, close, volume))
         buckets.reverse()
         return buckets
 
@@ -131,38 +139,6 @@ class MinuteBars:
     def _columns(self) -> tuple[array[int], ...]:
         """Return the columns in (minute, open, high, low, close, volume) order."""
         return (self._minute, self._open, self._high, self._low, self._close, self._volume)
-
-
-@dataclass(frozen=True, slots=True)
-class SyntheticWalk:
-    """How synthetic history moves: relative volatility per step and the lot traded."""
-
-    volatility: float
-    lot_units: int
-
-    def generate(self, count: int, close: int, rng: random.Random) -> tuple[array[int], ...]:
-        """Generate `count` bars ending at `close`: (open, high, low, close, volume), oldest first.
-
-        The walk runs backward from `close`, so the newest bars come out the same however
-        many are generated.
-        """
-        columns = tuple(array("q") for _ in range(5))
-        opens, highs, lows, closes, volumes = columns
-        for _ in range(count):
-            # A synthetic minute moves like one engine step: plausible without being wild.
-            sigma = max(1.0, close * self.volatility)
-            # A bar opens where the minute before it closed; walking backward, that comes next.
-            open_ = max(1, close + round(rng.gauss(0.0, sigma)))
-            wick = sigma / 2
-            opens.append(open_)
-            highs.append(max(open_, close) + int(abs(rng.gauss(0.0, wick))))
-            lows.append(max(1, min(open_, close) - int(abs(rng.gauss(0.0, wick)))))
-            closes.append(close)
-            volumes.append(rng.randint(1, 50) * self.lot_units)
-            close = open_
-        for column in columns:
-            column.reverse()
-        return columns
 
 
 def bucket_function(interval: BarInterval, zone: ZoneInfo) -> Callable[[int], int]:

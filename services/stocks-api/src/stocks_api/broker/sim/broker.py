@@ -96,6 +96,8 @@ class SimBroker:
         """Open a fresh simulated market that reports to `sink`."""
         # A fresh id prefix per start: a restarted engine never reuses an order or
         # execution id that is already stored.
+        if self._settings.seed is None:  # resolved by the composition root (main.py)
+            raise ValueError("the simulated broker needs a seed (SIM_SEED or the installation's)")
         self._engine = MatchingEngine(
             symbols=self._settings.symbol_specs(),
             seed=self._settings.seed,

@@ -1,15 +1,18 @@
-"""A deterministic, synchronous matching engine over a random-walk market.
+"""A deterministic, synchronous matching engine over a simulated market.
 
-Each symbol has its own pseudo-random generator seeded from a digest of ``"{seed}:{symbol}"``,
-so a symbol's price path depends only on the seed and its own history. Orders match against
+Each symbol's market is a function of the seed, the symbol and the time (`market.py`): a
+tick shows the second the clock is in, so the path does not depend on how often the
+engine ticked, and history, live quotes and a restart's history agree. Orders match against
 the displayed top of book: buys take the ask, sells hit the bid, up to the displayed size,
 which fills consume until the next `tick` refreshes it. Everything that happens is reported
 synchronously through `on_event` as neutral `BrokerEvent`s. Plain Python on purpose: no I/O,
 no asyncio, so the HTTP broker and the TWS protocol simulator can both drive it.
 
-Time comes from the injected clock and the session calendar: outside regular hours only
-`outside_rth` orders work (the others rest untouched), and DAY orders expire at the first
-regular close after they were accepted. Bracket children are held until their parent has
+Time comes from the injected clock and the session calendar: in the regular session every
+order works; in the extended hours (pre-market and after-hours) only `outside_rth` orders
+work; when the market is closed (nights, weekends, holidays) nothing trades, the quote
+stays where the market closed and no bar is made. DAY orders expire at the first regular
+close after they were accepted. Bracket children are held until their parent has
 filled and then work as one-cancels-other (OCA) siblings.
 """
 
@@ -37,16 +40,10 @@ from stocks_api.broker.protocol import (
     Side,
     TimeInForce,
 )
-from stocks_api.broker.sim.bars import (
-    MinuteBars,
-    SyntheticWalk,
-    bucket_function,
-    minute_of,
-    to_bar,
-    volume_units,
-)
-from stocks_api.broker.sim.book import Book, new_book, seeded_rng, step_book
+from stocks_api.broker.sim.bars import volume_units
+from stocks_api.broker.sim.book import Book, new_book
 from stocks_api.broker.sim.commission import execution_commission
+from stocks_api.broker.sim.market import SymbolMarket
 from stocks_api.broker.sim.orders import (
     LIMIT_TYPES,
     STOP_TYPES,
@@ -61,6 +58,7 @@ from stocks_api.broker.sim.orders import (
     terms,
 )
 from stocks_api.broker.sim.symbols import SymbolSpec
+from stocks_api.broker.sim.tape import Tape
 from stocks_api.broker.sim.trailing import ratchet, stop_reached, trail_stop
 from stocks_api.core.calendar import SessionCalendar
 
@@ -98,30 +96,48 @@ class MatchingEngine:
         on_event: Callable[[BrokerEvent], None],
         clock: Callable[[], datetime] = _utc_now,
         id_prefix: str = "SIM",
-        volatility: Decimal = Decimal("0.001"),
+        volatility: Decimal | None = None,
         calendar: SessionCalendar | None = None,
         account_id: str = "DU0000001",
         bar_history_minutes: int = 3 * 1440,
     ) -> None:
-        """Open the market for `symbols`; `seed` fixes every random draw."""
+        """Open the market for `symbols`; `seed` fixes every random draw.
+
+        `volatility` overrides every symbol's annualised volatility (None: each symbol's
+        documented profile, `symbols.PROFILES`).
+        """
         names = [spec.symbol for spec in symbols]
         if not names:
             raise ValueError("the engine needs at least one symbol")
         if len(set(names)) != len(names):
             raise ValueError(f"duplicate symbols: {names}")
-        if not volatility.is_finite() or volatility < 0:
+        if volatility is not None and (not volatility.is_finite() or volatility < 0):
             raise ValueError(f"volatility must be a non-negative number, got {volatility}")
         if bar_history_minutes < 1:
             raise ValueError(f"bar_history_minutes must be at least 1, got {bar_history_minutes}")
-        self._seed = seed
-        self._books = {spec.symbol: new_book(spec, seed) for spec in symbols}
         self._on_event = on_event
         self._clock = clock
         self._calendar = calendar or SessionCalendar.always_open()
+        # Only the random path is float (market.py); prices stay Decimal.
+        self._markets = {
+            spec.symbol: SymbolMarket(
+                spec,
+                seed,
+                self._calendar,
+                annual_volatility=float(
+                    spec.profile.annual_volatility if volatility is None else volatility
+                ),
+                daily_volume=spec.profile.daily_volume,
+            )
+            for spec in symbols
+        }
+        now = clock()
+        self._books = {
+            name: new_book(market.spec, market.state_at(now))
+            for name, market in self._markets.items()
+        }
         self._account_id = account_id
         self._id_prefix = id_prefix
-        # Only the width of the random step is a float; prices stay Decimal.
-        self._volatility = float(volatility)
         self._orders: dict[str, OrderState] = {}  # working orders and the recently finished
         self._finished: deque[str] = deque()
         self._submitted = 0
@@ -130,10 +146,14 @@ class MatchingEngine:
         # stays a handful of buckets and expiring is a look at their keys.
         self._expiries: dict[datetime, dict[str, OrderState]] = {}
         self._close_cache: tuple[datetime, datetime] | None = None  # (asked at, next close)
-        self._rth_cache: tuple[datetime, bool] | None = None
-        self._bars = {name: MinuteBars(bar_history_minutes) for name in names}
-        self._opening = {name: book.ticks(book.last) for name, book in self._books.items()}
-        self._history_pending = set(names)  # back-filled on the first bars() call
+        self._rth_cache: tuple[datetime, tuple[bool, bool]] | None = None
+        self._tape = Tape(
+            self._markets,
+            self._books,
+            calendar=self._calendar,
+            clock=clock,
+            history_minutes=bar_history_minutes,
+        )
 
     # -- market data ---------------------------------------------------------------------
 
@@ -173,33 +193,20 @@ class MatchingEngine:
         """Return up to `limit` newest bars of `symbol` starting before `end`, oldest first.
 
         Without `end`, the bar of the current minute is the newest. Prices are on the tick
-        grid. The first call for a symbol back-fills a synthetic history that ends at the
-        opening price.
+        grid. History is the market model's, back-filled as deep as asked (`tape.py`).
         """
-        book = self._book(symbol)
+        self._book(symbol)  # an unknown symbol is refused
         if limit < 1:
             raise BrokerRejectedError(f"limit must be at least 1, got {limit}")
-        if symbol in self._history_pending:
-            self._backfill(symbol, book)
-        if end is None:
-            # Now: the bar of the current minute counts even in its very first microsecond.
-            end_minute = minute_of(self._clock()) + 1
-        else:
-            if end.tzinfo is None:  # a naive time is taken as UTC, like everywhere in the API
-                end = end.replace(tzinfo=UTC)
-            # The first minute that does not start before `end`.
-            end_minute = minute_of(end) + (1 if end.second or end.microsecond else 0)
-        bucket = bucket_function(interval, self._calendar.zone)
-        rows = self._bars[symbol].aggregate(limit, end_minute, bucket)
-        return [to_bar(row, book.spec.tick_size) for row in rows]
+        return self._tape.bars(symbol, interval, limit, end)
 
     def tick(self) -> None:
-        """Expire due DAY orders, advance every symbol by one price step, then match."""
+        """Expire due DAY orders, show every symbol's market at the clock's time, then match."""
         self._expire_due()
-        minute = minute_of(self._clock())
+        now = self._clock()
         for symbol, book in self._books.items():
-            traded = step_book(book, self._volatility)
-            self._bars[symbol].record(minute, book.ticks(book.last), volume_units(traded))
+            book.show(self._markets[symbol].state_at(now))
+            self._tape.record(symbol, now)
         self._match_working()
 
     def set_quote(
@@ -215,7 +222,8 @@ class MatchingEngine:
         """Force the top of book (for tests and scripted scenarios), then match like a tick.
 
         Prices must be on the symbol's tick grid with 0 < bid < ask; sizes must be >= 0.
-        Later ticks random-walk on from the new mid.
+        Later ticks follow the market from the new mid: the model's path, moved by the
+        difference (until the process ends; a restart shows the model's own path).
         """
         book = self._book(symbol)
         bid_ticks, ask_ticks = book.ticks(bid), book.ticks(ask)
@@ -226,10 +234,12 @@ class MatchingEngine:
         if last is not None and not positive(last):
             raise ValueError(f"{symbol}: last must be positive, got {last}")
         book.bid, book.ask, book.bid_size, book.ask_size = bid_ticks, ask_ticks, bid_size, ask_size
-        book.mid = (bid_ticks + ask_ticks) // 2
+        mid = (bid_ticks + ask_ticks) // 2
+        book.shift += mid - book.mid
+        book.mid = mid
         if last is not None and last != book.last:
             book.last = last
-            self._bars[symbol].record(minute_of(self._clock()), book.ticks(last), 0)
+            self._tape.note_own_trade(symbol, book.ticks(last), 0)
         self._match_working()
 
     # -- orders --------------------------------------------------------------------------
@@ -376,14 +386,17 @@ class MatchingEngine:
             self._finish(state, BrokerOrderStatus.CANCELLED, "IOC remainder cancelled")
 
     def _can_work(self, request: OrderRequest) -> bool:
-        """Tell whether an order may trigger and trade right now."""
-        return request.outside_rth or self._regular_hours()
+        """Tell whether an order may trigger and trade right now: any order in the regular
+        session, an `outside_rth` one in the extended hours too."""
+        regular, extended = self._session_now()
+        return regular or (request.outside_rth and extended)
 
-    def _regular_hours(self) -> bool:
-        """Tell whether the regular session is open now (asked once per clock reading)."""
+    def _session_now(self) -> tuple[bool, bool]:
+        """(regular session open, extended hours open) now, asked once per clock reading."""
         now = self._clock()
         if self._rth_cache is None or self._rth_cache[0] != now:
-            self._rth_cache = (now, self._calendar.is_regular_hours(now))
+            regular = self._calendar.is_regular_hours(now)
+            self._rth_cache = (now, (regular, regular or self._calendar.is_extended_hours(now)))
         return self._rth_cache[1]
 
     def _schedule_expiry(self, state: OrderState) -> None:
@@ -433,9 +446,11 @@ class MatchingEngine:
     def _match_working(self) -> None:
         """Expire due DAY orders, then trigger and match every working order in time priority."""
         self._expire_due()
-        regular_hours = self._regular_hours()  # asked once: one pass sees one session state
+        regular, extended = self._session_now()  # asked once: one pass sees one session state
         for state in list(self._working.values()):
-            if state.working and not state.held and (regular_hours or state.request.outside_rth):
+            if not state.working or state.held:
+                continue
+            if regular or (extended and state.request.outside_rth):
                 self._match(state)
 
     def _work(self, state: OrderState) -> None:
@@ -481,8 +496,8 @@ class MatchingEngine:
             book.bid_size -= qty
         book.last = price
         book.volume += qty
-        minute = minute_of(self._clock())
-        self._bars[request.symbol].record(minute, book.ticks(price), volume_units(qty))
+        book.own_volume += qty
+        self._tape.note_own_trade(request.symbol, book.ticks(price), volume_units(qty))
         self._record_fill(state, qty, price)
 
     def _record_fill(self, state: OrderState, qty: Decimal, price: Decimal) -> None:
@@ -630,14 +645,3 @@ class MatchingEngine:
                 qty=qty,
             )
         )
-
-    def _backfill(self, symbol: str, book: Book) -> None:
-        """Give `symbol` a synthetic past that ends just before its first live bar."""
-        self._history_pending.discard(symbol)
-        series = self._bars[symbol]
-        end = series.first_minute
-        if end is None:
-            end = minute_of(self._clock())
-        walk = SyntheticWalk(self._volatility, volume_units(book.spec.lot_size))
-        rng = seeded_rng(f"{self._seed}:{symbol}:history")
-        series.prepend_history(end, self._opening[symbol], walk, rng)

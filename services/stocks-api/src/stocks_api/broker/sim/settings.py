@@ -18,18 +18,26 @@ class SimSettings(BaseSettings):
 
     model_config = group_config("SIM_")
 
-    seed: int = 42
+    # Unset: chosen at random at an installation's first start and kept in its database.
+    seed: int | None = None
     symbols: str = "AAPL,MSFT,GOOGL,AMZN,NVDA,META,TSLA,SPY,QQQ,IBM,AMD,NFLX"
     # Symbols that trade in fractions of a share (0.0001 increments); others need whole shares.
     fractional_symbols: str = ""
     tick_interval_seconds: float = Field(default=0.25, gt=0, le=60)
-    volatility: Decimal = Field(default=Decimal("0.001"), gt=0, lt=1)
+    # Annualised volatility for every symbol (e.g. 0.30); unset: each symbol's documented
+    # one; 0: a flat market at the reference prices (tests and demos that name prices).
+    volatility: Decimal | None = Field(default=None, ge=0, le=5)
     # IBKR paper accounts start with DU; another id makes the simulator look live.
     account_id: str = Field(default="DU1234567", pattern=r"^[A-Z]{1,3}[0-9]{1,12}$")
     account_type: Literal["margin", "cash"] = "margin"
     starting_cash: Decimal = Field(default=Decimal("1000000"), ge=0, le=Decimal("1E12"))
     # Minute bars kept per symbol (history is back-filled on first use).
     bar_history_days: int = Field(default=3, ge=1, le=30)
+
+    @field_validator("seed", "volatility", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("symbols")
     @classmethod

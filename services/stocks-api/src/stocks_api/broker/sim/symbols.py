@@ -32,6 +32,40 @@ REFERENCE_PRICES: Mapping[str, Decimal] = MappingProxyType(
 
 
 @dataclass(frozen=True, slots=True)
+class Profile:
+    """How a symbol trades: close-to-close annualised volatility and a typical day's volume."""
+
+    kind: str
+    annual_volatility: Decimal
+    daily_volume: int  # shares, regular and extended sessions together
+
+
+_LARGE_CAP = "large-cap stock"
+_INDEX_ETF = "index ETF"
+_VOLATILE = "volatile stock"
+# Realistic for each kind (orders of magnitude of 2024-2025 figures); what the simulated
+# market's statistics are calibrated to (`market.py`, measured by bench/market.py).
+PROFILES: Mapping[str, Profile] = MappingProxyType(
+    {
+        "AAPL": Profile(_LARGE_CAP, Decimal("0.25"), 55_000_000),
+        "MSFT": Profile(_LARGE_CAP, Decimal("0.22"), 20_000_000),
+        "GOOGL": Profile(_LARGE_CAP, Decimal("0.28"), 25_000_000),
+        "AMZN": Profile(_LARGE_CAP, Decimal("0.30"), 40_000_000),
+        "META": Profile(_LARGE_CAP, Decimal("0.35"), 15_000_000),
+        "IBM": Profile(_LARGE_CAP, Decimal("0.22"), 4_000_000),
+        "NFLX": Profile(_LARGE_CAP, Decimal("0.35"), 4_000_000),
+        "SPY": Profile(_INDEX_ETF, Decimal("0.15"), 60_000_000),
+        "QQQ": Profile(_INDEX_ETF, Decimal("0.20"), 35_000_000),
+        "NVDA": Profile(_VOLATILE, Decimal("0.50"), 250_000_000),
+        "TSLA": Profile(_VOLATILE, Decimal("0.55"), 90_000_000),
+        "AMD": Profile(_VOLATILE, Decimal("0.50"), 45_000_000),
+    }
+)
+# A ticker the table does not know trades like a mid-sized stock.
+DEFAULT_PROFILE = Profile("stock", Decimal("0.30"), 5_000_000)
+
+
+@dataclass(frozen=True, slots=True)
 class SymbolSpec:
     """One simulated instrument: where its price starts and how it is quoted."""
 
@@ -41,6 +75,7 @@ class SymbolSpec:
     lot_size: Decimal = Decimal("100")
     # Fractional symbols trade in 0.0001-share increments, the others in whole shares.
     fractional: bool = False
+    profile: Profile = DEFAULT_PROFILE
 
     @property
     def qty_increment(self) -> Decimal:
@@ -92,9 +127,11 @@ def _parse_entry(entry: str) -> SymbolSpec:
             f"invalid symbol {name.strip()!r} in {entry!r}: expected 1-12 characters, "
             "a letter followed by letters, digits or dots"
         )
+    profile = PROFILES.get(symbol, DEFAULT_PROFILE)
     if not sep:
-        return SymbolSpec(symbol, REFERENCE_PRICES.get(symbol, DEFAULT_START_PRICE))
-    return SymbolSpec(symbol, _parse_price(price_text.strip(), entry))
+        price = REFERENCE_PRICES.get(symbol, DEFAULT_START_PRICE)
+        return SymbolSpec(symbol, price, profile=profile)
+    return SymbolSpec(symbol, _parse_price(price_text.strip(), entry), profile=profile)
 
 
 def _parse_price(text: str, entry: str) -> Decimal:
