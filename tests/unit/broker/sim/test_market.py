@@ -10,8 +10,9 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from stocks_api.broker.protocol import Bar, BarInterval
+from stocks_api.broker.sim.bars import minute_of
 from stocks_api.broker.sim.engine import MatchingEngine
-from stocks_api.broker.sim.market import SymbolMarket, minute_index
+from stocks_api.broker.sim.market import SymbolMarket
 from stocks_api.broker.sim.symbols import parse_symbols
 from stocks_api.core.calendar import SessionCalendar, build_calendar
 from tests.unit.broker.sim.support import FakeClock
@@ -90,7 +91,7 @@ def test_volatility_and_volume_follow_each_symbols_profile() -> None:
         while len(closes) < 120:
             hours = calendar.extended_hours_of(day)
             if hours is not None:
-                last = minute_index(hours[1]) - 1
+                last = minute_of(hours[1]) - 1
                 bar = market.bar(last)
                 assert bar is not None
                 closes.append(bar[3])
@@ -102,7 +103,7 @@ def test_volatility_and_volume_follow_each_symbols_profile() -> None:
     # Busier at the open than at midday, and thin before the open.
     aapl = parse_symbols("AAPL")[0]
     market = SymbolMarket(aapl, 5, calendar, annual_volatility=0.25, daily_volume=55_000_000)
-    opening = minute_index(datetime(2026, 11, 24, 14, 30, tzinfo=UTC))  # 09:30 New York
+    opening = minute_of(datetime(2026, 11, 24, 14, 30, tzinfo=UTC))  # 09:30 New York
 
     def volume(first_minute: int) -> int:
         bars = [market.bar(first_minute + n) for n in range(10)]

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import NamedTuple
 
+from stocks_api.broker.sim.bars import minute_of
 from stocks_api.broker.sim.symbols import SymbolSpec
 from stocks_api.core.calendar import SessionCalendar
 
@@ -59,11 +60,6 @@ _CACHED_MINUTES = 8
 def _u_shape(u: float, open_weight: float, close_weight: float) -> float:
     """Intraday seasonality at `u` (0 at the open, 1 at the close): high at both ends."""
     return 1.0 + open_weight * math.exp(-u / 0.06) + close_weight * math.exp(-(1.0 - u) / 0.06)
-
-
-def minute_index(at: datetime) -> int:
-    """Return the UTC minute (minutes since the epoch) that contains `at`."""
-    return int(at.timestamp() // _SECONDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,12 +97,11 @@ class _Slots(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class MarketState:
-    """What the market shows at an instant: the slot in force, the day's volume so far
-    (whole shares) and whether the market is open (closed: the last slot before it)."""
+    """What the market shows at an instant: the slot in force (while closed, the last one
+    before) and the day's volume so far (whole shares)."""
 
     slot: Slot
     day_volume: int
-    open: bool
 
 
 @dataclass(slots=True)
@@ -149,15 +144,15 @@ class SymbolMarket:
 
     def state_at(self, at: datetime) -> MarketState:
         """The market at `at`; when it is closed, the last second it was open."""
-        minute = minute_index(at)
+        minute = minute_of(at)
         slots = self.slots(minute)
         if slots is not None:
             second = min(int(at.timestamp() - minute * _SECONDS), _SECONDS - 1)
-            return MarketState(slots.slot(second), self._volume_before(minute, second + 1), True)
+            return MarketState(slots.slot(second), self._volume_before(minute, second + 1))
         last = self.last_open_minute(minute)
         slots = self.slots(last)
         assert slots is not None  # last_open_minute returns an open minute
-        return MarketState(slots.slot(_SECONDS - 1), self._volume_before(last, _SECONDS), False)
+        return MarketState(slots.slot(_SECONDS - 1), self._volume_before(last, _SECONDS))
 
     def bar(self, minute: int, seconds: int = _SECONDS) -> tuple[int, int, int, int, int] | None:
         """(open, high, low, close, volume in shares) of `minute`'s first `seconds` seconds;
@@ -293,10 +288,10 @@ class SymbolMarket:
             return None
         ext_open, ext_close = hours
         regular = self._calendar.regular_hours_of(day) or hours
-        first = minute_index(ext_open)
-        count = max(1, minute_index(ext_close) - first)
-        reg_open = min(max(minute_index(regular[0]) - first, 0), count)
-        reg_close = min(max(minute_index(regular[1]) - first, reg_open), count)
+        first = minute_of(ext_open)
+        count = max(1, minute_of(ext_close) - first)
+        reg_open = min(max(minute_of(regular[0]) - first, 0), count)
+        reg_close = min(max(minute_of(regular[1]) - first, reg_open), count)
         after_closure = not self._calendar.is_extended_hours(ext_open - _MINUTE)
         variance, volume = self._day_shape(count, reg_open, reg_close, after_closure)
         rng = random.Random(f"{self._key}:{day.isoformat()}")  # noqa: S311 - simulation only
