@@ -92,7 +92,9 @@ async def test_an_unknown_symbol_and_a_client_id_in_use_get_ib_errors(
 
 async def test_account_values_and_summary(gateway: GatewaySim, ib: IB) -> None:
     values = {v.tag: v.value for v in ib.accountValues() if v.currency == "USD"}
-    assert Decimal(values["NetLiquidation"]) == Decimal(gateway.account_values()["NetLiquidation"])
+    assert Decimal(values["NetLiquidation"]) == Decimal(
+        next(v.value for v in gateway.account_values() if v.tag == "NetLiquidation")
+    )
     summary = await ib.accountSummaryAsync()
     assert {v.tag for v in summary} >= {"NetLiquidation", "TotalCashValue", "BuyingPower"}
 

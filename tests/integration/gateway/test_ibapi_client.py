@@ -277,7 +277,9 @@ async def test_account_summary_and_an_unknown_symbol(gateway: GatewaySim, app: _
     assert {"NetLiquidation", "TotalCashValue", "BuyingPower"} <= set(summary)
     account, value, currency = summary["NetLiquidation"]
     assert (account, currency) == (gateway.account, "USD")
-    assert Decimal(value) == Decimal(gateway.account_values()["NetLiquidation"])
+    assert Decimal(value) == Decimal(
+        next(v.value for v in gateway.account_values() if v.tag == "NetLiquidation")
+    )
     app.cancelAccountSummary(7)
 
     assert await _contract_details(app, 2, "NOPE") == []

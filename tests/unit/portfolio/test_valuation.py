@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal as D
 
 from stocks_api.broker.protocol import AccountType
-from stocks_api.portfolio.valuation import MarkedPosition, account_figures
+from stocks_api.broker.valuation import MarkedPosition, account_figures
 
 
 def test_an_all_cash_margin_account_has_twice_its_cash_to_spend() -> None:

@@ -213,6 +213,14 @@ def gateway_sim(
             " every start)",
         ),
     ] = None,
+    delayed_data: Annotated[
+        bool,
+        typer.Option(
+            "--delayed-data",
+            help="act as an account without live market data: reqMktData gets error 354,"
+            " or delayed ticks and notice 10167 after reqMarketDataType(3)",
+        ),
+    ] = False,
 ) -> None:
     """Serve IB Gateway's TWS socket protocol over the simulated market."""
     from stocks_api.broker.gateway.control import ControlServer
@@ -236,6 +244,7 @@ def gateway_sim(
             port=port,
             calendar=settings.session.calendar(),
             state_file=state_file,
+            delayed_data=delayed_data,
         )
         control = ControlServer(gateway, port=control_port) if control_port else None
         try:

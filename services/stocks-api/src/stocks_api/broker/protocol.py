@@ -68,7 +68,10 @@ class OrderRequest:
 
     A trailing stop gives exactly one of `trail_amount` (price distance) or `trail_percent`
     (0-100) and no prices. The children of a bracket name their parent in
-    `parent_client_order_id` and share an `oca_group` (one cancels the other).
+    `parent_client_order_id` and share an `oca_group` (one cancels the other). Orders
+    outside a bracket form an OCA group when they share an `oca_group` and give IB's
+    `oca_type`: 1 a fill cancels the others, 2 and 3 reduce them in proportion (with and
+    without IB's overfill block; fills here come one at a time, so both act alike).
     """
 
     client_order_id: str
@@ -84,6 +87,7 @@ class OrderRequest:
     trail_percent: Decimal | None = None
     parent_client_order_id: str | None = None
     oca_group: str | None = None
+    oca_type: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

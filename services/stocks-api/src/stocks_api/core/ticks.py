@@ -17,6 +17,8 @@ PENNY = Decimal("0.01")
 SUB_PENNY = Decimal("0.0001")
 PRICE_RULE = "prices at or above 1.00 move in steps of 0.01, below 1.00 in steps of 0.0001"
 TRAIL_RULE = "a trailing amount moves in steps of 0.01"
+# The same rule as IB's market rules state it: (low edge, increment) from the lowest edge.
+PRICE_INCREMENTS = ((Decimal(0), SUB_PENNY), (SUB_DOLLAR_BELOW, PENNY))
 
 
 def price_increment(price: Decimal) -> Decimal:

@@ -22,6 +22,7 @@ from stocks_api.broker.protocol import (
     BrokerClient,
     is_paper_account,
 )
+from stocks_api.broker.valuation import Figures, MarkedPosition, account_figures
 from stocks_api.core.calendar import SessionCalendar
 from stocks_api.core.database import utcnow
 from stocks_api.core.ledger import ZERO
@@ -32,7 +33,6 @@ from stocks_api.portfolio.exceptions import AccountNotFoundError
 from stocks_api.portfolio.models import Account, AccountSnapshot, PositionSnapshot
 from stocks_api.portfolio.positions import ValuedPosition
 from stocks_api.portfolio.schemas import AccountHistoryFilters, AccountPnl, AccountSummary
-from stocks_api.portfolio.valuation import Figures, MarkedPosition, account_figures
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,8 +15,10 @@ interface is generic in that session's type, so this module needs nothing of the
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Protocol, TypeVar
 
+from stocks_api.broker.gateway.account import AccountValue
 from stocks_api.broker.gateway.model import (
     IbCommission,
     IbContract,
@@ -26,6 +28,7 @@ from stocks_api.broker.gateway.model import (
 )
 from stocks_api.broker.gateway.requests import PlaceOrder
 from stocks_api.broker.protocol import Bar, BarInterval, Quote
+from stocks_api.core.calendar import SessionCalendar
 
 # The connection a backend answers on (a backend takes it, so the parameter is contravariant).
 SessionT = TypeVar("SessionT", contravariant=True)
@@ -94,8 +97,18 @@ class GatewayBackend(Protocol[SessionT]):
         """The account's holdings (or the one in `symbol`), valued at the last price."""
         ...
 
-    def account_values(self) -> dict[str, str]:
-        """IB's account values by key (NetLiquidation, TotalCashValue, ...), as text."""
+    def account_values(self) -> list[AccountValue]:
+        """IB's account values (NetLiquidation, TotalCashValue, ...), as text."""
+        ...
+
+    def pnl(self) -> tuple[Decimal, Decimal, Decimal]:
+        """The account's (daily, unrealized, realized) P&L, as reqPnL reports it."""
+        ...
+
+    def pnl_single(
+        self, symbol: str
+    ) -> tuple[Decimal, Decimal, Decimal | None, Decimal | None, Decimal]:
+        """One position's (position, daily, unrealized, realized, value), as reqPnLSingle."""
         ...
 
     # -- contracts and market data -----------------------------------------------------
@@ -108,8 +121,37 @@ class GatewayBackend(Protocol[SessionT]):
         """The contract with IB's `con_id`; None when there is none."""
         ...
 
+    def now(self) -> datetime:
+        """The gateway's time (its market's clock)."""
+        ...
+
+    def symbols(self) -> list[str]:
+        """Every symbol traded (reqMatchingSymbols searches them)."""
+        ...
+
+    @property
+    def calendar(self) -> SessionCalendar:
+        """The exchange's trading sessions."""
+        ...
+
+    @property
+    def delayed_data(self) -> bool:
+        """Whether the gateway has only delayed market data (no live subscription)."""
+        ...
+
     def quote(self, symbol: str) -> Quote:
         """The current quote of a traded `symbol`."""
+        ...
+
+    def seconds(
+        self, symbol: str, start: datetime, end: datetime, limit: int, *, from_start: bool = False
+    ) -> list[Quote]:
+        """The market of each open second in [start, end): at most `limit`, the newest (or,
+        `from_start`, the oldest)."""
+        ...
+
+    def first_bar_time(self, symbol: str) -> datetime:
+        """When the oldest bar of `symbol` starts (reqHeadTimeStamp)."""
         ...
 
     async def bars(

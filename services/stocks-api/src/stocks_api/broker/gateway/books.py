@@ -64,6 +64,8 @@ class Books:
         self.held: dict[tuple[int, int], IbOrder] = {}  # not transmitted yet (bracket parts)
         self.executions: list[tuple[IbExecution, IbCommission]] = []
         self.muted: set[str] = set()  # orders whose client is told nothing (a fault)
+        # The engine's ids of orders a modification replaced: their events are not news.
+        self.superseded: set[str] = set()
         self.con_ids: dict[str, int] = {}
         self.highest_order_id: dict[int, int] = {}  # per clientId, as IB remembers it
         self.ledger = Ledger(cash=starting_cash)
@@ -253,8 +255,8 @@ class Books:
             fills[execution.perm_id] = (count + 1, value + execution.shares * execution.price)
         restored = []
         for order in self.orders.values():
-            if order.status in FINISHED:
-                continue
+            if order.status in FINISHED or order.waiting_for_conditions:
+                continue  # a conditional order waits at the gateway, not in the engine
             parent = by_perm.get(order.bracket_parent_perm_id)
             if order.held and (parent is None or parent.status in FINISHED):
                 # The parent finished just before gateway-sim went down, before the engine

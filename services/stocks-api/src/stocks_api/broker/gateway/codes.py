@@ -23,6 +23,17 @@ NOT_CONNECTED = 504
 MAX_RATE_EXCEEDED = 100
 EXECUTION_FILTER_ERROR = 321  # IB's "Error validating request"
 HISTORICAL_DATA_ERROR = 162
+VALIDATION_ERROR = 321  # "Error validating request": a modification refused, bad values
+MAX_TICKERS = 101  # "Max number of tickers has been reached"
+NO_MARKET_DATA_SUBSCRIPTION = 354  # "Requested market data is not subscribed."
+DELAYED_DATA_SHOWN = 10167  # "...Displaying delayed market data." (a notice)
+ORDER_MODIFY_MISMATCH = 105  # "Order being modified does not match original order"
+CANNOT_CHANGE_ORDER_TYPE = 329  # "Order modify failed. Cannot change to the new order type."
+CANCEL_NOT_FOUND = 10147  # "OrderId ... that needs to be cancelled is not found."
+CANCEL_NOT_CANCELLABLE = 10148  # "OrderId ... that needs to be cancelled cannot be cancelled"
+OUT_OF_DATE = 503  # "The TWS is out of date and must be upgraded." (a newer request)
+NOT_ALLOWED = 10276  # "News feed is not allowed" (no news or WSH subscription)
+FUNDAMENTALS_UNAVAILABLE = 430  # "...fundamentals data for the security ... is not available"
 UNSUPPORTED_VERSION = 530  # a client whose version range the gateway does not serve
 
 # Connectivity between IB and the gateway (sent with request id -1).

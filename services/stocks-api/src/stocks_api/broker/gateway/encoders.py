@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from datetime import UTC
 from decimal import Decimal
 
+from stocks_api.broker.gateway.account import WhatIf
 from stocks_api.broker.gateway.model import (
     IbBar,
     IbCommission,
@@ -136,6 +137,7 @@ def contract_details(
     size_increment: Decimal = Decimal(1),
     trading_hours: str = "",
     liquid_hours: str = "",
+    market_rule_ids: str = "",
 ) -> list[str]:
     """Contract details 10 of a stock (no version field since 164)."""
     _check_version(server_version)
@@ -152,7 +154,7 @@ def contract_details(
         *_msg("", "", "", ""),  # contractMonth, industry, category, subcategory
         *_msg("US/Eastern", trading_hours, liquid_hours),
         *_msg("", 0, 0, 1),  # evRule, evMultiplier, secIdList count, aggGroup
-        *_msg("", "", "", ""),  # underSymbol, underSecType, marketRuleIds, realExpirationDate
+        *_msg("", "", market_rule_ids, ""),  # underSymbol, underSecType, marketRuleIds, ..
         *_msg("COMMON", size_increment, size_increment, 100),  # stockType, size rules
     ]
 
@@ -200,10 +202,10 @@ def _open_order_head(o: IbOrder, server_version: int) -> list[str]:
 def _open_order_body(o: IbOrder) -> list[str]:
     """modelCode .. algoStrategy: everything a plain stock order leaves at its default."""
     return [
-        *_msg("", "", "", UNSET_DOUBLE, ""),  # modelCode, GTD, rule80A, %offset, settling
+        *_msg("", o.good_till_date, "", UNSET_DOUBLE, ""),  # modelCode, GTD, rule80A, ..
         *_msg(0, "", -1, 0),  # shortSaleSlot, designatedLocation, exemptCode, auctionStrat.
         *[UNSET_DOUBLE] * 5,  # startingPrice, stockRefPrice, delta, stockRangeLower/Upper
-        *_msg(0, False, False, False, UNSET_INTEGER, 0),  # displaySize .. minQty, ocaType
+        *_msg(0, False, False, False, UNSET_INTEGER, o.oca_type),  # displaySize .. ocaType
         *_msg(False, False, UNSET_DOUBLE),  # eTradeOnly, firmQuoteOnly, nbboPriceCap
         *_msg(o.parent_id, 0),  # parentId, triggerMethod
         *_msg(UNSET_DOUBLE, UNSET_INTEGER, "", UNSET_DOUBLE),  # volatility .. dN aux price
@@ -219,16 +221,45 @@ def _open_order_body(o: IbOrder) -> list[str]:
     ]
 
 
-def _open_order_state(o: IbOrder) -> list[str]:
-    """solicited, whatIf and the OrderState: status, margins, commission."""
+def _open_order_state(o: IbOrder, what_if: WhatIf | None) -> list[str]:
+    """solicited, whatIf and the OrderState: status, margins, commission.
+
+    A what-if order's answer carries the margins and equity with loan before, the change
+    and after, and the commission it would cost (ib_async completes `whatIfOrder` on an
+    openOrder with whatIf set and initMarginChange set)."""
+    if what_if is not None:
+        w = what_if
+        margins = [
+            *_msg(w.init_before, w.maint_before, w.equity_before),
+            *_msg(w.init_change, w.maint_change, w.equity_change),
+            *_msg(w.init_after, w.maint_after, w.equity_after),
+        ]
+        return [
+            *_msg(False, True, "PreSubmitted"),
+            *margins,
+            _num(w.commission),
+            *_msg(UNSET_DOUBLE, UNSET_DOUBLE, o.contract.currency, w.warning),
+            *_msg(False, False, 0),  # randomizeSize, randomizePrice, conditions count
+        ]
     currency = o.contract.currency if o.commission is not None else ""
     return [
         *_msg(False, False, o.status),
         *[UNSET_DOUBLE] * 9,  # init/maint margin and equity with loan: before, change, after
         _num(o.commission),
         *_msg(UNSET_DOUBLE, UNSET_DOUBLE, currency, ""),  # min/max commission, warningText
-        *_msg(False, False, 0),  # randomizeSize, randomizePrice, conditions count
+        *_msg(False, False),  # randomizeSize, randomizePrice
+        *_conditions(o),
     ]
+
+
+def _conditions(o: IbOrder) -> list[str]:
+    """The order's conditions as placeOrder carried them, then the two condition flags."""
+    if not o.conditions:
+        return ["0"]
+    fields = [str(len(o.conditions))]
+    for condition in o.conditions:
+        fields += [str(value) for value in condition]
+    return [*fields, *_msg(o.conditions_ignore_rth, o.conditions_cancel_order)]
 
 
 def _open_order_tail(o: IbOrder) -> list[str]:
@@ -245,13 +276,14 @@ def _open_order_tail(o: IbOrder) -> list[str]:
     ]
 
 
-def open_order(order: IbOrder, server_version: int) -> list[str]:
-    """Open order 5 (no version field since 145). Carries no `transmit`: IB never echoes it."""
+def open_order(order: IbOrder, server_version: int, what_if: WhatIf | None = None) -> list[str]:
+    """Open order 5 (no version field since 145). Carries no `transmit`: IB never echoes it.
+    With `what_if`, the answer to a what-if order (nothing was placed)."""
     _check_version(server_version)
     return [
         *_open_order_head(order, server_version),
         *_open_order_body(order),
-        *_open_order_state(order),
+        *_open_order_state(order, what_if),
         *_open_order_tail(order),
     ]
 
@@ -263,10 +295,10 @@ def open_order_end() -> list[str]:
 def _completed_order_body(o: IbOrder) -> list[str]:
     """modelCode .. solicited: the open order's layout less its open-order-only fields."""
     return [
-        *_msg("", "", "", UNSET_DOUBLE, ""),  # modelCode, GTD, rule80A, %offset, settling
+        *_msg("", o.good_till_date, "", UNSET_DOUBLE, ""),  # modelCode, GTD, rule80A, ..
         *_msg(0, "", -1),  # shortSaleSlot, designatedLocation, exemptCode
         *[UNSET_DOUBLE] * 5,  # startingPrice, stockRefPrice, delta, stockRangeLower/Upper
-        *_msg(0, False, False, UNSET_INTEGER, 0, 0),  # displaySize .. ocaType, triggerMeth.
+        *_msg(0, False, False, UNSET_INTEGER, o.oca_type, 0),  # displaySize .. triggerMethod
         *_msg(UNSET_DOUBLE, UNSET_INTEGER, "", UNSET_DOUBLE),  # volatility .. dN aux price
         *_msg(False, UNSET_INTEGER),  # continuousUpdate, referencePriceType
         _num(o.trail_stop_price),
@@ -281,7 +313,8 @@ def _completed_order_body(o: IbOrder) -> list[str]:
 def _completed_order_tail(o: IbOrder) -> list[str]:
     """status .. completedStatus and the peg mid offsets."""
     return [
-        *_msg(o.status, False, False, 0),  # status, randomizeSize/Price, conditions count
+        *_msg(o.status, False, False),  # status, randomizeSize, randomizePrice
+        *_conditions(o),
         _num(o.trail_stop_price),
         *_msg(UNSET_DOUBLE, UNSET_DOUBLE),  # lmtPriceOffset, cashQty
         *_msg(False, False, ""),  # dontUseAutoPriceForHedge, isOmsContainer, autoCancelDate
@@ -421,6 +454,10 @@ def tick_price(
 
 def tick_size(req_id: int, tick_type: int, size: Decimal) -> list[str]:
     return _msg(2, 6, req_id, tick_type, size)
+
+
+def tick_generic(req_id: int, tick_type: int, value: Decimal) -> list[str]:
+    return _msg(45, 6, req_id, tick_type, value)
 
 
 def tick_string(req_id: int, tick_type: int, value: str) -> list[str]:

@@ -53,6 +53,8 @@ class EngineEvents:
     def on_event(self, event: BrokerEvent) -> None:
         if not isinstance(event, Execution | OrderStatusUpdate):
             return  # the engine's own link events: the gateway is the link here
+        if event.broker_order_id in self._books.superseded:
+            return  # an order a modification replaced: its cancel is not the client's news
         order = self._books.orders.get(event.client_order_id)
         if order is None:
             return

@@ -49,13 +49,23 @@ class IbOrder:
     order_ref: str = ""
     lmt_price: Decimal | None = None
     aux_price: Decimal | None = None  # the stop price (STP, STP LMT), the trail amount (TRAIL)
-    tif: str = "DAY"  # DAY, GTC, IOC
+    tif: str = "DAY"  # DAY, GTC, IOC, GTD
+    good_till_date: str = ""  # a GTD order's goodTillDate, as the client sent it
+    good_till: datetime | None = None  # ... and when that is (aware UTC)
     oca_group: str = ""
+    oca_type: int = 0  # IB's ocaType as the client sent it (echoed back in openOrder)
     parent_id: int = 0
     outside_rth: bool = False
     transmit: bool = True
     trailing_percent: Decimal | None = None
     trail_stop_price: Decimal | None = None
+    # Order conditions (`conditions.py`): (type, conjunction, values...) as the client sent
+    # them; the order waits at the gateway, not in the engine, until they are met.
+    conditions: tuple[tuple[str, ...], ...] = ()
+    conditions_ignore_rth: bool = False
+    conditions_cancel_order: bool = False
+    waiting_for_conditions: bool = False
+    placed_at: datetime | None = None
     # State, as orderStatus reports it.
     status: str = (
         "PreSubmitted"  # PendingSubmit, PreSubmitted, Submitted, Filled, Cancelled, Inactive

@@ -48,11 +48,17 @@ from typing import Any
 
 import structlog
 
+from stocks_api.broker.gateway.account import (
+    AccountValue,
+    WhatIf,
+    account_values,
+    figures_of,
+    what_if,
+)
 from stocks_api.broker.gateway.books import Books
 from stocks_api.broker.gateway.codes import IB_RESTORED, MAX_RATE_EXCEEDED, ORDER_REJECTED
 from stocks_api.broker.gateway.engine_events import EngineEvents
 from stocks_api.broker.gateway.faults import Faults
-from stocks_api.broker.gateway.handlers import HANDLERS
 from stocks_api.broker.gateway.injection import FaultInjector
 from stocks_api.broker.gateway.listener import Listener
 from stocks_api.broker.gateway.model import (
@@ -66,7 +72,9 @@ from stocks_api.broker.gateway.order_entry import OrderEntry
 from stocks_api.broker.gateway.requests import PlaceOrder
 from stocks_api.broker.gateway.session import MAX_MESSAGES_PER_SECOND, Session
 from stocks_api.broker.gateway.state import SCHEMA_VERSION, saved_seed
+from stocks_api.broker.gateway.table import HANDLERS
 from stocks_api.broker.protocol import (
+    AccountType,
     Bar,
     BarInterval,
     BrokerUnavailableError,
@@ -100,6 +108,7 @@ class GatewaySim:
         tick: bool = True,
         clock: Callable[[], datetime] | None = None,
         state_file: str | Path | None = None,
+        delayed_data: bool = False,
     ) -> None:
         if settings.seed is None:
             # No installation database here: the state file's seed, or a new one for this
@@ -113,6 +122,8 @@ class GatewaySim:
         self._tick = tick
         self._clock = clock or _utc_now
         self.state_file = None if state_file is None else Path(state_file)
+        # No live market data subscription: clients get delayed data (or error 354).
+        self.delayed_data = delayed_data
         self.faults = Faults()
         self.pacing_violations = 0  # messages received above IB's rate limit
         self._listener = Listener(host, port, self._new_session)
@@ -137,7 +148,16 @@ class GatewaySim:
             starting_cash=self._settings.starting_cash,
             state_file=self.state_file,
         )
-        self._entry = OrderEntry(self._books, self.broker, self.faults, self, account=self.account)
+        self._entry = OrderEntry(
+            self._books,
+            self.broker,
+            self.faults,
+            self,
+            account=self.account,
+            what_if=self.what_if,
+            market=self,
+            sessions=self._listener.sessions,
+        )
         self._events = EngineEvents(
             self._books, self.broker, self._listener.sessions, self.positions
         )
@@ -383,25 +403,119 @@ class GatewaySim:
             )
         return found
 
-    def account_values(self) -> dict[str, str]:
-        """A few of IB's account values (the keys clients most often read), as IB sends them."""
+    def _holdings(self) -> dict[str, tuple[Decimal, Decimal]]:
+        """symbol -> (signed quantity, last price) of every holding."""
+        return {p.contract.symbol: (p.position, p.market_price) for p in self.positions()}
+
+    def account_values(self) -> list[AccountValue]:
+        """IB's account values (`account.py`), from the same Reg T figures as the API's."""
         positions = self.positions()
-        cash = self._books.ledger.cash
-        gross = sum((abs(p.market_value) for p in positions), Decimal(0))
-        net = cash + sum((p.market_value for p in positions), Decimal(0))
-        numbers = {
-            "NetLiquidation": net,
-            "TotalCashValue": cash,
-            "CashBalance": cash,
-            "GrossPositionValue": gross,
-            "BuyingPower": max(net * 2 - gross, Decimal(0)) * 2,
-            "AvailableFunds": net - gross / 2,
-            "UnrealizedPnL": sum((p.unrealized_pnl for p in positions), Decimal(0)),
-            "RealizedPnL": sum((p.realized_pnl for p in positions), Decimal(0)),
-        }
-        # Our adapter takes "CASH" for a cash account (no short sales).
-        kind = "CASH" if self._settings.account_type == "cash" else "INDIVIDUAL"
-        return {"AccountType": kind} | {key: format(value, "f") for key, value in numbers.items()}
+        figures = figures_of(
+            self._books.ledger.cash,
+            [(p.position, p.market_price) for p in positions],
+            self._account_type,
+        )
+        return account_values(
+            figures,
+            account_type=self._account_type,
+            unrealized=sum((p.unrealized_pnl for p in positions), Decimal(0)),
+            realized=sum((p.realized_pnl for p in positions), Decimal(0)),
+        )
+
+    def what_if(self, order: IbOrder) -> WhatIf:
+        """The margin, equity and commission impact of `order`, which is not placed."""
+        symbol = order.contract.symbol
+        quote = self.broker.engine.quote(symbol)
+        buy = order.action == "BUY"
+        price = order.lmt_price if order.order_type in ("LMT", "STP LMT") else None
+        if order.order_type == "STP" and order.aux_price is not None:
+            price = order.aux_price
+        if price is None:
+            price = quote.ask if buy else quote.bid
+        return what_if(
+            cash=self._books.ledger.cash,
+            holdings=self._holdings(),
+            account_type=self._account_type,
+            symbol=symbol,
+            signed_qty=order.total_qty if buy else -order.total_qty,
+            price=price,
+        )
+
+    @property
+    def _account_type(self) -> AccountType:
+        return AccountType(self._settings.account_type)
+
+    def pnl(self) -> tuple[Decimal, Decimal, Decimal]:
+        """The account's (daily, unrealized, realized) P&L: the sum of its positions'."""
+        daily = unrealized = realized = Decimal(0)
+        for symbol in self._books.ledger.holdings:
+            _, day, open_pnl, closed, _ = self.pnl_single(symbol)
+            daily += day
+            unrealized += open_pnl or 0
+            realized += closed or 0
+        return daily, unrealized, realized
+
+    def pnl_single(
+        self, symbol: str
+    ) -> tuple[Decimal, Decimal, Decimal | None, Decimal | None, Decimal]:
+        """(position, daily, unrealized, realized, value) of the holding in `symbol`.
+
+        Daily P&L is IB's: the position's value now less its value at the previous close,
+        less what today's fills paid (plus what they received), less their commissions;
+        realized is what today's fills realized.
+        """
+        holding = self._books.ledger.holdings.get(symbol)
+        qty = Decimal(0) if holding is None else holding.qty
+        price = self.broker.engine.quote(symbol).last
+        day_start = self._day_start()
+        bought = commissions = realized = Decimal(0)
+        traded = Decimal(0)
+        for execution, report in self._books.executions:
+            if execution.contract.symbol != symbol or execution.time < day_start:
+                continue
+            signed = execution.shares if execution.side == "BOT" else -execution.shares
+            traded += signed
+            bought += signed * execution.price
+            commissions += report.commission
+            realized += report.realized_pnl or 0
+        start_qty = qty - traded
+        daily = qty * price - start_qty * self._previous_close(symbol, day_start) - bought
+        daily -= commissions
+        unrealized = None if holding is None else (price - holding.avg_cost) * qty
+        return qty, daily, unrealized, realized, qty * price
+
+    # -- what order conditions are checked against (conditions.ConditionMarket) ------------
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    def symbol_of(self, con_id: int) -> str | None:
+        return self._books.symbol_of(con_id)
+
+    def previous_close(self, symbol: str) -> Decimal:
+        return self._previous_close(symbol, self._day_start())
+
+    def cushion(self) -> Decimal:
+        [value] = [v for v in self.account_values() if v.tag == "Cushion"]
+        return Decimal(value.value)
+
+    def executed_since(self, symbol: str, since: datetime) -> bool:
+        return any(
+            e.contract.symbol == symbol and e.time >= since for e, _ in self._books.executions
+        )
+
+    def _day_start(self) -> datetime:
+        """Midnight in the exchange's zone today: where IB's daily P&L starts."""
+        calendar = self.calendar
+        local = self._clock().astimezone(calendar.zone)
+        return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
+
+    def _previous_close(self, symbol: str, day_start: datetime) -> Decimal:
+        days = self.broker.engine.bars(symbol, BarInterval.D1, 3)
+        before = [bar for bar in days if bar.start < day_start]
+        if before:
+            return before[-1].close
+        return self.broker.engine.quote(symbol).last
 
     # -- the backend: contracts and market data --------------------------------------------
 
@@ -420,8 +534,23 @@ class GatewaySim:
         symbol = self._books.symbol_of(con_id)
         return None if symbol is None else self.contract(symbol)
 
+    def symbols(self) -> list[str]:
+        return self.broker.engine.symbols()
+
+    @property
+    def calendar(self) -> SessionCalendar:
+        return self._calendar or SessionCalendar.always_open()
+
     def quote(self, symbol: str) -> Quote:
         return self.broker.engine.quote(symbol)
+
+    def seconds(
+        self, symbol: str, start: datetime, end: datetime, limit: int, *, from_start: bool = False
+    ) -> list[Quote]:
+        return self.broker.engine.seconds(symbol, start, end, limit, from_start=from_start)
+
+    def first_bar_time(self, symbol: str) -> datetime:
+        return self.broker.engine.first_bar_time(symbol)
 
     async def bars(
         self, symbol: str, interval: BarInterval, *, limit: int, end: datetime | None
@@ -450,12 +579,23 @@ class GatewaySim:
             await asyncio.sleep(interval)
             with contextlib.suppress(BrokerUnavailableError):  # the engine is being reloaded
                 self._follow_trailing_stops()
+                now = self._clock()
+                await self._entry.expire_good_till(now)
+                regular = self.calendar.is_regular_hours(now)
+                await self._entry.activate_conditional(now, regular_hours=regular)
             if self.faults.outage:
                 continue  # nothing reaches the clients
             for session in list(self._listener.sessions.values()):
-                for req_id, symbol in list(session.market_data.items()):
-                    try:
-                        quote = self.broker.engine.quote(symbol)
-                    except BrokerUnavailableError:  # the engine is being reloaded
-                        break
-                    session.send_quote(req_id, quote)
+                try:
+                    for req_id, symbol in list(session.market_data.items()):
+                        session.send_quote(req_id, self.broker.engine.quote(symbol))
+                    for req_id, stream in list(session.streams.items()):
+                        try:
+                            await stream.tick(session)
+                        except BrokerUnavailableError:
+                            raise
+                        except Exception:  # one broken stream must not stop the others
+                            log.exception("gateway_stream_failed", req_id=req_id)
+                            session.streams.pop(req_id, None)
+                except BrokerUnavailableError:  # the engine is being reloaded
+                    break

@@ -17,6 +17,8 @@ import collections
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Protocol
 
 import structlog
 
@@ -42,8 +44,18 @@ MAX_SERVER_VERSION = 178  # from 201 on the protocol turns to protobuf
 MAX_MESSAGES_PER_SECOND = 50  # IB's pacing limit for messages a client sends
 START_API = 71  # the one request served before the client has named its clientId
 
+MAX_MARKET_DATA_LINES = 100  # IB's default market data lines: more get error 101
+UNKNOWN_MESSAGE = 505  # IB's "Fatal Error: Unknown message id."
+BAD_MESSAGE = 320  # IB's "Server error when reading an API client request."
+
 # A request handler: the session it came on and its fields after the message id.
 Handler = Callable[["Session", Fields], Awaitable[None]]
+
+
+class Stream(Protocol):
+    """A streaming subscription (`streams.py`), updated on each of the gateway's ticks."""
+
+    async def tick(self, session: Session) -> None: ...
 
 
 class Session:
@@ -66,6 +78,9 @@ class Session:
         self.account_updates = False
         self.positions_subscribed = False
         self.market_data: dict[int, str] = {}  # req id -> symbol of a streaming subscription
+        self.generic_ticks: dict[int, frozenset[str]] = {}  # req id -> its genericTickList
+        self.market_data_type = 1  # reqMarketDataType: 1 live, 2 frozen, 3 delayed, 4 both
+        self.streams: dict[int, Stream] = {}  # req id -> the other streaming subscriptions
         self.discarded = False  # aborted by a restart: nothing more it sent is acted on
         self._handlers = handlers
         self._faults = faults
@@ -108,23 +123,42 @@ class Session:
     def drop_subscriptions(self) -> None:
         """Forget the streaming subscriptions (IB's 1101: they must be made again)."""
         self.market_data.clear()
+        self.generic_ticks.clear()
+        self.streams.clear()
         self.account_updates = False
         self.positions_subscribed = False
 
     def send_portfolio(self) -> None:
         """The account updates: every account value, every position, the time."""
         backend = self.backend
-        for key, value in backend.account_values().items():
-            self.send(encoders.update_account_value(key, value, "USD", backend.account))
+        for value in backend.account_values():
+            self.send(
+                encoders.update_account_value(
+                    value.tag, value.value, value.currency, backend.account
+                )
+            )
         for position in backend.positions():
             self.send(encoders.update_portfolio(position, self.version))
         self.send(encoders.update_account_time(datetime.now(UTC).strftime("%H:%M")))
 
     def send_quote(self, req_id: int, quote: Quote) -> None:
-        self.send(encoders.tick_price(req_id, 1, quote.bid, quote.bid_size))
-        self.send(encoders.tick_price(req_id, 2, quote.ask, quote.ask_size))
-        self.send(encoders.tick_price(req_id, 4, quote.last, None))
-        self.send(encoders.tick_size(req_id, 8, quote.volume))
+        """The quote's ticks: bid, ask, last and volume (IB's delayed tick types 66-68, 74
+        when the data is delayed), and the generic ticks the request asked for."""
+        delayed = self.backend.delayed_data
+        bid, ask, last, volume = (66, 67, 68, 74) if delayed else (1, 2, 4, 8)
+        self.send(encoders.tick_price(req_id, bid, quote.bid, quote.bid_size))
+        self.send(encoders.tick_price(req_id, ask, quote.ask, quote.ask_size))
+        self.send(encoders.tick_price(req_id, last, quote.last, None))
+        self.send(encoders.tick_size(req_id, volume, quote.volume))
+        generic = self.generic_ticks.get(req_id, frozenset())
+        if "233" in generic:
+            # RTVolume (tick string 48): last;size;time in ms;day volume;VWAP;single trade.
+            millis = int(quote.ts.timestamp() * 1000)
+            text = f"{quote.last};0;{millis};{quote.volume};{quote.last};false"
+            self.send(encoders.tick_string(req_id, 48, text))
+        if "236" in generic:
+            # Shortable (generic tick 46): above 2.5 means at least 1000 shares to borrow.
+            self.send(encoders.tick_generic(req_id, 46, Decimal(3)))
 
     # -- the connection --------------------------------------------------------------------
 
@@ -188,7 +222,14 @@ class Session:
             return  # nothing is served before startApi
         handler = self._handlers.get(message_id)
         if handler is None:
-            log.debug("gateway_unhandled_message", message_id=message_id)
+            # IB's answer to a message id it does not know; the connection stays.
+            log.info("gateway_unknown_message", message_id=message_id)
+            self.error(-1, UNKNOWN_MESSAGE, f"Fatal Error: Unknown message id {message_id}.")
             return
-        await handler(self, reader)
+        try:
+            await handler(self, reader)
+        except ProtocolViolationError as exc:
+            # A request whose fields cannot be read: IB's 320, and the session goes on.
+            log.info("gateway_bad_request", message_id=message_id, why=str(exc))
+            self.error(-1, BAD_MESSAGE, f"Error reading request: message id {message_id}: {exc}")
         self.backend.flush_state()  # what the request changed, even when nothing was sent

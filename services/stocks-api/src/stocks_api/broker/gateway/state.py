@@ -294,4 +294,6 @@ def _typed(kind: Any, value: Any) -> Any:
         return datetime.fromisoformat(value)
     if kind is IbContract:
         return _decode(IbContract, value)
+    if typing.get_origin(kind) is tuple:  # JSON keeps tuples (order conditions) as lists
+        return tuple(tuple(item) if isinstance(item, list) else item for item in value)
     return value

@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from stocks_api.broker.protocol import (
     Bar,
@@ -40,10 +40,10 @@ from stocks_api.broker.protocol import (
     Side,
     TimeInForce,
 )
-from stocks_api.broker.sim.bars import volume_units
+from stocks_api.broker.sim.bars import minute_of, volume_units
 from stocks_api.broker.sim.book import Book, new_book
 from stocks_api.broker.sim.commission import execution_commission
-from stocks_api.broker.sim.market import SymbolMarket
+from stocks_api.broker.sim.market import Slot, SymbolMarket
 from stocks_api.broker.sim.orders import (
     LIMIT_TYPES,
     STOP_TYPES,
@@ -76,6 +76,7 @@ RESIZED = "resized to the parent's filled quantity"
 RESIZED_WITH_PARENT = "resized with the parent"
 OCA_REDUCED = "reduced by OCA sibling fill"
 OCA_FILLED = "OCA sibling filled"
+OCA_TYPES = frozenset({1, 2, 3})  # IB's ocaType of an OCA group outside a bracket
 DAY_EXPIRED_AT_CLOSE = "day order expired at the session close"
 IOC_OUTSIDE_RTH = "IOC order cancelled: outside regular trading hours"
 
@@ -142,6 +143,8 @@ class MatchingEngine:
         self._finished: deque[str] = deque()
         self._submitted = 0
         self._working: dict[str, OrderState] = {}  # insertion order is time priority
+        # OCA groups of orders outside brackets (IB's ocaGroup with an ocaType), by name.
+        self._oca_groups: dict[str, list[OrderState]] = {}
         # DAY orders by expiry: orders accepted in one session share one close, so this
         # stays a handful of buckets and expiring is a look at their keys.
         self._expiries: dict[datetime, dict[str, OrderState]] = {}
@@ -200,6 +203,76 @@ class MatchingEngine:
             raise BrokerRejectedError(f"limit must be at least 1, got {limit}")
         return self._tape.bars(symbol, interval, limit, end)
 
+    def seconds(
+        self,
+        symbol: str,
+        start: datetime,
+        end: datetime,
+        limit: int,
+        *,
+        from_start: bool = False,
+    ) -> list[Quote]:
+        """The market of each open second in [`start`, `end`) of `symbol`, oldest first:
+        at most `limit`, the newest ones (or, `from_start`, the oldest). `volume` is the
+        shares traded in that second (not the day's). The model's path, moved as the book
+        is; what orders here traded is not in it (IB's historical ticks are the exchange's).
+        """
+        market = self._markets[symbol]
+        book = self._book(symbol)
+        first = int(start.timestamp())
+        last = min(int(end.timestamp()), int(self._clock().timestamp()) + 1)
+        found: list[Quote] = []
+
+        def take(minute: int, seconds: range) -> None:
+            slots = market.slots(minute)
+            assert slots is not None
+            bar = market.bar(minute)
+            per_second = Decimal(bar[4]) / 60 if bar is not None else Decimal(0)
+            for second in seconds:
+                at = minute * 60 + second
+                if first <= at < last and len(found) < limit:
+                    found.append(self._second_quote(book, slots.slot(second), per_second, at))
+
+        if from_start:
+            minute = first // 60
+            while minute * 60 < last and len(found) < limit:
+                if market.slots(minute) is None:
+                    # Closed: on to the next session's first minute.
+                    at = datetime.fromtimestamp(minute * 60, UTC)
+                    minute = max(minute + 1, minute_of(self._calendar.next_extended_open(at)))
+                    continue
+                take(minute, range(60))
+                minute += 1
+            return found
+        minute = (last - 1) // 60
+        while minute * 60 + 59 >= first and len(found) < limit:
+            if market.slots(minute) is None:
+                minute = market.last_open_minute(minute)
+                continue
+            take(minute, range(59, -1, -1))
+            minute -= 1
+        found.reverse()
+        return found
+
+    @staticmethod
+    def _second_quote(book: Book, slot: Slot, volume: Decimal, at: int) -> Quote:
+        bid = max(1, slot.bid + book.shift)
+        return Quote(
+            symbol=book.spec.symbol,
+            bid=book.price(bid),
+            ask=book.price(max(bid + 1, slot.ask + book.shift)),
+            last=book.price(max(1, slot.last + book.shift)),
+            bid_size=slot.bid_lots * book.spec.lot_size,
+            ask_size=slot.ask_lots * book.spec.lot_size,
+            volume=volume.quantize(Decimal(1)),
+            ts=datetime.fromtimestamp(at, UTC),
+        )
+
+    def first_bar_time(self, symbol: str) -> datetime:
+        """When the oldest bar `bars` can give of `symbol` starts (IB's head timestamp)."""
+        oldest = self._tape.bars(symbol, BarInterval.M1, 10**9, None)
+        return oldest[0].start if oldest else self._clock()
+
     def tick(self) -> None:
         """Expire due DAY orders, show every symbol's market at the clock's time, then match."""
         self._expire_due()
@@ -247,10 +320,13 @@ class MatchingEngine:
     def submit(self, order: OrderRequest) -> str:
         """Accept a new order, acknowledge it and match it at once; return its broker id."""
         self._validate(order)
-        if order.parent_client_order_id is not None or order.oca_group is not None:
+        standalone_oca = order.oca_group is not None and order.oca_type in OCA_TYPES
+        if order.parent_client_order_id is not None or (
+            order.oca_group is not None and not standalone_oca
+        ):
             raise BrokerRejectedError(
                 "an order with parent_client_order_id or oca_group is a bracket child: "
-                "use submit_bracket"
+                "use submit_bracket (an OCA group outside a bracket needs an oca_type 1-3)"
             )
         self._expire_due()
         state = self._accept(order)
@@ -310,11 +386,11 @@ class MatchingEngine:
                 self._emit_status(child, reason=RESIZED_WITH_PARENT, qty=change.qty)
         self._work(state)
 
-    def cancel(self, broker_order_id: str) -> None:
+    def cancel(self, broker_order_id: str, reason: str = "cancelled by request") -> None:
         """Cancel a working order (a bracket parent takes its held children along)."""
         self._expire_due()
         state = self._working_order(broker_order_id)
-        self._finish(state, BrokerOrderStatus.CANCELLED, "cancelled by request")
+        self._finish(state, BrokerOrderStatus.CANCELLED, reason)
 
     def expire_day_orders(self) -> None:
         """Expire every working DAY order now (end of the trading day).
@@ -371,6 +447,8 @@ class MatchingEngine:
             state.stop_price = self._trail_from_last(order, self._books[order.symbol])
         self._orders[state.broker_order_id] = state
         self._working[state.broker_order_id] = state
+        if parent is None and order.oca_group is not None and order.oca_type in OCA_TYPES:
+            self._oca_groups.setdefault(order.oca_group, []).append(state)
         if not state.held:
             self._schedule_expiry(state)
         return state
@@ -531,6 +609,8 @@ class MatchingEngine:
             self._finish(state, BrokerOrderStatus.FILLED, None, payload)
         if state.parent is not None:
             self._reduce_siblings(state, qty)
+        elif request.oca_group is not None and request.oca_type in OCA_TYPES:
+            self._apply_oca_group(state, qty)
 
     def _trail_from_last(self, request: OrderRequest, book: Book) -> Decimal:
         """Return where a trailing stop would sit given the current last price."""
@@ -597,6 +677,30 @@ class MatchingEngine:
                 sibling.request = replace(sibling.request, qty=reduced)
                 self._emit_status(sibling, reason=OCA_REDUCED, qty=reduced)
 
+    def _apply_oca_group(self, filled: OrderState, qty: Decimal) -> None:
+        """Apply a fill of `qty` of an order outside a bracket to its OCA group: type 1
+        cancels the other orders, types 2 and 3 reduce them in the proportion the filled
+        order's remaining quantity shrank by (to the symbol's quantity step, down)."""
+        group = filled.request.oca_group
+        assert group is not None
+        members = self._oca_groups.get(group, [])
+        before = filled.remaining + qty
+        payload = {"oca_group": group}
+        for other in list(members):
+            if other is filled or not other.working:
+                continue
+            if filled.request.oca_type == 1:
+                self._finish(other, BrokerOrderStatus.CANCELLED, OCA_FILLED, payload)
+                continue
+            step = self._books[other.request.symbol].spec.qty_increment
+            target = other.request.qty * filled.remaining / before
+            reduced = (target / step).to_integral_value(rounding=ROUND_DOWN) * step
+            if reduced <= other.filled_qty:
+                self._finish(other, BrokerOrderStatus.CANCELLED, OCA_FILLED, payload)
+            elif reduced < other.request.qty:
+                other.request = replace(other.request, qty=reduced)
+                self._emit_status(other, reason=OCA_REDUCED, qty=reduced, payload=payload)
+
     # -- reporting -----------------------------------------------------------------------
 
     def _finish(
@@ -609,6 +713,13 @@ class MatchingEngine:
         """Move an order to a final status and report it, then settle its bracket children."""
         state.status = status
         del self._working[state.broker_order_id]
+        group = state.request.oca_group
+        if group is not None and group in self._oca_groups:
+            members = [m for m in self._oca_groups[group] if m is not state]
+            if members:
+                self._oca_groups[group] = members
+            else:
+                del self._oca_groups[group]
         self._unschedule_expiry(state)
         self._forget_old_finished(state.broker_order_id)
         self._emit_status(state, reason=reason, payload=payload)
