@@ -296,7 +296,7 @@ async def test_conditions_on_a_bracket_order_are_refused_not_dropped(
     [
         ({"tif": "GTD"}, "time in force GTD needs a goodTillDate"),
         ({"tif": "GTD", "goodTillDate": "20301231 16:00:00 Mars/Olympus"}, "needs a goodTill"),
-        ({"goodAfterTime": "20301231 09:30:00 US/Eastern"}, "goodAfterTime"),
+        ({"goodAfterTime": "20301231 9:30"}, "goodAfterTime '20301231 9:30' cannot be read"),
         ({"tif": "OPG"}, "time in force OPG"),
         ({"allOrNone": True}, "allOrNone"),
     ],

@@ -514,24 +514,23 @@ async def test_a_price_conditioned_order_waits_presubmitted_and_never_trades_unm
     assert book["positions"] == []
 
 
-async def test_an_order_with_good_after_time_is_refused_with_201_and_never_trades(
+async def test_an_order_with_good_after_time_waits_until_then_and_trades_after(
     gateway: GatewaySim, app: _App
 ) -> None:
     order_id = app.take_order_id()
-    after = "20991231 09:30:00 US/Eastern"
+    after = time.strftime("%Y%m%d %H:%M:%S UTC", time.gmtime(time.time() + 3))
     # A marketable limit: were goodAfterTime dropped, it would trade at once.
     app.placeOrder(
         order_id, _stock(), _order("BUY", 5, "LMT", lmtPrice=190.00, goodAfterTime=after)
     )
-    app.expected_errors.add(201)
-    await eventually(lambda: 201 in app.codes(order_id))
+    await eventually(lambda: app.last_status(order_id) == "PreSubmitted")
+    sent, _ = app.open_orders[order_id][-1]
+    assert sent.goodAfterTime == after
     await asyncio.sleep(QUIET_SECONDS)
-    assert app.codes(order_id) == [201]
-    assert app.last_status(order_id) in (None, "Inactive", "Cancelled")
-    assert app.executions == []
-    book = gateway.book()
-    assert book["executions"] == []
-    assert book["positions"] == []
+    assert app.executions == []  # not before its time
+    assert gateway.book()["executions"] == []
+    await eventually(lambda: app.last_status(order_id) == "Filled", seconds=6)
+    assert app.codes(order_id) == []
 
 
 async def test_a_gtd_order_works_until_its_good_till_date_then_is_cancelled(

@@ -118,7 +118,6 @@ def test_what_if_oca_type_and_conditions_are_read_alike_from_both_clients(versio
 @pytest.mark.parametrize(
     ("fields", "named"),
     [
-        ({"goodAfterTime": "20261203 10:00:00 US/Eastern"}, "goodAfterTime"),
         ({"allOrNone": True}, "allOrNone"),
         ({"minQty": 3}, "minQty"),
         ({"displaySize": 100}, "displaySize"),

@@ -54,4 +54,5 @@ def test_place_order_says_which_fields_are_honoured_and_which_refused() -> None:
     assert place.method == "placeOrder"
     assert any("whatIf" in field for field in place.honoured)
     assert any("conditions" in field for field in place.honoured)
-    assert any("goodAfterTime" in field for field in place.refused)
+    assert any("goodAfterTime" in field for field in place.honoured)
+    assert any("allOrNone" in field for field in place.refused)

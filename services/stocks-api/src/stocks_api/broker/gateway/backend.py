@@ -143,6 +143,10 @@ class GatewayBackend(Protocol[SessionT]):
         """The current quote of a traded `symbol`."""
         ...
 
+    def day_vwap(self, symbol: str) -> Decimal:
+        """The volume-weighted average price of `symbol` today (RTVolume's VWAP)."""
+        ...
+
     def seconds(
         self, symbol: str, start: datetime, end: datetime, limit: int, *, from_start: bool = False
     ) -> list[Quote]:

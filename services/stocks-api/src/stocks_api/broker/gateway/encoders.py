@@ -193,7 +193,7 @@ def _open_order_head(o: IbOrder, server_version: int) -> list[str]:
         *_contract(o.contract, o.contract.exchange),
         *_order_terms(o),
         *_msg(o.client_id, o.perm_id, o.outside_rth),
-        *_msg(False, 0, ""),  # hidden, discretionaryAmt, goodAfterTime
+        *_msg(False, 0, o.good_after_time),  # hidden, discretionaryAmt, goodAfterTime
         "",  # sharesAllocation (deprecated)
         *_fa_params(server_version),
     ]
@@ -333,7 +333,7 @@ def completed_order(order: IbOrder, server_version: int) -> list[str]:
         *_contract(o.contract, o.contract.exchange),
         *_order_terms(o),
         *_msg(o.perm_id, o.outside_rth),
-        *_msg(False, 0, ""),  # hidden, discretionaryAmt, goodAfterTime
+        *_msg(False, 0, o.good_after_time),  # hidden, discretionaryAmt, goodAfterTime
         *_fa_params(server_version),
         *_completed_order_body(o),
         *_completed_order_tail(o),

@@ -85,6 +85,8 @@ async def market_data(session: Session, fields: Fields) -> None:
         fields.skip(3)
     generic = frozenset(tick.strip() for tick in fields.str().split(",") if tick.strip())
     snapshot = fields.bool()
+    if fields.remaining and fields.bool():
+        snapshot = True  # a regulatory snapshot is a snapshot (IB charges it; free here)
     backend = session.backend
     contract = backend.contract(wanted.symbol)
     if contract is None:

@@ -52,6 +52,8 @@ class IbOrder:
     tif: str = "DAY"  # DAY, GTC, IOC, GTD
     good_till_date: str = ""  # a GTD order's goodTillDate, as the client sent it
     good_till: datetime | None = None  # ... and when that is (aware UTC)
+    good_after_time: str = ""  # goodAfterTime as sent: the order waits until then
+    good_after: datetime | None = None
     oca_group: str = ""
     oca_type: int = 0  # IB's ocaType as the client sent it (echoed back in openOrder)
     parent_id: int = 0

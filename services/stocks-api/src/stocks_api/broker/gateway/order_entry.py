@@ -140,7 +140,7 @@ class OrderEntry:
             return
         if self._refused_off_tick(session, order.order_id, order.order_type, request):
             return  # as IB: error 110, and the order is not placed
-        if order.conditions:
+        if order.conditions or order.good_after_time:
             self._hold_for_conditions(session, order)
             return
         if not request.transmit:
@@ -185,16 +185,22 @@ class OrderEntry:
             good_till_date=request.good_till_date if request.tif == "GTD" else "",
             good_till=_good_till(request),
             conditions=stored(request.conditions),
+            good_after_time=request.good_after_time,
+            good_after=_good_after(request),
             conditions_ignore_rth=request.conditions_ignore_rth,
             conditions_cancel_order=request.conditions_cancel_order,
         )
 
     def _hold_for_conditions(self, session: Session, order: IbOrder) -> None:
-        """Book a conditional order to wait at the gateway (PreSubmitted) for its conditions."""
+        """Book an order to wait at the gateway (PreSubmitted) for its conditions and its
+        goodAfterTime."""
         problem = None
         if order.parent_id or not order.transmit or order.oca_group:
-            problem = "conditions on a bracket's order, an OCA group's or one not transmitted"
-            problem += " are not simulated"
+            problem = "conditions or goodAfterTime on a bracket's order, an OCA group's or one"
+            problem += " not transmitted are not simulated"
+        elif order.good_after_time and order.good_after is None:
+            problem = f"goodAfterTime {order.good_after_time!r} cannot be read"
+            problem += " (YYYYMMDD HH:MM:SS [zone])"
         problem = problem or conditions_problem(order.conditions, self._market)
         if problem:
             session.error(order.order_id, ORDER_REJECTED, f"Order rejected - reason:{problem}")
@@ -211,14 +217,13 @@ class OrderEntry:
         for order in list(books.orders.values()):
             if not order.waiting_for_conditions or order.status in FINISHED:
                 continue
-            if not (regular_hours or order.conditions_ignore_rth):
+            if order.good_after is not None and now < order.good_after:
                 continue
-            assert order.placed_at is not None
-            if not conditions_met(order.conditions, self._market, placed=order.placed_at, now=now):
+            if order.conditions and not self._conditions_hold(order, now, regular_hours):
                 continue
             order.waiting_for_conditions = False
             session = self._sessions.get(order.client_id)
-            if order.conditions_cancel_order:
+            if order.conditions and order.conditions_cancel_order:
                 order.status = order.completed_status = "Cancelled"
                 order.completed_time = ib_time(now)
                 books.save_order(order)
@@ -368,13 +373,20 @@ class OrderEntry:
         """Make the engine's order of `order` one on `new`'s terms (its remaining quantity)."""
         books = self._books
         key = f"gw{order.perm_id}"
+        # The engine's order changes places; one linked to others (a bracket, whose
+        # children follow their parent's quantity, or an OCA group, whose reductions the
+        # engine reports on its own quantity) keeps its terms.
         linked = (
             order.parent_id
             or order.bracket_parent_perm_id
+            or order.oca_group
             or any(other.bracket_parent_perm_id == order.perm_id for other in books.orders.values())
         )
         if linked:
-            text = "Order modify failed. Cannot change to the new order type (a bracket's order)."
+            text = (
+                "Order modify failed. Cannot change to the new order type"
+                " (a bracket's or an OCA group's order)."
+            )
             self._refuse_change(session, order, CANNOT_CHANGE_ORDER_TYPE, text)
             return
         old_id = books.broker_ids[key]
@@ -465,6 +477,12 @@ class OrderEntry:
             )
             session.error(order_id, CANCEL_NOT_CANCELLABLE, text)
 
+    def _conditions_hold(self, order: IbOrder, now: datetime, regular_hours: bool) -> bool:
+        if not (regular_hours or order.conditions_ignore_rth):
+            return False  # IB checks conditions in the regular session only, by default
+        assert order.placed_at is not None
+        return conditions_met(order.conditions, self._market, placed=order.placed_at, now=now)
+
     async def expire_good_till(self, now: datetime) -> None:
         """Cancel the GTD orders whose goodTillDate has come (IB: Cancelled at that time)."""
         books = self._books
@@ -493,6 +511,14 @@ def _good_till(request: PlaceOrder) -> datetime | None:
         return None
     try:
         return parse_time(request.good_till_date)
+    except ValueError:
+        return None
+
+
+def _good_after(request: PlaceOrder) -> datetime | None:
+    """When an order with a goodAfterTime may work (None: none, or not readable)."""
+    try:
+        return parse_time(request.good_after_time)
     except ValueError:
         return None
 

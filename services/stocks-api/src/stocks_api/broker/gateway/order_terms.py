@@ -55,6 +55,7 @@ HONOURED_FIELDS = (
     "whatIf (margin and commission answered, nothing placed)",
     "conditions (price, time, margin, execution, volume, percent change; and/or), "
     "conditionsIgnoreRth, conditionsCancelOrder: the order waits until they are met",
+    "goodAfterTime (the order waits until then)",
 )
 NO_EFFECT_FIELDS = (
     "openClose, origin, shortSaleSlot, exemptCode, rule80A, settlingFirm (institutional)",
@@ -68,8 +69,9 @@ NO_EFFECT_FIELDS = (
     "goodTillDate with a tif other than GTD (IB ignores it too)",
 )
 REFUSED_FIELDS = (
-    "conditions on a bracket's order, an OCA group's or one sent with transmit=False",
-    "goodAfterTime; tif OPG, FOK, GTX, DTC, AUC",
+    "conditions or goodAfterTime on a bracket's order, an OCA group's or one sent with "
+    "transmit=False",
+    "tif OPG, FOK, GTX, DTC, AUC",
     "order types other than MKT, LMT, STP, STP LMT, TRAIL (REL, MOC, LOC, PEG..., VOL, ...)",
     "displaySize, triggerMethod, discretionaryAmt, allOrNone, minQty, percentOffset, "
     "auctionStrategy, startingPrice, stockRefPrice, delta, stockRangeLower/Upper, "
@@ -84,12 +86,10 @@ REFUSED_FIELDS = (
 def refused_terms(request: PlaceOrder) -> str | None:
     """Why `request` carries a term gateway-sim does not simulate; None when it does not.
 
-    The terms are those of `REFUSED_FIELDS` that `requests.place_order` reads:
-    goodAfterTime, and the fields it collects in `extras`.
+    The terms are those of `REFUSED_FIELDS` that `requests.place_order` collects in
+    `extras`.
     """
     problems = []
-    if request.good_after_time:
-        problems.append(f"goodAfterTime {request.good_after_time!r}")
     if request.extras:
         problems.append(", ".join(request.extras))
     if not problems:

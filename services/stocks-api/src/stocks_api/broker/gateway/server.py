@@ -124,6 +124,7 @@ class GatewaySim:
         self.state_file = None if state_file is None else Path(state_file)
         # No live market data subscription: clients get delayed data (or error 354).
         self.delayed_data = delayed_data
+        self._vwaps: dict[str, tuple[int, Decimal]] = {}  # symbol -> (minute, today's VWAP)
         self.faults = Faults()
         self.pacing_violations = 0  # messages received above IB's rate limit
         self._listener = Listener(host, port, self._new_session)
@@ -551,6 +552,24 @@ class GatewaySim:
 
     def first_bar_time(self, symbol: str) -> datetime:
         return self.broker.engine.first_bar_time(symbol)
+
+    def day_vwap(self, symbol: str) -> Decimal:
+        """Today's VWAP from the minute bars (each at its close), worked out once a minute."""
+        minute = int(self._clock().timestamp()) // 60
+        cached = self._vwaps.get(symbol)
+        if cached is not None and cached[0] == minute:
+            return cached[1]
+        day_start = self._day_start()
+        bars = self.broker.engine.bars(symbol, BarInterval.M1, 24 * 60)
+        today = [bar for bar in bars if bar.start >= day_start and bar.volume > 0]
+        volume = sum((bar.volume for bar in today), Decimal(0))
+        if volume:
+            vwap = sum((bar.close * bar.volume for bar in today), Decimal(0)) / volume
+        else:
+            vwap = self.broker.engine.quote(symbol).last
+        vwap = vwap.quantize(Decimal("0.0001"))
+        self._vwaps[symbol] = (minute, vwap)
+        return vwap
 
     async def bars(
         self, symbol: str, interval: BarInterval, *, limit: int, end: datetime | None

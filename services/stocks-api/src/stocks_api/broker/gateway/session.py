@@ -81,6 +81,7 @@ class Session:
         self.generic_ticks: dict[int, frozenset[str]] = {}  # req id -> its genericTickList
         self.market_data_type = 1  # reqMarketDataType: 1 live, 2 frozen, 3 delayed, 4 both
         self.streams: dict[int, Stream] = {}  # req id -> the other streaming subscriptions
+        self._rt_volume: dict[int, Decimal] = {}  # req id -> day volume last told (RTVolume)
         self.discarded = False  # aborted by a restart: nothing more it sent is acted on
         self._handlers = handlers
         self._faults = faults
@@ -124,6 +125,7 @@ class Session:
         """Forget the streaming subscriptions (IB's 1101: they must be made again)."""
         self.market_data.clear()
         self.generic_ticks.clear()
+        self._rt_volume.clear()
         self.streams.clear()
         self.account_updates = False
         self.positions_subscribed = False
@@ -152,9 +154,14 @@ class Session:
         self.send(encoders.tick_size(req_id, volume, quote.volume))
         generic = self.generic_ticks.get(req_id, frozenset())
         if "233" in generic:
-            # RTVolume (tick string 48): last;size;time in ms;day volume;VWAP;single trade.
+            # RTVolume (tick string 48): last;size;time in ms;day volume;VWAP;single trade,
+            # the size being what traded since the last one sent on this request.
+            before = self._rt_volume.get(req_id, quote.volume)
+            self._rt_volume[req_id] = quote.volume
+            size = max(quote.volume - before, Decimal(0))
             millis = int(quote.ts.timestamp() * 1000)
-            text = f"{quote.last};0;{millis};{quote.volume};{quote.last};false"
+            vwap = self.backend.day_vwap(quote.symbol)
+            text = f"{quote.last};{size};{millis};{quote.volume};{vwap};{str(size == 0).lower()}"
             self.send(encoders.tick_string(req_id, 48, text))
         if "236" in generic:
             # Shortable (generic tick 46): above 2.5 means at least 1000 shares to borrow.

@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 
 from stocks_api.broker.protocol import (
     Bar,
@@ -40,10 +40,11 @@ from stocks_api.broker.protocol import (
     Side,
     TimeInForce,
 )
-from stocks_api.broker.sim.bars import minute_of, volume_units
+from stocks_api.broker.sim.bars import volume_units
 from stocks_api.broker.sim.book import Book, new_book
 from stocks_api.broker.sim.commission import execution_commission
-from stocks_api.broker.sim.market import Slot, SymbolMarket
+from stocks_api.broker.sim.market import SymbolMarket
+from stocks_api.broker.sim.oca import OCA_TYPES, group_changes
 from stocks_api.broker.sim.orders import (
     LIMIT_TYPES,
     STOP_TYPES,
@@ -57,6 +58,7 @@ from stocks_api.broker.sim.orders import (
     request_problem,
     terms,
 )
+from stocks_api.broker.sim.seconds import market_seconds
 from stocks_api.broker.sim.symbols import SymbolSpec
 from stocks_api.broker.sim.tape import Tape
 from stocks_api.broker.sim.trailing import ratchet, stop_reached, trail_stop
@@ -76,7 +78,6 @@ RESIZED = "resized to the parent's filled quantity"
 RESIZED_WITH_PARENT = "resized with the parent"
 OCA_REDUCED = "reduced by OCA sibling fill"
 OCA_FILLED = "OCA sibling filled"
-OCA_TYPES = frozenset({1, 2, 3})  # IB's ocaType of an OCA group outside a bracket
 DAY_EXPIRED_AT_CLOSE = "day order expired at the session close"
 IOC_OUTSIDE_RTH = "IOC order cancelled: outside regular trading hours"
 
@@ -213,65 +214,22 @@ class MatchingEngine:
         from_start: bool = False,
     ) -> list[Quote]:
         """The market of each open second in [`start`, `end`) of `symbol`, oldest first:
-        at most `limit`, the newest ones (or, `from_start`, the oldest). `volume` is the
-        shares traded in that second (not the day's). The model's path, moved as the book
-        is; what orders here traded is not in it (IB's historical ticks are the exchange's).
-        """
-        market = self._markets[symbol]
-        book = self._book(symbol)
-        first = int(start.timestamp())
-        last = min(int(end.timestamp()), int(self._clock().timestamp()) + 1)
-        found: list[Quote] = []
-
-        def take(minute: int, seconds: range) -> None:
-            slots = market.slots(minute)
-            assert slots is not None
-            bar = market.bar(minute)
-            per_second = Decimal(bar[4]) / 60 if bar is not None else Decimal(0)
-            for second in seconds:
-                at = minute * 60 + second
-                if first <= at < last and len(found) < limit:
-                    found.append(self._second_quote(book, slots.slot(second), per_second, at))
-
-        if from_start:
-            minute = first // 60
-            while minute * 60 < last and len(found) < limit:
-                if market.slots(minute) is None:
-                    # Closed: on to the next session's first minute.
-                    at = datetime.fromtimestamp(minute * 60, UTC)
-                    minute = max(minute + 1, minute_of(self._calendar.next_extended_open(at)))
-                    continue
-                take(minute, range(60))
-                minute += 1
-            return found
-        minute = (last - 1) // 60
-        while minute * 60 + 59 >= first and len(found) < limit:
-            if market.slots(minute) is None:
-                minute = market.last_open_minute(minute)
-                continue
-            take(minute, range(59, -1, -1))
-            minute -= 1
-        found.reverse()
-        return found
-
-    @staticmethod
-    def _second_quote(book: Book, slot: Slot, volume: Decimal, at: int) -> Quote:
-        bid = max(1, slot.bid + book.shift)
-        return Quote(
-            symbol=book.spec.symbol,
-            bid=book.price(bid),
-            ask=book.price(max(bid + 1, slot.ask + book.shift)),
-            last=book.price(max(1, slot.last + book.shift)),
-            bid_size=slot.bid_lots * book.spec.lot_size,
-            ask_size=slot.ask_lots * book.spec.lot_size,
-            volume=volume.quantize(Decimal(1)),
-            ts=datetime.fromtimestamp(at, UTC),
+        at most `limit`, the newest ones (or, `from_start`, the oldest); see
+        `seconds.market_seconds`. Nothing after the clock's second is shown."""
+        return market_seconds(
+            self._markets[symbol],
+            self._book(symbol),
+            self._calendar,
+            first=int(start.timestamp()),
+            last=min(int(end.timestamp()), int(self._clock().timestamp()) + 1),
+            limit=limit,
+            from_start=from_start,
         )
 
     def first_bar_time(self, symbol: str) -> datetime:
         """When the oldest bar `bars` can give of `symbol` starts (IB's head timestamp)."""
-        oldest = self._tape.bars(symbol, BarInterval.M1, 10**9, None)
-        return oldest[0].start if oldest else self._clock()
+        self._book(symbol)  # an unknown symbol is refused
+        return self._tape.first_bar_time(symbol)
 
     def tick(self) -> None:
         """Expire due DAY orders, show every symbol's market at the clock's time, then match."""
@@ -678,28 +636,21 @@ class MatchingEngine:
                 self._emit_status(sibling, reason=OCA_REDUCED, qty=reduced)
 
     def _apply_oca_group(self, filled: OrderState, qty: Decimal) -> None:
-        """Apply a fill of `qty` of an order outside a bracket to its OCA group: type 1
-        cancels the other orders, types 2 and 3 reduce them in the proportion the filled
-        order's remaining quantity shrank by (to the symbol's quantity step, down)."""
+        """Apply a fill of `qty` of an order outside a bracket to its OCA group
+        (`oca.group_changes`): cancel the others, or reduce them."""
         group = filled.request.oca_group
         assert group is not None
-        members = self._oca_groups.get(group, [])
-        before = filled.remaining + qty
         payload = {"oca_group": group}
-        for other in list(members):
-            if other is filled or not other.working:
-                continue
-            if filled.request.oca_type == 1:
+        members = list(self._oca_groups.get(group, []))
+        for other, reduced in group_changes(filled, qty, members, self._qty_step):
+            if reduced is None:
                 self._finish(other, BrokerOrderStatus.CANCELLED, OCA_FILLED, payload)
-                continue
-            step = self._books[other.request.symbol].spec.qty_increment
-            target = other.request.qty * filled.remaining / before
-            reduced = (target / step).to_integral_value(rounding=ROUND_DOWN) * step
-            if reduced <= other.filled_qty:
-                self._finish(other, BrokerOrderStatus.CANCELLED, OCA_FILLED, payload)
-            elif reduced < other.request.qty:
+            else:
                 other.request = replace(other.request, qty=reduced)
                 self._emit_status(other, reason=OCA_REDUCED, qty=reduced, payload=payload)
+
+    def _qty_step(self, symbol: str) -> Decimal:
+        return self._books[symbol].spec.qty_increment
 
     # -- reporting -----------------------------------------------------------------------
 

@@ -74,6 +74,12 @@ class Tape:
         tick_size = self._markets[symbol].spec.tick_size
         return [to_bar(row, tick_size) for row in rows]
 
+    def first_bar_time(self, symbol: str) -> datetime:
+        """When the oldest bar that can be asked for starts (the whole history back-filled)."""
+        self._backfill(symbol, self._history_minutes)
+        first = self._bars[symbol].first_minute
+        return self._clock() if first is None else datetime.fromtimestamp(first * 60, UTC)
+
     def record(self, symbol: str, now: datetime) -> None:
         """Make the bar of the current minute what the market and orders here traded in it,
         after the full bars of any open minutes the clock skipped since the last one."""
