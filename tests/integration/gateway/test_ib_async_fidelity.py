@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from ib_async import (
     IB,
+    ComboLeg,
     Contract,
     ExecutionCondition,
     LimitOrder,
@@ -397,6 +398,25 @@ async def test_an_unknown_message_id_and_an_unreadable_request_get_errors_not_a_
     ib.client.send(9, 8, "not-a-number")  # reqContractDetails with a broken request id
     await eventually(lambda: {505, 320} <= {code for _, code, _ in errors}, what="505, 320")
     # The connection serves on.
+    await asyncio.wait_for(ib.reqCurrentTimeAsync(), ANSWER_SECONDS)
+
+
+async def test_a_combo_order_is_refused_with_its_order_id_and_the_session_goes_on(
+    gateway: GatewaySim, ib: IB
+) -> None:
+    aapl = await _aapl(ib)
+    errors = record_errors(ib)
+    combo = Contract(
+        secType="BAG",
+        symbol="AAPL",
+        exchange="SMART",
+        currency="USD",
+        comboLegs=[ComboLeg(conId=aapl.conId, ratio=1, action="BUY", exchange="SMART")],
+    )
+    order = LimitOrder("BUY", 1, 100.00)
+    trade = ib.placeOrder(combo, order)
+    await eventually(lambda: 201 in _codes(errors, order.orderId), what="refused")
+    assert trade.orderStatus.status == "Cancelled"
     await asyncio.wait_for(ib.reqCurrentTimeAsync(), ANSWER_SECONDS)
 
 

@@ -12,14 +12,18 @@ from datetime import datetime
 
 from stocks_api.broker.gateway import encoders
 from stocks_api.broker.gateway import requests as parse
-from stocks_api.broker.gateway.codes import EXECUTION_FILTER_ERROR
+from stocks_api.broker.gateway.codes import EXECUTION_FILTER_ERROR, ORDER_REJECTED
 from stocks_api.broker.gateway.model import IbExecution, IbOrder
 from stocks_api.broker.gateway.session import Session
 from stocks_api.broker.gateway.wire import Fields
 
 
 async def place_order(session: Session, fields: Fields) -> None:
-    request = parse.place_order(fields, session.version)
+    try:
+        request = parse.place_order(fields, session.version)
+    except parse.UnsupportedOrderError as exc:
+        session.error(exc.order_id, ORDER_REJECTED, f"Order rejected - reason:{exc}")
+        return
     await session.backend.place(session, request)
 
 

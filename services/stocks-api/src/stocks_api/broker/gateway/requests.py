@@ -14,6 +14,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from stocks_api.broker.gateway.wire import Fields, ProtocolViolationError
 
 
+class UnsupportedOrderError(ProtocolViolationError):
+    """A placeOrder gateway-sim reads no further (a combo): refused with its order id."""
+
+    def __init__(self, order_id: int, why: str) -> None:
+        super().__init__(why)
+        self.order_id = order_id
+
+
 @dataclass(frozen=True, slots=True)
 class ContractRequest:
     con_id: int
@@ -140,7 +148,7 @@ def place_order(fields: Fields, server_version: int) -> PlaceOrder:
     order_id = fields.int()
     the_contract = contract(fields)
     if the_contract.sec_type == "BAG":
-        raise ProtocolViolationError("combo (BAG) orders are not simulated")
+        raise UnsupportedOrderError(order_id, "combo (BAG) orders are not simulated")
     extra = _Extras(fields)
     extra.text("secIdType")
     extra.text("secId")

@@ -154,18 +154,24 @@ class Session:
         self.send(encoders.tick_size(req_id, volume, quote.volume))
         generic = self.generic_ticks.get(req_id, frozenset())
         if "233" in generic:
-            # RTVolume (tick string 48): last;size;time in ms;day volume;VWAP;single trade,
-            # the size being what traded since the last one sent on this request.
-            before = self._rt_volume.get(req_id, quote.volume)
-            self._rt_volume[req_id] = quote.volume
-            size = max(quote.volume - before, Decimal(0))
-            millis = int(quote.ts.timestamp() * 1000)
-            vwap = self.backend.day_vwap(quote.symbol)
-            text = f"{quote.last};{size};{millis};{quote.volume};{vwap};{str(size == 0).lower()}"
-            self.send(encoders.tick_string(req_id, 48, text))
+            self._send_rt_volume(req_id, quote)
         if "236" in generic:
             # Shortable (generic tick 46): above 2.5 means at least 1000 shares to borrow.
             self.send(encoders.tick_generic(req_id, 46, Decimal(3)))
+
+    def _send_rt_volume(self, req_id: int, quote: Quote) -> None:
+        """RTVolume (tick string 48: last;size;time in ms;day volume;VWAP;single trade), on
+        the first quote and then when something traded: the size is what traded since the
+        last one sent on this request (ticks may gather several trades: not single)."""
+        before = self._rt_volume.get(req_id)
+        self._rt_volume[req_id] = quote.volume
+        size = max(quote.volume - (before or 0), Decimal(0)) if before is not None else 0
+        if before is not None and size == 0:
+            return
+        millis = int(quote.ts.timestamp() * 1000)
+        vwap = self.backend.day_vwap(quote.symbol)
+        text = f"{quote.last};{size};{millis};{quote.volume};{vwap};false"
+        self.send(encoders.tick_string(req_id, 48, text))
 
     # -- the connection --------------------------------------------------------------------
 
