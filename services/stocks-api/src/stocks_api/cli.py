@@ -160,6 +160,35 @@ def revoke_api_key(
     typer.echo(f"revoked API key {row.key_id} ({row.name})")
 
 
+@app.command("rotate-jwt-secret")
+def rotate_jwt_secret() -> None:
+    """Give the API a new token-signing secret: every issued token stops working.
+
+    Rotates the secret the embedded default keeps beside its SQLite database. With
+    AUTH_JWT_SECRET set (the full stack), change that value and restart every API process.
+    """
+    from stocks_api.auth.secret_file import rotate, secret_path
+
+    settings = _load_settings()
+    if settings.auth.jwt_secret is not None:
+        typer.echo(
+            "AUTH_JWT_SECRET is set: change it (e.g. `openssl rand -hex 32`) and restart every"
+            " API process; no file to rotate",
+            err=True,
+        )
+        raise typer.Exit(code=1)
+    path = secret_path(settings.database.url)
+    if path is None:
+        typer.echo(
+            "the database is not a SQLite file: each API process makes its own secret at"
+            " start (restart it to rotate); set AUTH_JWT_SECRET to share one",
+            err=True,
+        )
+        raise typer.Exit(code=1)
+    rotate(path)
+    typer.echo(f"new token-signing secret in {path}: restart the API; everyone signs in again")
+
+
 @app.command("set-password")
 def set_password(
     password_stdin: Annotated[

@@ -21,6 +21,7 @@ from stocks_api.auth import service as auth_service
 from stocks_api.auth.dependencies import authorize_by_method, require
 from stocks_api.auth.ratelimit import SignInLimiter
 from stocks_api.auth.router import events_router, keys_router, token_router
+from stocks_api.auth.secret_file import secret_path
 from stocks_api.auth.security import Scope, dummy_password_hash
 from stocks_api.auth.service import Authenticator
 from stocks_api.broker.guard import LiveTradingGuard
@@ -169,7 +170,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     snapshots.on_valuation(partial(_watch_daily_loss, app))
     consumer.start()
     await risk_service.ensure_state(risk)
-    app.state.authenticator = Authenticator(sessionmaker=db.sessionmaker, settings=settings.auth)
+    app.state.authenticator = Authenticator(
+        sessionmaker=db.sessionmaker,
+        settings=settings.auth,
+        secret_file=secret_path(settings.database.url),
+    )
     app.state.sign_in_limiter = SignInLimiter(
         per_address=settings.auth.token_rate_limit,
         per_username=settings.auth.username_rate_limit,

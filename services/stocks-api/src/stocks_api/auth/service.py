@@ -18,6 +18,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 import structlog
 from sqlalchemy import select, update
@@ -31,6 +32,7 @@ from stocks_api.auth.exceptions import (
 from stocks_api.auth.models import ApiKey, AuthEvent, AuthEventKind, LocalUser
 from stocks_api.auth.ratelimit import SignInLimiter
 from stocks_api.auth.schemas import AuthEventFilters
+from stocks_api.auth.secret_file import load_or_create
 from stocks_api.auth.security import (
     ALL_SCOPES,
     Scope,
@@ -294,14 +296,24 @@ async def set_password(*, session: AsyncSession, username: str, password: str) -
 class Authenticator:
     """Turns credentials into a `Principal`; see the module docstring."""
 
-    def __init__(self, *, sessionmaker: async_sessionmaker[AsyncSession], settings: AuthSettings):
+    def __init__(
+        self,
+        *,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: AuthSettings,
+        secret_file: Path | None = None,
+    ):
+        """`secret_file`: where the signing secret is kept when AUTH_JWT_SECRET is not set
+        (`secret_file.py`); without one either, tokens are valid until the process stops."""
         self._sessionmaker = sessionmaker
         self._settings = settings
         configured = settings.jwt_secret
-        # Development without a configured secret: tokens are valid until a restart.
-        self._jwt_secret = (
-            configured.get_secret_value() if configured else secrets.token_urlsafe(48)
-        )
+        if configured is not None:
+            self._jwt_secret = configured.get_secret_value()
+        elif secret_file is not None:
+            self._jwt_secret = load_or_create(secret_file)
+        else:
+            self._jwt_secret = secrets.token_urlsafe(48)
         self._keys: dict[str, _CachedKey] = {}
         self._last_used_written: dict[int, float] = {}
 
