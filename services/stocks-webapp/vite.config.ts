@@ -23,6 +23,11 @@ export default defineConfig({
     sourcemap: false,
     target: "es2022",
     chunkSizeWarningLimit: 600,
+    rollupOptions: {
+      // The chart library in a chunk of its own: it changes less often than the app, so a
+      // new release of the app leaves it cached in the browser.
+      output: { manualChunks: { chart: ["lightweight-charts"] } },
+    },
   },
   test: {
     include: ["src/**/*.test.{ts,tsx}"],

@@ -26,7 +26,12 @@ class CountingHasher(PasswordHasher):
     __slots__ = ("checked",)
 
     def __init__(self) -> None:
-        super().__init__()
+        parameters = security.PASSWORD_PARAMETERS
+        super().__init__(
+            time_cost=parameters.time_cost,
+            memory_cost=parameters.memory_cost,
+            parallelism=parameters.parallelism,
+        )
         self.checked = 0
 
     def verify(self, hash: str | bytes, password: str | bytes) -> bool:

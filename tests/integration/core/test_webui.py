@@ -96,3 +96,28 @@ async def test_without_a_build_the_root_says_how_to_make_one(
 def test_the_default_is_the_checkouts_build() -> None:
     checkout = Path(__file__).resolve().parents[3]
     assert checkout / "services" / "stocks-webapp" / "dist" == CHECKOUT_UI_DIR
+
+
+async def test_assets_and_large_answers_go_gzipped_to_a_client_that_accepts_it(
+    database_url: str, tmp_path: Path
+) -> None:
+    root = tmp_path / "dist"
+    (root / "assets").mkdir(parents=True)
+    (root / "index.html").write_text(INDEX)
+    bundle = "console.log('a chart and an app');\n" * 400  # ~14 kB, like a real bundle
+    (root / "assets" / "index-9f8e7d.js").write_text(bundle)
+    async with api_client(_app_with_ui(database_url, root)) as client:
+        zipped = await client.get("/assets/index-9f8e7d.js", headers={"Accept-Encoding": "gzip"})
+        assert zipped.status_code == 200
+        assert zipped.headers["content-encoding"] == "gzip"
+        assert int(zipped.headers["content-length"]) < len(bundle) / 10
+        assert zipped.text == bundle  # httpx undoes the gzip
+        assert "accept-encoding" in zipped.headers["vary"].lower()
+        plain = await client.get("/assets/index-9f8e7d.js", headers={"Accept-Encoding": "identity"})
+        assert "content-encoding" not in plain.headers
+        assert plain.text == bundle
+        # The API's own large answers too; a small one (under a kilobyte) goes as it is.
+        schema = await client.get("/openapi.json", headers={"Accept-Encoding": "gzip"})
+        assert schema.headers["content-encoding"] == "gzip"
+        small = await client.get("/health/live", headers={"Accept-Encoding": "gzip"})
+        assert "content-encoding" not in small.headers

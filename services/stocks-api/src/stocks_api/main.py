@@ -16,6 +16,7 @@ import structlog
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.middleware.gzip import GZipMiddleware
 
 from stocks_api.auth import service as auth_service
 from stocks_api.auth.dependencies import authorize_by_method, require
@@ -81,6 +82,7 @@ from stocks_api.webui import install_ui
 log = structlog.get_logger(__name__)
 
 API_PREFIX = "/api/v1"
+GZIP_MINIMUM_BYTES = 1024  # smaller bodies gain little from gzip and cost a compression
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -422,6 +424,9 @@ def create_app(
     app.state.clock = clock
     install_exception_handlers(app)
     install_hygiene(app, settings.api)
+    # Bodies above a kilobyte go gzipped to a client that accepts it (the dashboard's script
+    # bundle, order lists); an order's own answer is smaller and is sent as it is.
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_BYTES)
     # Added last, so outermost: every response, errors included, carries the request id.
     app.add_middleware(RequestContextMiddleware)
 

@@ -43,6 +43,7 @@ from stocks_api.auth.security import (
     new_api_key,
     parse_scopes,
     password_matches,
+    password_needs_rehash,
     read_token,
     secret_matches,
     split_api_key,
@@ -346,10 +347,13 @@ class Authenticator:
         """
         stored = await self._password_hash(username)
         if stored is None:
-            await asyncio.to_thread(password_matches, password, dummy_password_hash())
+            like = await self._password_hash(self._settings.username)
+            await asyncio.to_thread(password_matches, password, dummy_password_hash(like))
             return None
         if not await asyncio.to_thread(password_matches, password, stored):
             return None
+        if self._settings.password_hash is None and password_needs_rehash(stored):
+            await self._rehash(username, password)
         return issue_token(
             subject=username,
             scopes=ALL_SCOPES,
@@ -364,6 +368,16 @@ class Authenticator:
     def forget(self, key_id: str) -> None:
         """Drop a key from the cache (after revoking it)."""
         self._keys.pop(key_id, None)
+
+    async def _rehash(self, username: str, password: str) -> None:
+        """Store the stored user's hash again with today's parameters (`security.py`)."""
+        hashed = await asyncio.to_thread(hash_password, password)
+        async with self._sessionmaker() as session:
+            row = await session.get(LocalUser, username)
+            if row is not None:
+                row.password_hash = hashed
+                await session.commit()
+        log.info("password_rehashed", username=username)
 
     async def _password_hash(self, username: str) -> str | None:
         if username != self._settings.username:
