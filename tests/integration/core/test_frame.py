@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 
 from stocks_api.broker.protocol import Contract
 from stocks_api.broker.sim.broker import SimBroker
@@ -134,3 +135,12 @@ async def test_openapi_docs_are_served(client: httpx.AsyncClient) -> None:
     assert (await client.get("/docs")).status_code == 200
     schema = (await client.get("/openapi.json")).json()
     assert schema["paths"]["/api/v1/orders"]["post"]["operationId"] == "orders-place_order"
+
+
+async def test_orders_sent_are_counted_on_the_simulated_broker_too(
+    client: httpx.AsyncClient,
+) -> None:
+    # The counter was IbkrBroker's own: on the simulated broker it stayed 0 (an empty panel).
+    before = REGISTRY.get_sample_value("broker_orders_sent_total") or 0.0
+    assert (await client.post("/api/v1/orders", json=order_body())).status_code == 201
+    assert REGISTRY.get_sample_value("broker_orders_sent_total") == before + 1

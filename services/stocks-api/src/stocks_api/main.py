@@ -40,6 +40,7 @@ from stocks_api.connection.models import DisconnectReason
 from stocks_api.connection.ownership import BrokerOwnership, open_lock
 from stocks_api.connection.router import router as broker_router
 from stocks_api.connection.sessions import BrokerSessionLog, this_instance
+from stocks_api.core import metrics
 from stocks_api.core.command_line import cli_command
 from stocks_api.core.config import Environment
 from stocks_api.core.database import Database, utcnow
@@ -165,6 +166,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     consumer.on_fills(session_log.note_fills)
     consumer.on_sent(session_log.note_orders_sent)
+    consumer.on_sent(metrics.BROKER_ORDERS_SENT.inc)  # whichever broker: counted here, once
     consumer.on_fills(snapshots.notify_fills)
     consumer.on_verdicts(partial(_note_verdicts, risk))
     consumer.on_link(partial(_on_link, app))

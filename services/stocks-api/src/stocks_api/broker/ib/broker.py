@@ -402,7 +402,6 @@ class IbkrBroker:
         await self._paced_before_sending(1)
         trade = self._send(lambda: self._ib.placeOrder(contract, mapping.ib_order(order)))
         self._remember(trade)
-        metrics.BROKER_ORDERS_SENT.inc()
         await self._answered([trade])
         return str(trade.order.orderId)
 
@@ -436,7 +435,6 @@ class IbkrBroker:
             self._remember(trade)
             ids.append(str(trade.order.orderId))
             trades.append(trade)
-        metrics.BROKER_ORDERS_SENT.inc(len(orders))
         await self._answered(trades)
         return ids
 
