@@ -237,6 +237,29 @@ describe("the trading dashboard", () => {
     await page.locator(`[data-testid="open-orders-table"] tr[data-order-id="${order.id}"]`).waitFor();
   });
 
+  it("says API unreachable within 5 s when the API is gone, locks trading, and comes back", async () => {
+    const { page } = session;
+    session.allowConsoleErrors(/WebSocket connection to .* failed|502|Failed to load resource/);
+    await signIn(page);
+    await page.locator('[data-testid="broker-status"]', { hasText: "Broker connected" }).waitFor();
+
+    const down = await fetch(`${baseUrl}/__e2e/api/down?ms=9000`, { method: "POST" });
+    expect(down.status).toBe(200);
+    const started = Date.now();
+    await page.locator('[data-testid="broker-status"][data-state="api-unreachable"]').waitFor({ timeout: 5_000 });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(await page.getByTestId("trading-state").textContent()).toContain("UNKNOWN");
+    await page.getByTestId("unreachable-banner").waitFor();
+    expect(await page.getByTestId("ticket-disabled").textContent()).toContain("API is unreachable");
+    expect(await page.locator(".banner", { hasText: "trading still works" }).count()).toBe(0);
+
+    // Back by itself: the header, the stream and the ticket.
+    await page.locator('[data-testid="broker-status"]', { hasText: "Broker connected" }).waitFor({ timeout: 20_000 });
+    await page.getByTestId("unreachable-banner").waitFor({ state: "detached" });
+    await page.locator('[data-testid="live-status"][data-status="live"]').waitFor({ timeout: 20_000 });
+    expect(await page.getByTestId("ticket-disabled").count()).toBe(0);
+  });
+
   it("shows the broker's current session and the earlier ones beside its state", async () => {
     const { page } = session;
     await signIn(page);

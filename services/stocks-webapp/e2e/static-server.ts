@@ -56,6 +56,7 @@ export async function startStaticServer(dist: string, apiPort: number): Promise<
   const root = resolve(dist);
   const sockets = new Set<Socket>();
   let blockedUntil = 0;
+  let apiDownUntil = 0; // the API "gone": every proxied request gets nginx's 502
 
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost");
@@ -65,6 +66,19 @@ export async function startStaticServer(dist: string, apiPort: number): Promise<
       for (const socket of sockets) socket.destroy();
       sockets.clear();
       res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ dropped: count }));
+      return;
+    }
+    if (url.pathname === "/__e2e/api/down" && req.method === "POST") {
+      const ms = Number(url.searchParams.get("ms") ?? 0);
+      apiDownUntil = Date.now() + ms;
+      blockedUntil = Math.max(blockedUntil, apiDownUntil);
+      for (const socket of sockets) socket.destroy();
+      sockets.clear();
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ down_ms: ms }));
+      return;
+    }
+    if (PROXIED.test(url.pathname) && Date.now() < apiDownUntil) {
+      res.writeHead(502, { "content-type": "text/plain" }).end("bad gateway: the API is down (e2e)");
       return;
     }
     if (PROXIED.test(url.pathname)) {

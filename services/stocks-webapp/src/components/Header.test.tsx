@@ -1,5 +1,5 @@
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
-import { cleanup, render, screen } from "@testing-library/react";
+import { cleanup, render, screen, waitFor } from "@testing-library/react";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { BrokerStatus } from "../api/types";
 import { AuthProvider } from "../hooks/auth";
@@ -68,6 +68,44 @@ describe("Header", () => {
     renderHeader();
     expect((await screen.findByTestId("broker-status")).textContent).toContain("Broker connected");
     expect(screen.queryByTestId("broker-banner")).toBeNull();
+  });
+});
+
+describe("Header when the API cannot be reached", () => {
+  it("says API unreachable instead of the last broker and trading state, and comes back by itself", async () => {
+    let up = true;
+    const broker = brokerStatus("connected");
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async (request: Request) => {
+        if (!up) throw new TypeError("Failed to fetch");
+        const path = new URL(request.url).pathname;
+        const body = path === "/api/v1/broker" ? broker : { state: "active", reason: null, changed_by: null };
+        return new Response(JSON.stringify(body), { status: 200, headers: { "content-type": "application/json" } });
+      }),
+    );
+    const client = new QueryClient({ defaultOptions: { queries: { retry: false } } });
+    render(
+      <QueryClientProvider client={client}>
+        <AuthProvider baseUrl="http://api.test">
+          <Header />
+          <Banners />
+        </AuthProvider>
+      </QueryClientProvider>,
+    );
+    expect((await screen.findByTestId("broker-status")).textContent).toContain("Broker connected");
+    up = false;
+    await client.refetchQueries();
+    const status = await screen.findByText("API unreachable");
+    expect(status.closest("[data-testid=broker-status]")?.getAttribute("data-state")).toBe("api-unreachable");
+    expect(screen.getByTestId("trading-state").textContent).toContain("UNKNOWN");
+    expect(screen.getByTestId("unreachable-banner").textContent).toContain("Orders cannot be placed");
+    expect(screen.queryByText(/trading still works/)).toBeNull();
+    // And back by itself once the API answers.
+    up = true;
+    await client.refetchQueries();
+    await waitFor(() => expect(screen.getByTestId("broker-status").textContent).toContain("Broker connected"));
+    expect(screen.queryByTestId("unreachable-banner")).toBeNull();
   });
 });
 

@@ -7,6 +7,7 @@
 import type { BrokerStatus, RiskStatus } from "../api/types";
 import { useAuth } from "../hooks/auth";
 import { useBroker, useMarketClock, useRisk } from "../hooks/queries";
+import { useApiReachability } from "../hooks/reachability";
 import { useLive } from "../hooks/useLiveUpdates";
 import { formatTimestamp } from "../lib/format";
 import { describeMarket } from "../lib/market";
@@ -28,6 +29,15 @@ function ModeBadge({ broker }: { broker: BrokerStatus | undefined }) {
       title={live ? broker.live_reasons.join("; ") : "Paper trading: no real money"}
     >
       {live ? "LIVE" : "PAPER"}
+    </span>
+  );
+}
+
+function ApiUnreachable() {
+  return (
+    <span className="header-item" data-testid="broker-status" data-state="api-unreachable">
+      <span className="dot dot-bad" aria-hidden="true" />
+      API unreachable
     </span>
   );
 }
@@ -57,7 +67,14 @@ function BrokerConnection({ broker, failed }: { broker: BrokerStatus | undefined
   );
 }
 
-function TradingStateBadge({ risk }: { risk: RiskStatus | undefined }) {
+function TradingStateBadge({ risk, unreachable }: { risk: RiskStatus | undefined; unreachable: boolean }) {
+  if (unreachable) {
+    return (
+      <span className="header-item" data-testid="trading-state" data-state="unknown">
+        Trading <span className="badge badge-state-unknown">UNKNOWN</span>
+      </span>
+    );
+  }
   if (!risk) return <span className="header-item">Trading: …</span>;
   return (
     <span className="header-item" data-testid="trading-state">
@@ -105,12 +122,13 @@ export function Header() {
   const { session, signOut } = useAuth();
   const broker = useBroker();
   const risk = useRisk();
+  const { unreachable } = useApiReachability();
   return (
     <header className="app-header">
       <span className="brand">stocks</span>
       <ModeBadge broker={broker.data} />
-      <BrokerConnection broker={broker.data} failed={broker.isError} />
-      <TradingStateBadge risk={risk.data} />
+      {unreachable ? <ApiUnreachable /> : <BrokerConnection broker={broker.data} failed={broker.isError} />}
+      <TradingStateBadge risk={risk.data} unreachable={unreachable} />
       <MarketState />
       <LiveIndicator />
       <span className="header-spacer" />
@@ -130,7 +148,24 @@ export function Banners() {
   const broker = useBroker();
   const risk = useRisk();
   const live = useLive();
+  const { unreachable, lastAnswerAt } = useApiReachability();
   const b = broker.data;
+  if (unreachable) {
+    // Nothing the API said last can be vouched for now: one banner, and no other claims.
+    return (
+      <div className="banners">
+        <div className="banner banner-halted" role="alert" data-testid="unreachable-banner">
+          <strong>The API is unreachable.</strong> Orders cannot be placed, changed or cancelled from this page until it
+          answers again; the figures shown are the last it sent
+          {lastAnswerAt ? ` (at ${formatTimestamp(new Date(lastAnswerAt).toISOString())})` : ""}. The page reconnects by
+          itself.{" "}
+          <button type="button" className="link" onClick={live.reconnectNow}>
+            Retry now
+          </button>
+        </div>
+      </div>
+    );
+  }
   return (
     <div className="banners">
       {b?.mode === "live" ? (

@@ -73,7 +73,7 @@ export function QueryState({
     <>
       {query.isError ? (
         <p className="state state-stale" role="status">
-          Showing the last {what} received; refreshing failed: {describeError(query.error)}
+          Showing {what} as last received; refreshing failed: {describeError(query.error)}
         </p>
       ) : null}
       {children}

@@ -31,6 +31,7 @@ import { useApi } from "./auth";
 import { usePollingFallback } from "./useLiveUpdates";
 
 const BROKER_POLL_MS = 5_000;
+const BROKER_POLL_OFFLINE_MS = 2_000;
 // Sessions change when the connection does; the open one's counters come with useBroker.
 const BROKER_SESSIONS_POLL_MS = 30_000;
 const RISK_POLL_MS = 5_000;
@@ -39,11 +40,15 @@ const PAGE_SIZE = 50;
 
 export function useBroker() {
   const api = useApi();
+  // While the stream is down this poll is also how the page learns the API is gone
+  // (hooks/reachability): faster then, and a failure counts at once (no retry).
+  const live = usePollingFallback() === false;
   return useQuery({
     queryKey: brokerKeys.status(),
     queryFn: ({ signal }) => unwrap(api.GET("/api/v1/broker", { signal })),
     // The connection state has no event of its own.
-    refetchInterval: BROKER_POLL_MS,
+    refetchInterval: live ? BROKER_POLL_MS : BROKER_POLL_OFFLINE_MS,
+    retry: live ? 1 : false,
   });
 }
 

@@ -19,6 +19,7 @@ import { Watchlist } from "../components/Watchlist";
 import { DEFAULT_WATCHLIST } from "../config";
 import { SESSION_EXPIRED, useAuth } from "../hooks/auth";
 import { useAccounts, useBroker, useOpenOrders, useQuotes, useRisk } from "../hooks/queries";
+import { useApiReachability } from "../hooks/reachability";
 import { LiveContext, useLiveUpdates } from "../hooks/useLiveUpdates";
 import { isStringArray, usePreference } from "../hooks/usePreference";
 
@@ -60,8 +61,10 @@ function Board({ watchlist, setWatchlist }: { watchlist: string[]; setWatchlist:
 
   const b = broker.data;
   const state = risk.data?.state;
-  const disabledReason =
-    state === "halted"
+  const { unreachable } = useApiReachability();
+  const disabledReason = unreachable
+    ? "The API is unreachable: the ticket is locked until it answers again."
+    : state === "halted"
       ? "Trading is halted: the ticket is locked until trading is resumed (Risk panel)."
       : b?.read_only
         ? "This API instance is a read-only standby: orders are refused here."
