@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  formatDateTime,
   formatDuration,
   formatFixed,
   formatMoney,
@@ -8,6 +9,7 @@ import {
   formatQty,
   formatRatioPercent,
   formatSigned,
+  formatTimestamp,
   MISSING,
   secondsBetween,
 } from "./format";
@@ -83,5 +85,14 @@ describe("durations", () => {
     expect(secondsBetween("2026-01-02T14:00:00Z", null, new Date("2026-01-02T14:00:30Z"))).toBe(30);
     expect(secondsBetween(null, "2026-01-02T14:00:00Z")).toBeNull();
     expect(secondsBetween("soon", null)).toBeNull();
+  });
+});
+
+describe("times", () => {
+  it("carry their zone, today's as a time and other days' with the date", () => {
+    const now = new Date("2026-12-03T15:00:00Z");
+    expect(formatTimestamp("2026-12-03T14:03:07Z", now)).toMatch(/\d\d:\d\d:\d\d ([A-Z]{2,5}|GMT[+-]\d+)$/);
+    expect(formatTimestamp("2026-12-01T14:03:07Z", now)).toMatch(/2026.*\d\d:\d\d:\d\d ([A-Z]{2,5}|GMT[+-]\d+)$/);
+    expect(formatDateTime("2026-12-01T14:03:07Z")).toMatch(/([A-Z]{2,5}|GMT[+-]\d+)$/);
   });
 });

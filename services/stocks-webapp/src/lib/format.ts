@@ -70,11 +70,14 @@ export function formatPercent(value: Input, places = 2): string {
   return decimal ? toFixedString(decimal, places) + "%" : MISSING;
 }
 
+// Times carry their zone (the browser's, e.g. "14:03:07 UTC" or "09:03:07 EST"): a time
+// on a trading screen without one is a guess.
 const TIME = new Intl.DateTimeFormat(undefined, {
   hour: "2-digit",
   minute: "2-digit",
   second: "2-digit",
   hour12: false,
+  timeZoneName: "short",
 });
 const DATE_TIME = new Intl.DateTimeFormat(undefined, {
   year: "numeric",
@@ -84,6 +87,7 @@ const DATE_TIME = new Intl.DateTimeFormat(undefined, {
   minute: "2-digit",
   second: "2-digit",
   hour12: false,
+  timeZoneName: "short",
 });
 
 /** A timestamp in local time: only the time when it is today, else date and time. */
