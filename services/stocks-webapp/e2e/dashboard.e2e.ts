@@ -202,7 +202,7 @@ describe("the trading dashboard", () => {
     await page.keyboard.press("Tab"); // order type: Limit -> Market
     await page.keyboard.press("ArrowUp");
     expect(await ticket(page).getByLabel("Order type").inputValue()).toBe("market");
-    for (const expected of ["ticket-tif", "ticket-rth", "ticket-bracket"]) {
+    for (const expected of ["ticket-tif", "ticket-rth", "ticket-keep-terms", "ticket-bracket"]) {
       await page.keyboard.press("Tab");
       expect(await page.evaluate(() => document.activeElement?.id)).toBe(expected);
     }

@@ -110,7 +110,8 @@ describe("OrderTicket", () => {
     const dialog = await screen.findByRole("alertdialog");
     expect(dialog.textContent).toContain("BUY 100 AAPL market DAY");
     expect(dialog.textContent).toContain("Estimated value 18,915.00: above your confirmation threshold of 10,000.00");
-    expect(document.activeElement).toBe(screen.getByRole("button", { name: "Confirm buy" }));
+    // Back has the focus: a second Enter does not place the order.
+    expect(document.activeElement).toBe(screen.getByRole("button", { name: "Back" }));
     fireEvent.click(screen.getByRole("button", { name: "Back" }));
     expect(screen.queryByRole("alertdialog")).toBeNull();
     expect(api.fetchMock).not.toHaveBeenCalled();
@@ -119,6 +120,43 @@ describe("OrderTicket", () => {
     fireEvent.click(await screen.findByRole("button", { name: "Confirm buy" }));
     await screen.findByText(/Order #13 buy 100 AAPL: filled/);
     expect(api.fetchMock).toHaveBeenCalledTimes(1);
+  });
+
+  it("lists every term that is not the default in words before confirming", async () => {
+    fakeApi();
+    renderTicket();
+    fill("Quantity", "100");
+    fill("Limit price", "189.00");
+    fireEvent.change(screen.getByLabelText("Time in force"), { target: { value: "gtc" } });
+    fireEvent.click(screen.getByLabelText("Outside regular hours"));
+    review();
+    const terms = await screen.findByTestId("ticket-confirm-terms");
+    expect(terms.textContent).toContain("Time in force: Good till cancelled.");
+    expect(terms.textContent).toContain("Also outside regular trading hours.");
+  });
+
+  it("puts TIF and outside-RTH back to their defaults after an order, unless kept", async () => {
+    fakeApi(
+      { status: 201, body: makeOrder({ id: 21, qty: "1", status: "submitted" }) },
+      { status: 201, body: makeOrder({ id: 22, qty: "1", status: "submitted" }) },
+    );
+    renderTicket();
+    const tif = () => (screen.getByLabelText("Time in force") as HTMLSelectElement).value;
+    const rth = () => (screen.getByLabelText("Outside regular hours") as HTMLInputElement).checked;
+    fill("Quantity", "1");
+    fill("Limit price", "180.00");
+    fireEvent.change(screen.getByLabelText("Time in force"), { target: { value: "gtc" } });
+    fireEvent.click(screen.getByLabelText("Outside regular hours"));
+    review();
+    await screen.findByText(/Order #21/);
+    expect([tif(), rth()]).toEqual(["day", false]);
+
+    fireEvent.change(screen.getByLabelText("Time in force"), { target: { value: "gtc" } });
+    fireEvent.click(screen.getByLabelText("Outside regular hours"));
+    fireEvent.click(screen.getByLabelText("Keep both for the next order"));
+    review();
+    await screen.findByText(/Order #22/);
+    expect([tif(), rth()]).toEqual(["gtc", true]);
   });
 
   it("shows its own checks beside the fields without calling the API", () => {

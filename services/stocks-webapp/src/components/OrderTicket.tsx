@@ -87,6 +87,7 @@ export function OrderTicket({ symbol, symbols, quotes, disabledReason, notice }:
       {staged ? (
         <ConfirmOrder
           staged={staged}
+          liveValue={ticket.value}
           confirmAbove={ticket.confirmAbove}
           pending={ticket.pending}
           onConfirm={ticket.confirm}

@@ -150,6 +150,8 @@ export function useOrderTicket({ symbol, quotes, disabled, onErrors }: UseOrderT
       {
         onSuccess: (result) => {
           setPlaced(result);
+          // An order's unusual terms must not ride along silently into the next one.
+          setForm((f) => (f.keepTerms ? f : { ...f, tif: EMPTY_TICKET.tif, outsideRth: EMPTY_TICKET.outsideRth }));
           setStaged(null);
           setErrors({});
           setAttempted(false);

@@ -28,6 +28,8 @@ export interface TicketForm {
   trail: string;
   tif: TimeInForce;
   outsideRth: boolean;
+  /** Keep TIF and outside-RTH for the next order (else both go back to their defaults). */
+  keepTerms: boolean;
   bracket: boolean;
   takeProfit: string;
   stopLoss: string;
@@ -45,6 +47,7 @@ export const EMPTY_TICKET: TicketForm = {
   trail: "",
   tif: "day",
   outsideRth: false,
+  keepTerms: false,
   bracket: false,
   takeProfit: "",
   stopLoss: "",

@@ -187,6 +187,15 @@ export function OrderFields({
           />
           <label htmlFor={FIELD_INPUT.outside_rth}>Outside regular hours</label>
         </div>
+        <div className="field field-check">
+          <input
+            type="checkbox"
+            id="ticket-keep-terms"
+            checked={form.keepTerms}
+            onChange={(e) => update("keepTerms", e.target.checked)}
+          />
+          <label htmlFor="ticket-keep-terms">Keep both for the next order</label>
+        </div>
       </div>
 
       <BracketFields form={form} errors={errors} update={update} />
