@@ -260,6 +260,25 @@ describe("the trading dashboard", () => {
     expect(await page.getByTestId("ticket-disabled").count()).toBe(0);
   });
 
+  it("refuses a mistyped symbol in the watchlist and the ticket, and charts what is traded", async () => {
+    const { page } = session;
+    await signIn(page);
+    await page.getByLabel("Add symbol").fill("APPL");
+    await page.getByRole("button", { name: "Add", exact: true }).click();
+    await page.locator("#watchlist-add-error", { hasText: "APPL: not known to the broker" }).waitFor();
+    expect(await page.locator('[data-testid="watchlist-table"] tr[data-symbol="APPL"]').count()).toBe(0);
+
+    const symbol = ticket(page).getByLabel("Symbol", { exact: true });
+    await symbol.fill("APPL");
+    await ticket(page).getByText("APPL: not known to the broker.").waitFor();
+    await symbol.fill("IBM"); // on no watchlist: the chart follows the ticket all the same
+    await page.getByRole("heading", { name: "IBM chart" }).waitFor();
+    // ... and the ticket values it from its own lookup of IBM's quote.
+    await ticket(page).getByLabel("Quantity").fill("1");
+    await ticket(page).getByLabel("Order type").selectOption("market");
+    await ticket(page).getByTestId("ticket-estimate").filter({ hasText: /: \d/ }).waitFor();
+  });
+
   it("shows the broker's current session and the earlier ones beside its state", async () => {
     const { page } = session;
     await signIn(page);

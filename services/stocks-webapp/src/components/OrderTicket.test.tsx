@@ -159,6 +159,30 @@ describe("OrderTicket", () => {
     expect([tif(), rth()]).toEqual(["gtc", true]);
   });
 
+  it("catches a symbol the broker does not know as it is typed, before any confirmation", async () => {
+    const posted: string[] = [];
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async (request: Request) => {
+        const url = new URL(request.url);
+        if (request.method === "POST") posted.push(url.pathname);
+        const body =
+          url.pathname === "/api/v1/marketdata/quotes"
+            ? { quotes: [], errors: [{ symbol: "APPL", code: "UNKNOWN_SYMBOL", message: "not known to the broker" }] }
+            : {};
+        return new Response(JSON.stringify(body), { status: 200, headers: { "content-type": "application/json" } });
+      }),
+    );
+    renderTicket();
+    fill("Symbol", "APPL");
+    fill("Quantity", "100");
+    fireEvent.change(screen.getByLabelText("Order type"), { target: { value: "market" } });
+    expect(await screen.findByText("APPL: not known to the broker.")).toBeTruthy();
+    review();
+    expect(screen.queryByRole("alertdialog")).toBeNull();
+    expect(posted).toEqual([]);
+  });
+
   it("shows its own checks beside the fields without calling the API", () => {
     const api = fakeApi();
     renderTicket();

@@ -7,7 +7,7 @@
  * Its state, checks, idempotency key and sending are in hooks/useOrderTicket; this puts the
  * parts (components/ticket/) together and moves the focus.
  */
-import { useRef, type FormEvent } from "react";
+import { useEffect, useRef, type FormEvent } from "react";
 import type { QuoteRead } from "../api/types";
 import { firstErrorField, useOrderTicket } from "../hooks/useOrderTicket";
 import { formatQty, humanize } from "../lib/format";
@@ -26,6 +26,8 @@ export interface OrderTicketProps {
   disabledReason: string | null;
   /** Shown but not blocking (e.g. reducing-only). */
   notice: string | null;
+  /** The symbol being traded, once the API knows it (the chart follows it). */
+  onSymbol?: (symbol: string) => void;
 }
 
 function focusFirstError(found: TicketErrors): void {
@@ -35,9 +37,13 @@ function focusFirstError(found: TicketErrors): void {
   requestAnimationFrame(() => document.getElementById(FIELD_INPUT[first])?.focus());
 }
 
-export function OrderTicket({ symbol, symbols, quotes, disabledReason, notice }: OrderTicketProps) {
+export function OrderTicket({ symbol, symbols, quotes, disabledReason, notice, onSymbol }: OrderTicketProps) {
   const disabled = disabledReason !== null;
   const ticket = useOrderTicket({ symbol, quotes, disabled, onErrors: focusFirstError });
+  const known = ticket.knownSymbol;
+  useEffect(() => {
+    if (known) onSymbol?.(known);
+  }, [known, onSymbol]);
   const { errors, staged, placed } = ticket;
   const formRef = useRef<HTMLFormElement | null>(null);
 

@@ -1,11 +1,14 @@
 /** The watchlist: live quotes for the followed symbols; picking one shows its chart and fills the ticket. */
 import { useState, type FormEvent } from "react";
+import { unwrap } from "../api/client";
+import { describeError } from "../api/errors";
 import type { QuoteRead } from "../api/types";
+import { useApi } from "../hooks/auth";
 import { useQuotes } from "../hooks/queries";
 import { formatPrice, formatQty, formatTimestamp, MISSING } from "../lib/format";
+import { SYMBOL_RE } from "../lib/ticket";
 import { Empty, ErrorText, Panel, QueryState } from "./ui";
 
-const SYMBOL_RE = /^[A-Z][A-Z0-9.-]{0,11}$/;
 export const MAX_WATCHLIST = 50;
 
 export function Watchlist({
@@ -20,17 +23,30 @@ export function Watchlist({
   onSelect: (symbol: string) => void;
 }) {
   const quotes = useQuotes(symbols);
+  const api = useApi();
   const [draft, setDraft] = useState("");
   const [error, setError] = useState<string | null>(null);
+  const [checking, setChecking] = useState(false);
   const bySymbol = new Map<string, QuoteRead>((quotes.data?.quotes ?? []).map((q) => [q.symbol, q]));
   const unknown = new Map((quotes.data?.errors ?? []).map((e) => [e.symbol, e.message]));
 
-  const add = (event: FormEvent) => {
+  const add = async (event: FormEvent) => {
     event.preventDefault();
     const symbol = draft.trim().toUpperCase();
     if (!SYMBOL_RE.test(symbol)) return setError("Enter a symbol such as AAPL.");
     if (symbols.includes(symbol)) return setError(`${symbol} is already on the watchlist.`);
     if (symbols.length >= MAX_WATCHLIST) return setError(`The watchlist holds at most ${MAX_WATCHLIST} symbols.`);
+    // Only a symbol the broker knows goes on the list (a typo such as APPL does not).
+    setChecking(true);
+    try {
+      const found = await unwrap(api.GET("/api/v1/marketdata/quotes", { params: { query: { symbols: symbol } } }));
+      const refused = found.errors?.find((e) => e.symbol === symbol);
+      if (refused) return setError(`${symbol}: ${refused.message}.`);
+    } catch (cause) {
+      return setError(`Cannot check ${symbol} now: ${describeError(cause)}`);
+    } finally {
+      setChecking(false);
+    }
     setError(null);
     setDraft("");
     onChange([...symbols, symbol]);
@@ -39,7 +55,7 @@ export function Watchlist({
 
   return (
     <Panel title="Watchlist" className="watchlist">
-      <form className="inline-form" onSubmit={add} noValidate>
+      <form className="inline-form" onSubmit={(e) => void add(e)} noValidate>
         <label htmlFor="watchlist-add">Add symbol</label>
         <input
           id="watchlist-add"
@@ -51,8 +67,8 @@ export function Watchlist({
           aria-invalid={error ? true : undefined}
           aria-describedby={error ? "watchlist-add-error" : undefined}
         />
-        <button type="submit" className="button-secondary">
-          Add
+        <button type="submit" className="button-secondary" disabled={checking}>
+          {checking ? "Checking…" : "Add"}
         </button>
       </form>
       {error ? <ErrorText id="watchlist-add-error">{error}</ErrorText> : null}

@@ -19,13 +19,14 @@ import {
   EMPTY_TICKET,
   estimatedValue,
   needsConfirmation,
+  SYMBOL_RE,
   ticketErrorsFromApi,
   validateTicket,
   type TicketErrors,
   type TicketField,
   type TicketForm,
 } from "../lib/ticket";
-import { usePlaceOrder } from "./queries";
+import { usePlaceOrder, useQuotes } from "./queries";
 import { isString, usePreference } from "./usePreference";
 
 /** The ticket's fields from top to bottom: the first wrong one gets the focus. */
@@ -78,6 +79,8 @@ export interface OrderTicketState {
   quote: QuoteRead | undefined;
   /** The estimated value of the order as the form stands (null: invalid or unknown). */
   value: Decimal | null;
+  /** The typed symbol once the API has quoted it (null: not known, or not yet). */
+  knownSymbol: string | null;
   staged: StagedOrder | null;
   /** The order the API took last (cleared by any change). */
   placed: OrderRead | null;
@@ -114,7 +117,14 @@ export function useOrderTicket({ symbol, quotes, disabled, onErrors }: UseOrderT
     if (symbol) setForm((f) => (f.symbol === symbol ? f : { ...f, symbol }));
   }
 
-  const quote = quotes.get(form.symbol.trim().toUpperCase());
+  // The typed symbol is looked up as it is typed (its quote, from the API): a symbol the
+  // broker does not know is caught here, before any confirmation, and one off the
+  // watchlist still gets an estimate.
+  const typed = form.symbol.trim().toUpperCase();
+  const lookup = useQuotes(SYMBOL_RE.test(typed) && !quotes.has(typed) ? [typed] : []);
+  const looked = lookup.data && !lookup.isPlaceholderData ? lookup.data : undefined;
+  const quote = quotes.get(typed) ?? looked?.quotes.find((q) => q.symbol === typed);
+  const unknownSymbol = looked?.errors?.find((e) => e.symbol === typed)?.message ?? null;
   const preview = validateTicket(form);
   const value = preview.order ? estimatedValue(preview.order, quote) : null;
 
@@ -177,8 +187,9 @@ export function useOrderTicket({ symbol, quotes, disabled, onErrors }: UseOrderT
     setAttempted(true);
     setPlaced(null);
     const { order, errors: found } = validateTicket(form);
+    if (!found.symbol && unknownSymbol) found.symbol = `${typed}: ${unknownSymbol}.`;
     setErrors(found);
-    if (!order) {
+    if (!order || found.symbol) {
       onErrors?.(found);
       return;
     }
@@ -195,7 +206,8 @@ export function useOrderTicket({ symbol, quotes, disabled, onErrors }: UseOrderT
 
   return {
     form,
-    errors,
+    errors: !errors.symbol && unknownSymbol ? { ...errors, symbol: `${typed}: ${unknownSymbol}.` } : errors,
+    knownSymbol: quote ? typed : null,
     quote,
     value,
     staged,

@@ -99,7 +99,7 @@ export function allowsIoc(type: OrderType): boolean {
   return type === "market" || type === "limit";
 }
 
-const SYMBOL_RE = /^[A-Z][A-Z0-9.-]{0,11}$/;
+export const SYMBOL_RE = /^[A-Z][A-Z0-9.-]{0,11}$/;
 const MAX_QTY = parseDecimal("10000000")!;
 const MAX_PRICE = parseDecimal("1000000")!;
 const HUNDRED = parseDecimal("100")!;

@@ -98,6 +98,7 @@ function Board({ watchlist, setWatchlist }: { watchlist: string[]; setWatchlist:
           quotes={quoteMap}
           disabledReason={disabledReason}
           notice={notice}
+          onSymbol={setSelected}
         />
         <RiskPanel readOnly={Boolean(b?.read_only)} />
         <BrokerSessions />
