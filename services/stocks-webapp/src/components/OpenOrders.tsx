@@ -26,6 +26,11 @@ function ModifyForm({ order, onDone }: { order: OrderRead; onDone: () => void })
     );
     if (values.length === 0) return setProblem("Change the quantity or a price first.");
     if (values.some((v) => !isPlainDecimal(v))) return setProblem("Enter numbers like 10 or 190.25.");
+    // Checked here, as the API would: nothing is sent that it must refuse.
+    if (values.some((v) => Number(v) <= 0)) return setProblem("Quantity and prices must be above 0.");
+    if (change.qty !== undefined && Number(change.qty) <= Number(order.filled_qty)) {
+      return setProblem(`The quantity must be above the ${formatQty(order.filled_qty)} already filled.`);
+    }
     setProblem(null);
     modify.mutate(
       { id: order.id, change },
@@ -208,15 +213,21 @@ export function OpenOrders({ tradingLocked }: { tradingLocked: boolean }) {
                       <ModifyForm order={o} onDone={() => setEditing(null)} />
                     ) : (
                       <>
-                        <button
-                          type="button"
-                          className="button-secondary"
-                          aria-label={`Modify order ${o.id}`}
-                          disabled={tradingLocked || o.status === "pending_cancel"}
-                          onClick={() => setEditing(o.id)}
-                        >
-                          Modify
-                        </button>{" "}
+                        {o.type === "market" ? null : (
+                          // A market order has no price to change and fills at once (or waits
+                          // for the open): nothing to modify.
+                          <>
+                            <button
+                              type="button"
+                              className="button-secondary"
+                              aria-label={`Modify order ${o.id}`}
+                              disabled={tradingLocked || o.status === "pending_cancel"}
+                              onClick={() => setEditing(o.id)}
+                            >
+                              Modify
+                            </button>{" "}
+                          </>
+                        )}
                         <button
                           type="button"
                           className="button-secondary"
