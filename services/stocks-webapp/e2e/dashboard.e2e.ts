@@ -279,6 +279,35 @@ describe("the trading dashboard", () => {
     await ticket(page).getByTestId("ticket-estimate").filter({ hasText: /: \d/ }).waitFor();
   });
 
+  it("fits a phone: no sideways page scroll, a compact header, positions readable", async () => {
+    const { page } = session;
+    await page.setViewportSize({ width: 390, height: 844 });
+    await signIn(page);
+    const bought = await adminApi<{ id: number }>("/orders", {
+      method: "POST",
+      body: { symbol: "MSFT", side: "buy", qty: "3", type: "market", outside_rth: true },
+    });
+    expect(bought.id).toBeGreaterThan(0);
+    const row = page.locator('[data-testid="positions-table"] tr[data-symbol="MSFT"]');
+    await row.waitFor();
+    await page.waitForTimeout(300); // layout settles (fonts, the chart)
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    expect(width).toBeLessThanOrEqual(390);
+    const header = await page.locator(".app-header").boundingBox();
+    expect(header?.height ?? 0).toBeLessThanOrEqual(96);
+    // Symbol, quantity, unrealized P&L and Close are on the screen without a swipe.
+    for (const cell of [
+      row.locator("th"),
+      row.locator("td").first(),
+      row.getByTestId("position-pnl"),
+      row.getByRole("button", { name: /Close/ }),
+    ]) {
+      const box = await cell.boundingBox();
+      expect(box, "a position cell is laid out").not.toBeNull();
+      expect((box?.x ?? 0) + (box?.width ?? 0)).toBeLessThanOrEqual(390);
+    }
+  });
+
   it("shows the broker's current session and the earlier ones beside its state", async () => {
     const { page } = session;
     await signIn(page);

@@ -39,19 +39,19 @@ export function Positions({
                   <th scope="col" className="num">
                     Qty
                   </th>
-                  <th scope="col" className="num">
+                  <th scope="col" className="num col-wide">
                     Avg cost
                   </th>
-                  <th scope="col" className="num">
+                  <th scope="col" className="num col-wide">
                     Price
                   </th>
-                  <th scope="col" className="num">
+                  <th scope="col" className="num col-wide">
                     Market value
                   </th>
                   <th scope="col" className="num">
                     Unrealized P&L
                   </th>
-                  <th scope="col" className="num">
+                  <th scope="col" className="num col-wide">
                     Realized P&L
                   </th>
                   <th scope="col">
@@ -68,13 +68,13 @@ export function Positions({
                       </button>
                     </th>
                     <td className="num">{formatQty(p.qty)}</td>
-                    <td className="num">{formatPrice(p.avg_cost, 4)}</td>
-                    <td className="num">{formatPrice(p.market_price)}</td>
-                    <td className="num">{formatMoney(p.market_value)}</td>
-                    <td className="num">
+                    <td className="num col-wide">{formatPrice(p.avg_cost, 4)}</td>
+                    <td className="num col-wide">{formatPrice(p.market_price)}</td>
+                    <td className="num col-wide">{formatMoney(p.market_value)}</td>
+                    <td className="num" data-testid="position-pnl">
                       <Pnl value={p.unrealized_pnl} />
                     </td>
-                    <td className="num">
+                    <td className="num col-wide">
                       <Pnl value={p.realized_pnl} />
                     </td>
                     <td className="actions">
