@@ -37,6 +37,20 @@ def _epoch(at: datetime) -> int:
 
 
 @dataclass
+class _OncePerSecond:
+    """At most one update a second, whatever the gateway's tick rate (IB's pace)."""
+
+    _at: float = 0.0
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        if now - self._at < 1:
+            return False
+        self._at = now
+        return True
+
+
+@dataclass
 class TickByTick:
     req_id: int
     symbol: str
@@ -186,13 +200,11 @@ class BarUpdates:
     interval: BarInterval
     to_ib_bar: Callable[[Bar], IbBar]
     _sent: IbBar | None = None
-    _at: float = 0.0
+    _pace: _OncePerSecond = field(default_factory=_OncePerSecond)
 
     async def tick(self, session: Session) -> None:
-        now = time.monotonic()
-        if now - self._at < 1:
+        if not self._pace.due():
             return
-        self._at = now
         bars = await session.backend.bars(self.symbol, self.interval, limit=1, end=None)
         if not bars:
             return
@@ -205,13 +217,11 @@ class BarUpdates:
 @dataclass
 class Pnl:
     req_id: int
-    _at: float = 0.0
+    _pace: _OncePerSecond = field(default_factory=_OncePerSecond)
 
     async def tick(self, session: Session) -> None:
-        now = time.monotonic()
-        if now - self._at < 1:
+        if not self._pace.due():
             return
-        self._at = now
         daily, unrealized, realized = session.backend.pnl()
         session.send(market.pnl(self.req_id, daily, unrealized, realized))
 
@@ -220,13 +230,11 @@ class Pnl:
 class PnlSingle:
     req_id: int
     symbol: str
-    _at: float = 0.0
+    _pace: _OncePerSecond = field(default_factory=_OncePerSecond)
 
     async def tick(self, session: Session) -> None:
-        now = time.monotonic()
-        if now - self._at < 1:
+        if not self._pace.due():
             return
-        self._at = now
         figures = session.backend.pnl_single(self.symbol)
         session.send(market.pnl_single(self.req_id, *figures))
 
