@@ -306,6 +306,12 @@ describe("the trading dashboard", () => {
       expect(box, "a position cell is laid out").not.toBeNull();
       expect((box?.x ?? 0) + (box?.width ?? 0)).toBeLessThanOrEqual(390);
     }
+    if (process.env.UPDATE_DOCS_SCREENSHOT) {
+      const docs = resolve(dirname(fileURLToPath(import.meta.url)), "../docs");
+      mkdirSync(docs, { recursive: true });
+      await page.screenshot({ path: join(inject("artifacts"), "dashboard-phone-docs.png") });
+      copyFileSync(join(inject("artifacts"), "dashboard-phone-docs.png"), join(docs, "dashboard-phone.png"));
+    }
   });
 
   it("shows the broker's current session and the earlier ones beside its state", async () => {
