@@ -501,3 +501,29 @@ async def test_a_conditional_order_waits_on_across_a_restart_with_a_state_file(
         assert gateway.broker.engine.open_orders() == []  # it waits at the gateway
         set_market(gateway.broker.engine, "150.00", "150.01", size=5000, last="150.00")
         await eventually(lambda: len(gateway.book()["executions"]) == 1, what="filled once true")
+
+
+async def test_requests_naming_a_contract_by_con_id_alone_are_served(
+    gateway: GatewaySim, ib: IB
+) -> None:
+    aapl = await _aapl(ib)
+    by_id = Contract(conId=aapl.conId, exchange="SMART")
+    [ticker] = await asyncio.wait_for(ib.reqTickersAsync(by_id), ANSWER_SECONDS)
+    assert ticker.last == pytest.approx(float(gateway.quote("AAPL").last))
+    bars = await asyncio.wait_for(
+        ib.reqHistoricalDataAsync(by_id, "", "1 D", "1 hour", "TRADES", False), ANSWER_SECONDS
+    )
+    assert bars
+
+
+async def test_tick_by_tick_with_a_number_of_ticks_starts_with_that_much_past(
+    gateway: GatewaySim, ib: IB
+) -> None:
+    aapl = await _aapl(ib)
+    seen: list[Any] = []
+    ticker = ib.reqTickByTickData(aapl, "MidPoint", numberOfTicks=5)
+    ticker.updateEvent += lambda t: seen.extend(t.tickByTicks)
+    await eventually(lambda: len(seen) >= 5, what="five ticks of the past")
+    times = [tick.time for tick in seen[:5]]
+    assert times == sorted(times)
+    ib.cancelTickByTickData(aapl, "MidPoint")

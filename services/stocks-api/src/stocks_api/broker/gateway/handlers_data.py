@@ -25,7 +25,7 @@ from stocks_api.broker.gateway.codes import (
     VALIDATION_ERROR,
 )
 from stocks_api.broker.gateway.handlers_reference import MARKET_RULE_ID
-from stocks_api.broker.gateway.model import IbBar
+from stocks_api.broker.gateway.model import IbBar, IbContract
 from stocks_api.broker.gateway.session import MAX_MARKET_DATA_LINES, Session
 from stocks_api.broker.gateway.streams import BarUpdates
 from stocks_api.broker.gateway.wire import Fields
@@ -45,14 +45,21 @@ MAX_BARS = 5000
 _WHAT_TO_SHOW = frozenset({"TRADES", "MIDPOINT", "ADJUSTED_LAST", "SCHEDULE"})
 
 
+def resolve_contract(session: Session, wanted: parse.ContractRequest) -> IbContract | None:
+    """The traded contract a request names, by symbol or else by conId (as IB resolves a
+    contract given by its conId alone)."""
+    backend = session.backend
+    found = backend.contract(wanted.symbol) if wanted.symbol else None
+    if found is None and wanted.con_id:
+        found = backend.contract_by_con_id(wanted.con_id)
+    return found
+
+
 async def contract_details(session: Session, fields: Fields) -> None:
     fields.skip(1)  # version
     req_id = fields.int()
     wanted = parse.contract(fields)
-    backend = session.backend
-    contract = backend.contract(wanted.symbol) if wanted.symbol else None
-    if contract is None and wanted.con_id:
-        contract = backend.contract_by_con_id(wanted.con_id)
+    contract = resolve_contract(session, wanted)
     if contract is None or wanted.sec_type not in ("", "STK") or wanted.currency not in ("", "USD"):
         session.error(req_id, NO_SECURITY_DEFINITION, NO_SECURITY_DEFINITION_TEXT)
         return
@@ -88,7 +95,7 @@ async def market_data(session: Session, fields: Fields) -> None:
     if fields.remaining and fields.bool():
         snapshot = True  # a regulatory snapshot is a snapshot (IB charges it; free here)
     backend = session.backend
-    contract = backend.contract(wanted.symbol)
+    contract = resolve_contract(session, wanted)
     if contract is None:
         session.error(req_id, NO_SECURITY_DEFINITION, NO_SECURITY_DEFINITION_TEXT)
         return
@@ -171,7 +178,7 @@ async def historical_data(session: Session, fields: Fields) -> None:
     format_date = fields.int(default=1)
     keep_up_to_date = fields.bool() if fields.remaining else False
     backend = session.backend
-    contract = backend.contract(wanted.symbol)
+    contract = resolve_contract(session, wanted)
     if contract is None:
         session.error(req_id, NO_SECURITY_DEFINITION, NO_SECURITY_DEFINITION_TEXT)
         return
@@ -294,7 +301,7 @@ async def head_timestamp(session: Session, fields: Fields) -> None:
     wanted = parse.contract(fields)
     fields.skip(3)  # includeExpired, useRTH, whatToShow
     format_date = fields.int(default=1)
-    contract = session.backend.contract(wanted.symbol)
+    contract = resolve_contract(session, wanted)
     if contract is None:
         session.error(req_id, NO_SECURITY_DEFINITION, NO_SECURITY_DEFINITION_TEXT)
         return
@@ -310,7 +317,7 @@ async def histogram_data(session: Session, fields: Fields) -> None:
     fields.skip(1)  # includeExpired
     use_rth = fields.bool()
     period = fields.str()
-    contract = session.backend.contract(wanted.symbol)
+    contract = resolve_contract(session, wanted)
     if contract is None:
         session.error(req_id, NO_SECURITY_DEFINITION, NO_SECURITY_DEFINITION_TEXT)
         return
@@ -346,7 +353,7 @@ async def historical_ticks(session: Session, fields: Fields) -> None:
     count = fields.int()
     what = fields.str().strip().upper()
     use_rth = fields.bool()
-    contract = session.backend.contract(wanted.symbol)
+    contract = resolve_contract(session, wanted)
     if contract is None:
         session.error(req_id, NO_SECURITY_DEFINITION, NO_SECURITY_DEFINITION_TEXT)
         return

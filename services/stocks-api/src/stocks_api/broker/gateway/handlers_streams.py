@@ -15,6 +15,7 @@ from stocks_api.broker.gateway.codes import (
     NO_SECURITY_DEFINITION_TEXT,
     VALIDATION_ERROR,
 )
+from stocks_api.broker.gateway.handlers_data import resolve_contract
 from stocks_api.broker.gateway.model import IbContract
 from stocks_api.broker.gateway.session import Session
 from stocks_api.broker.gateway.streams import (
@@ -32,8 +33,8 @@ TICK_BY_TICK_TYPES = ("Last", "AllLast", "BidAsk", "MidPoint")
 REAL_TIME_BAR_DATA = ("TRADES", "MIDPOINT", "BID", "ASK")
 
 
-def _contract(session: Session, req_id: int, symbol: str) -> IbContract | None:
-    contract = session.backend.contract(symbol)
+def _contract(session: Session, req_id: int, wanted: parse.ContractRequest) -> IbContract | None:
+    contract = resolve_contract(session, wanted)
     if contract is None:
         session.error(req_id, NO_SECURITY_DEFINITION, NO_SECURITY_DEFINITION_TEXT)
     return contract
@@ -41,13 +42,13 @@ def _contract(session: Session, req_id: int, symbol: str) -> IbContract | None:
 
 async def tick_by_tick(session: Session, fields: Fields) -> None:
     """reqTickByTickData: Last, AllLast, BidAsk or MidPoint, after `numberOfTicks` of the
-    past (as historical ticks, which is how IB sends them)."""
+    past."""
     req_id = fields.int()
     wanted = parse.contract(fields)
     kind = fields.str().strip()
     count = fields.int()
     ignore_size = fields.bool()
-    contract = _contract(session, req_id, wanted.symbol)
+    contract = _contract(session, req_id, wanted)
     if contract is None:
         return
     match = {name.lower(): name for name in TICK_BY_TICK_TYPES}.get(kind.lower())
@@ -59,17 +60,24 @@ async def tick_by_tick(session: Session, fields: Fields) -> None:
         )
         return
     if count > 0:
+        # The past first, as the same tick-by-tick messages (both libraries put them in the
+        # request's stream, oldest first).
         now = session.backend.now()
         past = session.backend.seconds(contract.symbol, now - timedelta(days=4), now, count)
-        if match in ("Last", "AllLast"):
-            ticks = [(int(q.ts.timestamp()), q.last, q.volume) for q in past]
-            session.send(market.historical_ticks_last(req_id, ticks, "ISLAND"))
-        elif match == "BidAsk":
-            rows = [(int(q.ts.timestamp()), q.bid, q.ask, q.bid_size, q.ask_size) for q in past]
-            session.send(market.historical_ticks_bid_ask(req_id, rows))
-        else:
-            mids = [(int(q.ts.timestamp()), (q.bid + q.ask) / 2) for q in past]
-            session.send(market.historical_ticks_mid(req_id, mids))
+        for q in past:
+            epoch = int(q.ts.timestamp())
+            if match in ("Last", "AllLast"):
+                last_kind = 1 if match == "Last" else 2
+                message = market.tick_by_tick_last(
+                    req_id, last_kind, epoch, q.last, q.volume, "ISLAND"
+                )
+            elif match == "BidAsk":
+                message = market.tick_by_tick_bid_ask(
+                    req_id, epoch, q.bid, q.ask, q.bid_size, q.ask_size
+                )
+            else:
+                message = market.tick_by_tick_mid_point(req_id, epoch, (q.bid + q.ask) / 2)
+            session.send(message)
     stream = TickByTick(req_id, contract.symbol, match, ignore_size)
     session.streams[req_id] = stream
     await stream.tick(session)
@@ -82,7 +90,7 @@ async def market_depth(session: Session, fields: Fields) -> None:
     wanted = parse.contract(fields)
     rows = fields.int()
     smart = fields.bool()
-    contract = _contract(session, req_id, wanted.symbol)
+    contract = _contract(session, req_id, wanted)
     if contract is None:
         return
     lot = session.backend.quote(contract.symbol).bid_size or contract.size_increment
@@ -107,7 +115,7 @@ async def real_time_bars(session: Session, fields: Fields) -> None:
     bar_size = fields.int()
     what = fields.str().strip().upper()
     use_rth = fields.bool()
-    contract = _contract(session, req_id, wanted.symbol)
+    contract = _contract(session, req_id, wanted)
     if contract is None:
         return
     if bar_size != REAL_TIME_BAR_SECONDS or what not in REAL_TIME_BAR_DATA:
