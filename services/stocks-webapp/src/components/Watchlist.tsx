@@ -4,12 +4,35 @@ import { unwrap } from "../api/client";
 import { describeError } from "../api/errors";
 import type { QuoteRead } from "../api/types";
 import { useApi } from "../hooks/auth";
-import { useQuotes } from "../hooks/queries";
+import { useMarketClock, useQuotes } from "../hooks/queries";
 import { formatPrice, formatQty, formatTimestamp, MISSING } from "../lib/format";
 import { SYMBOL_RE } from "../lib/ticket";
 import { Empty, ErrorText, Panel, QueryState } from "./ui";
 
 export const MAX_WATCHLIST = 50;
+/** A quote older than this while the market trades is shown as stale. */
+export const STALE_QUOTE_SECONDS = 30;
+
+/** When a quote is from: its time, or what is not live about it (closed, stale). `receivedAt`
+ * is when the page got the list (ms): a quote already old then is stale. */
+function QuoteAge({ quote, closed, receivedAt }: { quote: QuoteRead; closed: boolean; receivedAt: number }) {
+  if (closed) {
+    return (
+      <span className="muted" title="The market is closed: these are the last session's prices" data-age="closed">
+        closed
+      </span>
+    );
+  }
+  const age = (receivedAt - new Date(quote.ts).getTime()) / 1000;
+  if (age > STALE_QUOTE_SECONDS) {
+    return (
+      <span className="stale" title={`No new quote for ${Math.round(age)} s`} data-age="stale">
+        {formatTimestamp(quote.ts)} (stale)
+      </span>
+    );
+  }
+  return <span data-age="live">{formatTimestamp(quote.ts)}</span>;
+}
 
 export function Watchlist({
   symbols,
@@ -23,6 +46,8 @@ export function Watchlist({
   onSelect: (symbol: string) => void;
 }) {
   const quotes = useQuotes(symbols);
+  const clock = useMarketClock();
+  const closed = clock.data?.session === "closed";
   const api = useApi();
   const [draft, setDraft] = useState("");
   const [error, setError] = useState<string | null>(null);
@@ -128,7 +153,9 @@ export function Watchlist({
                             {q ? formatPrice(q.last) : MISSING}
                           </td>
                           <td className="num">{q ? formatQty(q.volume) : MISSING}</td>
-                          <td className="num">{q ? formatTimestamp(q.ts) : MISSING}</td>
+                          <td className="num" data-testid={`age-${symbol}`}>
+                            {q ? <QuoteAge quote={q} closed={closed} receivedAt={quotes.dataUpdatedAt} /> : MISSING}
+                          </td>
                         </>
                       )}
                       <td className="actions">
