@@ -34,6 +34,8 @@ CANCEL_NOT_CANCELLABLE = 10148  # "OrderId ... that needs to be cancelled cannot
 OUT_OF_DATE = 503  # "The TWS is out of date and must be upgraded." (a newer request)
 NOT_ALLOWED = 10276  # "News feed is not allowed" (no news or WSH subscription)
 FUNDAMENTALS_UNAVAILABLE = 430  # "...fundamentals data for the security ... is not available"
+UNKNOWN_MESSAGE = 505  # "Fatal Error: Unknown message id."
+BAD_MESSAGE = 320  # "Server error when reading an API client request."
 UNSUPPORTED_VERSION = 530  # a client whose version range the gateway does not serve
 
 # Connectivity between IB and the gateway (sent with request id -1).

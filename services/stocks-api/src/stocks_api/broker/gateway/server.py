@@ -497,8 +497,8 @@ class GatewaySim:
         return self._previous_close(symbol, self._day_start())
 
     def cushion(self) -> Decimal:
-        [value] = [v for v in self.account_values() if v.tag == "Cushion"]
-        return Decimal(value.value)
+        holdings = self._holdings().values()
+        return figures_of(self._books.ledger.cash, holdings, self._account_type).cushion
 
     def executed_since(self, symbol: str, since: datetime) -> bool:
         return any(

@@ -24,7 +24,12 @@ import structlog
 
 from stocks_api.broker.gateway import encoders
 from stocks_api.broker.gateway.backend import GatewayBackend
-from stocks_api.broker.gateway.codes import MAX_RATE_EXCEEDED, UNSUPPORTED_VERSION
+from stocks_api.broker.gateway.codes import (
+    BAD_MESSAGE,
+    MAX_RATE_EXCEEDED,
+    UNKNOWN_MESSAGE,
+    UNSUPPORTED_VERSION,
+)
 from stocks_api.broker.gateway.faults import Faults
 from stocks_api.broker.gateway.wire import (
     HANDSHAKE_PREFIX,
@@ -45,8 +50,6 @@ MAX_MESSAGES_PER_SECOND = 50  # IB's pacing limit for messages a client sends
 START_API = 71  # the one request served before the client has named its clientId
 
 MAX_MARKET_DATA_LINES = 100  # IB's default market data lines: more get error 101
-UNKNOWN_MESSAGE = 505  # IB's "Fatal Error: Unknown message id."
-BAD_MESSAGE = 320  # IB's "Server error when reading an API client request."
 
 # A request handler: the session it came on and its fields after the message id.
 Handler = Callable[["Session", Fields], Awaitable[None]]
