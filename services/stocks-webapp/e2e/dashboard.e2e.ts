@@ -10,6 +10,7 @@ import { beforeEach, describe, expect, inject, it } from "vitest";
 import {
   adminApi,
   baseUrl,
+  eventually,
   password,
   quote,
   resetTrading,
@@ -134,6 +135,52 @@ describe("the trading dashboard", () => {
     expect(await position.locator("td").first().textContent()).toBe("5");
     await page.getByRole("tab", { name: "Fills" }).click();
     await page.locator('[data-testid="fills-table"] tr', { hasText: "MSFT" }).first().waitFor();
+  });
+
+  it("shows a position at the watchlist's price, quote after quote", async () => {
+    const { page } = session;
+    await signIn(page);
+    await page.getByLabel("Add symbol").fill("TSLA");
+    await page.getByRole("button", { name: "Add", exact: true }).click();
+    const last = page.getByTestId("last-TSLA");
+    await last.filter({ hasText: /\d/ }).waitFor();
+    await adminApi("/orders", {
+      method: "POST",
+      body: { symbol: "TSLA", side: "buy", qty: "2", type: "market", outside_rth: true },
+    });
+    const row = page.locator('[data-testid="positions-table"] tr[data-symbol="TSLA"]');
+    await row.waitFor();
+    // Sample both cells in one read of the page, every 50 ms for 5 s: the position's price is
+    // the watchlist's, or the one just before it (its update is on its way), never older.
+    const read = () =>
+      page.evaluate(() => {
+        const text = (selector: string) => document.querySelector(selector)?.textContent?.trim() ?? "";
+        return {
+          quote: text('[data-testid="last-TSLA"]'),
+          position: text('[data-testid="positions-table"] tr[data-symbol="TSLA"] [data-testid="position-price"]'),
+        };
+      });
+    // Booked at its fill's price first; the next update values it at the watchlist's quote.
+    await eventually(read, (seen) => expect(seen.position).toBe(seen.quote), 2_000);
+    const quotes: string[] = [];
+    const positions: string[] = [];
+    let behind = 0;
+    const samples = 100;
+    for (let i = 0; i < samples; i++) {
+      const seen = await read();
+      if (quotes.at(-1) !== seen.quote) quotes.push(seen.quote);
+      if (positions.at(-1) !== seen.position) positions.push(seen.position);
+      if (seen.position !== seen.quote) {
+        behind += 1;
+        expect(quotes.at(-2), `position ${seen.position} vs quote ${seen.quote}`).toBe(seen.position);
+      }
+      await page.waitForTimeout(50);
+    }
+    expect(quotes.length, "the quote moved").toBeGreaterThanOrEqual(5);
+    expect(positions.length, "the position followed").toBeGreaterThanOrEqual(5);
+    expect(behind, "the two agree most of the time").toBeLessThan(samples / 4);
+    await adminApi("/positions/TSLA?outside_rth=true", { method: "DELETE" });
+    await row.waitFor({ state: "detached" });
   });
 
   it("shows a risk rejection beside the ticket's fields", async () => {

@@ -124,6 +124,8 @@ export default async function setup(project: TestProject) {
     SIM_SEED: "7",
     // A flat market at the reference prices the specs name; the docs screenshot shows the real one.
     SIM_VOLATILITY: process.env.UPDATE_DOCS_SCREENSHOT ? "" : "0",
+    // ... but TSLA moves (its own 500 % a year), for the tests that follow live prices.
+    SIM_SYMBOLS: "AAPL,MSFT,GOOGL,AMZN,NVDA,META,TSLA::5,SPY,QQQ,IBM,AMD,NFLX",
     AUTH_BOOTSTRAP_ADMIN_KEY: "false",
     AUTH_TOKEN_RATE_LIMIT: "1000/minute",
     // Every test signs in as admin, some at once: no per-username wait between them.

@@ -68,6 +68,7 @@ from stocks_api.orders.router import router as orders_router
 from stocks_api.portfolio import accounts as account_service
 from stocks_api.portfolio.accounts import AccountState
 from stocks_api.portfolio.accounts_router import router as accounts_router
+from stocks_api.portfolio.live_marks import LivePositionMarks
 from stocks_api.portfolio.positions_router import router as positions_router
 from stocks_api.portfolio.snapshots import SnapshotRecorder
 from stocks_api.risk import service as risk_service
@@ -192,6 +193,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         broker=broker, bus=bus, interval=settings.stream.quote_interval_seconds, timeout=timeout
     )
     app.state.quote_feed, app.state.hub = quote_feed, StreamHub(bus, quote_feed)
+    app.state.position_marks = position_marks = LivePositionMarks(
+        sessionmaker=db.sessionmaker,
+        feed=quote_feed,
+        bus=bus,
+        spacing=settings.stream.position_interval_seconds,
+    )
+    consumer.on_positions(position_marks.booked)
     ownership = BrokerOwnership(
         open_lock(settings.database, timeout=timeout),
         interval=settings.broker_lock_retry_seconds,
@@ -213,6 +221,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await _stop_connecting(app)
         await app.state.reconciler.stop()
         await snapshots.stop()
+        await position_marks.stop()
         await app.state.hub.close()
         await quote_feed.close()
         await cancel_intents.stop()
@@ -279,6 +288,7 @@ async def _take_up_trading(app: FastAPI, started: datetime) -> None:
     state.reconciler.start()
     state.session_log.start()
     state.snapshots.start()
+    await state.position_marks.start()
 
 
 async def _stop_connecting(app: FastAPI) -> None:
@@ -294,6 +304,7 @@ async def _stop_trading(app: FastAPI) -> None:
     await _stop_connecting(app)
     await app.state.reconciler.stop()
     await app.state.snapshots.stop()
+    await app.state.position_marks.stop()
     await app.state.broker.close()
     await app.state.session_log.closed(reason=DisconnectReason.TAKEOVER, at=utcnow())
     await app.state.session_log.stop()

@@ -69,7 +69,9 @@ export function Positions({
                     </th>
                     <td className="num">{formatQty(p.qty)}</td>
                     <td className="num col-wide">{formatPrice(p.avg_cost, 4)}</td>
-                    <td className="num col-wide">{formatPrice(p.market_price)}</td>
+                    <td className="num col-wide" data-testid="position-price">
+                      {formatPrice(p.market_price)}
+                    </td>
                     <td className="num col-wide">{formatMoney(p.market_value)}</td>
                     <td className="num" data-testid="position-pnl">
                       <Pnl value={p.unrealized_pnl} />

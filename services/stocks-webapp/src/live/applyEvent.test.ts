@@ -116,6 +116,19 @@ describe("applyLiveEvent: fills, positions, account, risk, quotes", () => {
     expect(client.getQueryData<PositionRead[]>(positionKeys.list())!.map((p) => p.symbol)).toEqual(["MSFT"]);
   });
 
+  it("takes a revaluation of the same fill's state, never an older quantity", () => {
+    client.setQueryData<PositionRead[]>(positionKeys.list(), [position("AAPL", "10")]);
+    // The live marks revalue at a new quote: updated_at (the last fill) is the same.
+    applyLiveEvent(client, event("position.updated", { ...position("AAPL", "10"), market_price: "192.5" }));
+    expect(client.getQueryData<PositionRead[]>(positionKeys.list())![0]!.market_price).toBe("192.5");
+    // A fill moved it to 15; a revaluation of the state before that arrives late.
+    const later = { ...position("AAPL", "15"), updated_at: "2026-01-02T15:00:01Z" };
+    applyLiveEvent(client, event("position.updated", later));
+    applyLiveEvent(client, event("position.updated", { ...position("AAPL", "10"), market_price: "193" }));
+    const [held] = client.getQueryData<PositionRead[]>(positionKeys.list())!;
+    expect([held!.qty, held!.market_price]).toEqual(["15", "191"]);
+  });
+
   it("replaces the account summary and marks the day's P&L stale", () => {
     const summary = { account_id: "DU1", net_liquidation: "1000000.00" } as AccountSummary;
     client.setQueryData(accountKeys.pnl("DU1"), { daily_pnl: "0" });

@@ -147,8 +147,14 @@ export function applyPosition(client: QueryClient, position: PositionRead, mode:
     if (!positions) return positions;
     const same = (p: PositionRead) => p.symbol === position.symbol && p.account_id === position.account_id;
     const cached = positions.find(same);
-    // Valuations every 5 s keep updated_at (the last fill): on replay, equal is not newer.
-    if (mode === "replay" && cached && time(position.updated_at) <= time(cached.updated_at)) return positions;
+    if (cached) {
+      // updated_at is the last fill: a revaluation at a new quote keeps it, so live an equal
+      // one wins (the newer price) and an older one (a quantity since changed) never does;
+      // on replay, equal is not newer.
+      const incoming = time(position.updated_at);
+      const held = time(cached.updated_at);
+      if (incoming < held || (mode === "replay" && incoming === held)) return positions;
+    }
     const others = positions.filter((p) => !same(p));
     const qty = parseDecimal(position.qty);
     if (!qty || sign(qty) === 0) return others; // closed: the list holds open positions only

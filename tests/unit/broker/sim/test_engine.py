@@ -696,3 +696,19 @@ def test_finished_orders_are_forgotten_after_a_while(monkeypatch: pytest.MonkeyP
         engine.get_order(ids[0])
     # Ids keep counting even though old orders are gone.
     assert engine.submit(req(qty="1", coid="c-6")).endswith("-6")
+
+
+def test_a_symbols_own_volatility_wins_over_the_one_set_for_every_symbol() -> None:
+    clock = FakeClock()
+    engine, _ = make_engine(symbols="AAPL,TSLA::2", clock=clock, volatility=D("0"))
+    seen: dict[str, set[D]] = {"AAPL": set(), "TSLA": set()}
+
+    for _ in range(200):
+        clock.advance(seconds=5)
+        engine.tick()
+        for symbol, prices in seen.items():
+            prices.add(engine.quote(symbol).bid)
+
+    # Flat, as SIM_VOLATILITY=0 says (the book may still sit a tick either way).
+    assert max(seen["AAPL"]) - min(seen["AAPL"]) <= D("0.01")
+    assert len(seen["TSLA"]) > 10  # its own 200 % a year

@@ -70,6 +70,14 @@ def test_explicit_price_overrides_reference_table() -> None:
     assert spec.start_price == Decimal("1")
 
 
+def test_a_symbol_may_name_its_own_volatility_with_or_without_a_price() -> None:
+    moving, still, plain = parse_symbols("TSLA:250:0.9,AAPL::0,MSFT:410")
+
+    assert (moving.start_price, moving.volatility) == (Decimal("250"), Decimal("0.9"))
+    assert (still.start_price, still.volatility) == (REFERENCE_PRICES["AAPL"], Decimal("0"))
+    assert (plain.start_price, plain.volatility) == (Decimal("410"), None)
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -84,7 +92,12 @@ def test_explicit_price_overrides_reference_table() -> None:
         ("AAPL:-5", "positive"),
         ("AAPL:NaN", "positive"),
         ("AAPL:Infinity", "positive"),
-        ("AAPL:1:2", "invalid price"),
+        ("AAPL:x:0.2", "not a number"),
+        ("AAPL:1:", "invalid volatility"),
+        ("AAPL:1:abc", "not a number"),
+        ("AAPL:1:-0.1", "between 0 and 5"),
+        ("AAPL:1:6", "between 0 and 5"),
+        ("AAPL:1:0.2:3", "not a number"),
         ("AAPL,MSFT,aapl", "duplicate"),
         (":100", "invalid symbol"),
     ],

@@ -5,6 +5,9 @@ quotes of every watched symbol each `interval` and publishes those that changed,
 stream costs one quote request per symbol per interval however many clients follow it.
 `marketdata_subscriptions` counts the watched symbols. While the broker is not connected
 (a read-only instance, a dropped IB link) the feed waits instead of polling.
+
+Listeners (`on_quote`) hear every quote the feed publishes, right after it is published:
+the live position marks value positions at the very quotes the watchlist shows.
 """
 
 from __future__ import annotations
@@ -12,12 +15,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import structlog
 
 from stocks_api.broker.calls import call_broker
-from stocks_api.broker.protocol import BrokerClient
+from stocks_api.broker.protocol import BrokerClient, Quote
 from stocks_api.core import metrics
 from stocks_api.core.errors import AppError
 from stocks_api.events.bus import EventBus
@@ -39,6 +43,16 @@ class QuoteFeed:
         self._watchers: Counter[str] = Counter()
         self._last: dict[str, dict[str, Any]] = {}
         self._task: asyncio.Task[None] | None = None
+        self._listeners: list[Callable[[Quote], None]] = []
+
+    def on_quote(self, listener: Callable[[Quote], None]) -> None:
+        """Call `listener` (synchronously, never blocking) with each quote published."""
+        self._listeners.append(listener)
+
+    def off_quote(self, listener: Callable[[Quote], None]) -> None:
+        """Stop calling `listener`."""
+        with contextlib.suppress(ValueError):
+            self._listeners.remove(listener)
 
     def watch(self, symbol: str) -> None:
         """Follow `symbol` (once more; every watch is undone by one unwatch)."""
@@ -73,8 +87,10 @@ class QuoteFeed:
         Raises:
             AppError: the broker is unavailable or too slow.
         """
-        quote = await call_broker(self._broker.get_quote(symbol), timeout=self._timeout)
-        return QuoteRead.model_validate(quote).model_dump(mode="json")
+        return _resource(await self._quote(symbol))
+
+    async def _quote(self, symbol: str) -> Quote:
+        return await call_broker(self._broker.get_quote(symbol), timeout=self._timeout)
 
     async def _run(self) -> None:
         while True:
@@ -85,17 +101,29 @@ class QuoteFeed:
                 continue
             symbols = list(self._watchers)
             results = await asyncio.gather(*(self._poll(symbol) for symbol in symbols))
-            for symbol, data in zip(symbols, results, strict=True):
-                if data is None or symbol not in self._watchers or self._last.get(symbol) == data:
+            for symbol, quote in zip(symbols, results, strict=True):
+                if quote is None or symbol not in self._watchers:
+                    continue
+                data = _resource(quote)
+                if self._last.get(symbol) == data:
                     continue
                 self._last[symbol] = data
                 await self._bus.publish("quote", data)
+                for listener in self._listeners:
+                    try:
+                        listener(quote)
+                    except Exception:  # a listener's failure must not stop the feed
+                        log.exception("quote_listener_failed", symbol=symbol)
 
-    async def _poll(self, symbol: str) -> dict[str, Any] | None:
+    async def _poll(self, symbol: str) -> Quote | None:
         try:
-            return await self.snapshot(symbol)
+            return await self._quote(symbol)
         except AppError as exc:
             log.warning("quote_poll_failed", symbol=symbol, error=exc.message)
         except Exception:  # one symbol's failure must not stop the feed
             log.exception("quote_poll_failed", symbol=symbol)
         return None
+
+
+def _resource(quote: Quote) -> dict[str, Any]:
+    return QuoteRead.model_validate(quote).model_dump(mode="json")

@@ -8,7 +8,8 @@ broker state.
 
 After each commit it publishes what changed, in the order it happened: `fill.created`,
 `order.updated`, and `position.updated` for every position a fill moved (marked at the
-fill's price; the snapshot recorder revalues positions at the market on its passes).
+fill's price; the live position marks revalue it at each new quote). Position listeners
+(`on_positions`) hear of those positions right after the commit, before they are published.
 
 Link events (connected, disconnected, IB unreachable) travel the same queue, so a
 listener told "connected" knows that the replay the broker made before it is applied.
@@ -44,7 +45,7 @@ from stocks_api.orders.schemas import FillRead, OrderRead
 from stocks_api.orders.state import OrderStatus, can_transition
 from stocks_api.portfolio.booking import FillBook
 from stocks_api.portfolio.models import Position
-from stocks_api.portfolio.positions import value
+from stocks_api.portfolio.positions import ValuedPosition, value
 from stocks_api.portfolio.schemas import PositionRead
 
 log = structlog.get_logger(__name__)
@@ -82,6 +83,7 @@ class BrokerEventConsumer:
         self._cancel_listeners: list[Callable[[list[str]], Awaitable[None]]] = []
         self._fill_listeners: list[Callable[[int], None]] = []
         self._sent_listeners: list[Callable[[int], None]] = []
+        self._position_listeners: list[Callable[[list[ValuedPosition]], None]] = []
         # client_order_ids being sent to the broker right now (by orders.placing): not yet
         # known to the broker without being lost, so reconciliation leaves them alone.
         self.in_flight: set[str] = set()
@@ -114,6 +116,11 @@ class BrokerEventConsumer:
         """Call `listener` (synchronously, never blocking) with the number of fills each
         commit booked, after the commit."""
         self._fill_listeners.append(listener)
+
+    def on_positions(self, listener: Callable[[list[ValuedPosition]], None]) -> None:
+        """Call `listener` (synchronously, never blocking) with the positions each commit's
+        fills moved, as booked, after the commit and before they are published."""
+        self._position_listeners.append(listener)
 
     def on_sent(self, listener: Callable[[int], None]) -> None:
         """Call `listener` (synchronously) with the number of orders each placement sent."""
@@ -219,6 +226,12 @@ class BrokerEventConsumer:
                 except Exception:
                     metrics.BROKER_EVENT_ERRORS.labels(reason="exception").inc()
                     log.exception("broker_event_failed", broker_event=repr(event))
+        if changed.positions:
+            for position_listener in self._position_listeners:
+                try:
+                    position_listener(changed.positions)
+                except Exception:  # a listener's failure must not stop the consumer
+                    log.exception("position_listener_failed")
         await self._publish(changed)
         if changed.fills:
             for fill_listener in self._fill_listeners:
@@ -318,6 +331,8 @@ class _Changes:
         # What to publish, in the order it happened: fills, and (topic, payload) of orders
         # and positions as they were then.
         self.published: list[Fill | tuple[str, dict[str, Any]]] = []
+        # Every position a fill moved, as booked (for the position listeners).
+        self.positions: list[ValuedPosition] = []
         # The broker's answers to new orders, in event order (True: accepted).
         self.verdicts: list[bool] = []
         # Broker ids of orders acknowledged after a cancel was asked for: to cancel now.
@@ -335,15 +350,18 @@ class _Changes:
     def note_position(self, position: Position, price: Decimal, *, capture: bool) -> None:
         """A fill moved `position`: publish it marked at the fill's price, the latest trade.
 
-        The snapshot recorder revalues it at the broker's last price on its next pass.
+        The live position marks revalue it at the next quote.
         """
+        valued = value(position, price)
+        self.positions.append(valued)
         if capture:
-            payload = PositionRead.model_validate(value(position, price)).model_dump(mode="json")
+            payload = PositionRead.model_validate(valued).model_dump(mode="json")
             self.published.append(("position.updated", payload))
 
     def merge(self, other: _Changes) -> None:
         self.fills.extend(other.fills)
         self.published.extend(other.published)
+        self.positions.extend(other.positions)
         self.verdicts.extend(other.verdicts)
         self.cancel_intents.extend(other.cancel_intents)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,8 +37,27 @@ class ValuedPosition:
     updated_at: datetime
 
 
-def value(position: Position, price: Decimal | None) -> ValuedPosition:
-    """Value `position` at `price`."""
+class Holding(Protocol):
+    """What valuing a position needs: a stored `Position`, or a `ValuedPosition` revalued."""
+
+    @property
+    def account_id(self) -> str: ...
+    @property
+    def symbol(self) -> str: ...
+    @property
+    def qty(self) -> Decimal: ...
+    @property
+    def avg_cost(self) -> Decimal: ...
+    @property
+    def realized_pnl(self) -> Decimal: ...
+    @property
+    def opened_at(self) -> datetime | None: ...
+    @property
+    def updated_at(self) -> datetime: ...
+
+
+def value(position: Holding, price: Decimal | None) -> ValuedPosition:
+    """Value `position` at `price` (the one valuation of a position, REST and stream alike)."""
     return ValuedPosition(
         account_id=position.account_id,
         symbol=position.symbol,

@@ -6,10 +6,10 @@ it also persists account and position snapshots, and after fills (the consumer n
 it) an account snapshot, at most one a second. Position snapshots per fill are written
 by the consumer itself, in the fill's own transaction.
 
-Each pass also publishes what it valued, after its commit: `position.updated` for every
-open position, then `account.updated` for every account, as the same JSON as the REST
-resources. A position a fill moved (a closed one too) is published by the consumer itself,
-right after the fill's commit.
+Each pass also publishes what it valued, after its commit: `account.updated` for every
+account, as the same JSON as the REST resource. Positions are published by the consumer
+when a fill moves them and by the live position marks at each new quote
+(`portfolio.live_marks`), so a position's price is the watchlist's.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from stocks_api.events.bus import EventBus
 from stocks_api.portfolio import accounts as account_service
 from stocks_api.portfolio.accounts import AccountState
 from stocks_api.portfolio.day_start import day_start_of
-from stocks_api.portfolio.schemas import PositionRead
 
 log = structlog.get_logger(__name__)
 
@@ -140,9 +139,6 @@ class SnapshotRecorder:
     async def _publish(self, states: list[AccountState]) -> None:
         if not self._bus.has_subscribers():
             return
-        for position in (p for state in states for p in state.positions):
-            data = PositionRead.model_validate(position).model_dump(mode="json")
-            await self._bus.publish("position.updated", data)
         for state in states:
             summary = account_service.summary_of(state)
             await self._bus.publish("account.updated", summary.model_dump(mode="json"))

@@ -21,6 +21,9 @@ class StreamSettings(BaseSettings):
     auth_timeout_seconds: float = Field(default=5, gt=0, le=60)
     # Quotes of followed symbols are polled from the broker this often.
     quote_interval_seconds: float = Field(default=0.25, ge=0.05, le=60)
+    # A held symbol's position is revalued at a new quote at most once per this many
+    # seconds (the latest price is held, then sent, when quotes come faster).
+    position_interval_seconds: float = Field(default=0.25, ge=0.05, le=60)
     # `quotes:SYMBOL` channels one connection may follow.
     max_quote_symbols: int = Field(default=50, ge=1, le=500)
     # Compress frames (permessage-deflate) when the client offers it. Off: compressing

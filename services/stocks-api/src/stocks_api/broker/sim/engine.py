@@ -82,6 +82,13 @@ DAY_EXPIRED_AT_CLOSE = "day order expired at the session close"
 IOC_OUTSIDE_RTH = "IOC order cancelled: outside regular trading hours"
 
 
+def _volatility_of(spec: SymbolSpec, everywhere: Decimal | None) -> Decimal:
+    """A symbol's own volatility, else the one set for every symbol, else its profile's."""
+    if spec.volatility is not None:
+        return spec.volatility
+    return spec.profile.annual_volatility if everywhere is None else everywhere
+
+
 def _utc_now() -> datetime:
     """Return the current time in UTC."""
     return datetime.now(UTC)
@@ -105,8 +112,8 @@ class MatchingEngine:
     ) -> None:
         """Open the market for `symbols`; `seed` fixes every random draw.
 
-        `volatility` overrides every symbol's annualised volatility (None: each symbol's
-        documented profile, `symbols.PROFILES`).
+        `volatility` overrides the annualised volatility of every symbol whose spec names
+        none (None: each symbol's documented profile, `symbols.PROFILES`).
         """
         names = [spec.symbol for spec in symbols]
         if not names:
@@ -126,9 +133,7 @@ class MatchingEngine:
                 spec,
                 seed,
                 self._calendar,
-                annual_volatility=float(
-                    spec.profile.annual_volatility if volatility is None else volatility
-                ),
+                annual_volatility=float(_volatility_of(spec, volatility)),
                 daily_volume=spec.profile.daily_volume,
             )
             for spec in symbols

@@ -61,6 +61,8 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
         "AMD": Profile(_VOLATILE, Decimal("0.50"), 45_000_000),
     }
 )
+# The highest annualised volatility a setting may give (500 %).
+MAX_VOLATILITY = Decimal(5)
 # A ticker the table does not know trades like a mid-sized stock.
 DEFAULT_PROFILE = Profile("stock", Decimal("0.30"), 5_000_000)
 
@@ -76,6 +78,9 @@ class SymbolSpec:
     # Fractional symbols trade in 0.0001-share increments, the others in whole shares.
     fractional: bool = False
     profile: Profile = DEFAULT_PROFILE
+    # Annualised volatility named for this symbol in the list (``SYMBOL:PRICE:VOLATILITY``):
+    # wins over the profile and over a volatility set for every symbol.
+    volatility: Decimal | None = None
 
     @property
     def qty_increment(self) -> Decimal:
@@ -90,6 +95,13 @@ class SymbolSpec:
             value: Decimal = getattr(self, name)
             if not value.is_finite() or value <= 0:
                 raise ValueError(f"{self.symbol}: {name} must be a positive number, got {value}")
+        if self.volatility is not None and (
+            not self.volatility.is_finite() or not 0 <= self.volatility <= MAX_VOLATILITY
+        ):
+            raise ValueError(
+                f"{self.symbol}: volatility must be between 0 and {MAX_VOLATILITY}, "
+                f"got {self.volatility}"
+            )
 
 
 def parse_symbols(text: str) -> list[SymbolSpec]:
@@ -97,7 +109,8 @@ def parse_symbols(text: str) -> list[SymbolSpec]:
 
     Entries are separated by commas, upper-cased and stripped; blank entries (e.g. from a
     trailing comma) are skipped. ``SYMBOL:PRICE`` sets the start price, otherwise the
-    reference table (or 100.00 for unknown tickers) is used.
+    reference table (or 100.00 for unknown tickers) is used; ``SYMBOL:PRICE:VOLATILITY``
+    (``SYMBOL::VOLATILITY`` keeps the reference price) also sets its annualised volatility.
 
     Raises:
         ValueError: no symbols, an invalid symbol or price, or a duplicate symbol.
@@ -119,8 +132,9 @@ def parse_symbols(text: str) -> list[SymbolSpec]:
 
 
 def _parse_entry(entry: str) -> SymbolSpec:
-    """Parse one ``SYMBOL`` or ``SYMBOL:PRICE`` entry."""
-    name, sep, price_text = entry.partition(":")
+    """Parse one ``SYMBOL``, ``SYMBOL:PRICE`` or ``SYMBOL:PRICE:VOLATILITY`` entry."""
+    name, sep, terms = entry.partition(":")
+    price_text, has_volatility, volatility_text = terms.partition(":")
     symbol = name.strip().upper()
     if not SYMBOL_RE.match(symbol):
         raise ValueError(
@@ -128,10 +142,15 @@ def _parse_entry(entry: str) -> SymbolSpec:
             "a letter followed by letters, digits or dots"
         )
     profile = PROFILES.get(symbol, DEFAULT_PROFILE)
-    if not sep:
-        price = REFERENCE_PRICES.get(symbol, DEFAULT_START_PRICE)
-        return SymbolSpec(symbol, price, profile=profile)
-    return SymbolSpec(symbol, _parse_price(price_text.strip(), entry), profile=profile)
+    # The price may be left out only before a volatility: "AAPL::0.5", never "AAPL:".
+    keeps_price = not sep or (has_volatility and not price_text.strip())
+    price = (
+        REFERENCE_PRICES.get(symbol, DEFAULT_START_PRICE)
+        if keeps_price
+        else _parse_price(price_text.strip(), entry)
+    )
+    volatility = _parse_volatility(volatility_text.strip(), entry) if has_volatility else None
+    return SymbolSpec(symbol, price, profile=profile, volatility=volatility)
 
 
 def _parse_price(text: str, entry: str) -> Decimal:
@@ -143,3 +162,16 @@ def _parse_price(text: str, entry: str) -> Decimal:
     if not price.is_finite() or price <= 0:
         raise ValueError(f"invalid price {text!r} in {entry!r}: must be a positive number")
     return price
+
+
+def _parse_volatility(text: str, entry: str) -> Decimal:
+    """Parse an annualised volatility (0.30 is 30 %), between 0 and `MAX_VOLATILITY`."""
+    try:
+        volatility = Decimal(text)
+    except InvalidOperation:
+        raise ValueError(f"invalid volatility {text!r} in {entry!r}: not a number") from None
+    if not volatility.is_finite() or not 0 <= volatility <= MAX_VOLATILITY:
+        raise ValueError(
+            f"invalid volatility {text!r} in {entry!r}: must be between 0 and {MAX_VOLATILITY}"
+        )
+    return volatility
