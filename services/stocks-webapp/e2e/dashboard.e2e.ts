@@ -134,7 +134,12 @@ describe("the trading dashboard", () => {
     await position.waitFor();
     expect(await position.locator("td").first().textContent()).toBe("5");
     await page.getByRole("tab", { name: "Fills" }).click();
-    await page.locator('[data-testid="fills-table"] tr', { hasText: "MSFT" }).first().waitFor();
+    const fill = page.locator('[data-testid="fills-table"] tr', { hasText: "MSFT" }).first();
+    await fill.waitFor();
+    // Its time names the browser's zone, and the exchange's clock is on hover.
+    const time = fill.locator("time");
+    expect(await time.textContent()).toMatch(/\d\d:\d\d:\d\d \S+$/);
+    expect(await time.getAttribute("title")).toMatch(/^Exchange time \(UTC\): .*\d\d:\d\d:\d\d/);
   });
 
   it("shows a position at the watchlist's price, quote after quote", async () => {

@@ -5,13 +5,23 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from stocks_api.broker.protocol import BrokerClient
+from stocks_api.broker.protocol import (
+    BrokerClient,
+    BrokerOrderStatus,
+    BrokerRejectedError,
+    EventSink,
+    OrderRequest,
+    OrderStatusUpdate,
+)
+from stocks_api.broker.sim.broker import SimBroker
 from stocks_api.main import create_app
 from stocks_api.risk.schemas import LIMIT_NAMES
 from stocks_api.risk.settings import RiskSettings
@@ -62,3 +72,35 @@ def rejections_counted(metrics_text: str, check: str) -> float:
     """The value of risk_rejections_total{check=...} in a /metrics page (0 when absent)."""
     match = re.search(rf'^risk_rejections_total{{check="{check}"}} (\S+)$', metrics_text, re.M)
     return float(match.group(1)) if match else 0.0
+
+
+class RefusingSim(SimBroker):
+    """The simulator, but `refuse` makes it reject new orders: at once, or later by event."""
+
+    refuse: str | None = None  # None, "raise" (synchronous), "event" (asynchronous, like IB)
+
+    async def connect(self, sink: EventSink) -> None:
+        self._sink = sink
+        await super().connect(sink)
+
+    async def place_order(self, order: OrderRequest) -> str:
+        if self.refuse == "raise":
+            raise BrokerRejectedError("simulated rejection: no permissions")
+        if self.refuse == "event":
+            self._sink(
+                OrderStatusUpdate(
+                    client_order_id=order.client_order_id,
+                    broker_order_id="",
+                    status=BrokerOrderStatus.REJECTED,
+                    filled_qty=Decimal(0),
+                    remaining_qty=order.qty,
+                    ts=datetime.now(UTC),
+                    reason="simulated rejection: margin",
+                )
+            )
+            return "pending"
+        return await super().place_order(order)
+
+
+def refusing_sim(settings: Settings) -> RefusingSim:
+    return RefusingSim(settings.sim, calendar=settings.session.calendar(), tick=False)

@@ -3,53 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from stocks_api.broker.protocol import (
-    BrokerOrderStatus,
-    BrokerRejectedError,
-    EventSink,
-    OrderRequest,
-    OrderStatusUpdate,
-)
-from stocks_api.broker.sim.broker import SimBroker
-from stocks_api.settings import Settings
 from tests.factories import order_body, place, set_market, wait_for_status
-from tests.integration.risk.conftest import failed_checks, risk_settings, running
-
-
-class RefusingSim(SimBroker):
-    """The simulator, but `refuse` makes it reject new orders: at once, or later by event."""
-
-    refuse: str | None = None  # None, "raise" (synchronous), "event" (asynchronous, like IB)
-
-    async def connect(self, sink: EventSink) -> None:
-        self._sink = sink
-        await super().connect(sink)
-
-    async def place_order(self, order: OrderRequest) -> str:
-        if self.refuse == "raise":
-            raise BrokerRejectedError("simulated rejection: no permissions")
-        if self.refuse == "event":
-            self._sink(
-                OrderStatusUpdate(
-                    client_order_id=order.client_order_id,
-                    broker_order_id="",
-                    status=BrokerOrderStatus.REJECTED,
-                    filled_qty=Decimal(0),
-                    remaining_qty=order.qty,
-                    ts=datetime.now(UTC),
-                    reason="simulated rejection: margin",
-                )
-            )
-            return "pending"
-        return await super().place_order(order)
-
-
-def refusing_sim(settings: Settings) -> RefusingSim:
-    return RefusingSim(settings.sim, calendar=settings.session.calendar(), tick=False)
+from tests.integration.risk.conftest import failed_checks, refusing_sim, risk_settings, running
 
 
 async def test_consecutive_synchronous_rejections_halt_trading(clean_database: str) -> None:

@@ -229,10 +229,15 @@ def test_grafana_provisioning_matches_the_compose_mounts() -> None:
     assert (GRAFANA_DIR / "dashboards" / Path(home).relative_to(folder)).is_file()
 
 
-def test_the_dashboards_are_the_three_wanted_and_well_formed() -> None:
+def test_the_dashboards_are_the_four_wanted_and_well_formed() -> None:
     boards = [json.loads(path.read_text()) for path in DASHBOARDS]
     titles = sorted(board["title"] for board in boards)
-    assert titles == ["stocks · API", "stocks · Broker & system", "stocks · Trading"]
+    assert titles == [
+        "stocks · API",
+        "stocks · Broker & system",
+        "stocks · Trader",
+        "stocks · Trading",
+    ]
     assert len({board["uid"] for board in boards}) == len(boards)
     for board in boards:
         ids = [panel["id"] for panel in panels(board["panels"])]

@@ -1,8 +1,9 @@
 /** Account figures: net liquidation, cash, buying power and the day's, unrealized and realized P&L. */
 import type { ReactNode } from "react";
 import { useAccountPnl, useAccountSummary } from "../hooks/queries";
-import { formatMoney, formatRatioPercent, formatFixed, formatTimestamp } from "../lib/format";
+import { formatMoney, formatRatioPercent, formatFixed } from "../lib/format";
 import { Panel, Pnl, QueryState } from "./ui";
+import { Time } from "./Time";
 
 function Stat({ label, children, testId }: { label: string; children: ReactNode; testId?: string }) {
   return (
@@ -25,7 +26,7 @@ export function AccountSummary({ accountId }: { accountId: string | undefined })
       actions={
         s ? (
           <span className="muted small">
-            {s.currency} · {s.account_type} · as of {formatTimestamp(s.as_of)}
+            {s.currency} · {s.account_type} · as of <Time iso={s.as_of} />
           </span>
         ) : null
       }

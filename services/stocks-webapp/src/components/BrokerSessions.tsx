@@ -10,6 +10,7 @@ import type { BrokerSessionRead, DisconnectReason } from "../api/types";
 import { useBroker, useBrokerSessions } from "../hooks/queries";
 import { formatDuration, formatTimestamp, MISSING, secondsBetween } from "../lib/format";
 import { Empty, Panel, QueryState } from "./ui";
+import { Time } from "./Time";
 
 /** How many past sessions the panel lists. */
 export const RECENT_SESSIONS = 5;
@@ -108,7 +109,9 @@ function PastSessions({ currentId, now }: { currentId: number | null; now: Date 
             <tbody>
               {rows.map((s) => (
                 <tr key={s.id} data-session-id={s.id}>
-                  <td title={s.instance}>{formatTimestamp(s.connected_at, now)}</td>
+                  <td title={s.instance}>
+                    <Time iso={s.connected_at} now={now} />
+                  </td>
                   <td className="num">{formatDuration(secondsBetween(s.connected_at, s.disconnected_at, now))}</td>
                   <td>
                     <Ended session={s} />

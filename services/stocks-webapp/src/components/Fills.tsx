@@ -2,8 +2,9 @@
 import { useState } from "react";
 import type { FillFilters } from "../api/keys";
 import { useFills } from "../hooks/queries";
-import { formatMoney, formatPrice, formatQty, formatTimestamp } from "../lib/format";
+import { formatMoney, formatPrice, formatQty } from "../lib/format";
 import { Empty, QueryState } from "./ui";
+import { Time } from "./Time";
 
 export function Fills() {
   const [filters, setFilters] = useState<FillFilters>({ symbol: "", orderId: "" });
@@ -65,7 +66,9 @@ export function Fills() {
               <tbody>
                 {rows.map((f) => (
                   <tr key={f.id} data-fill-id={f.id}>
-                    <td className="num">{formatTimestamp(f.executed_at)}</td>
+                    <td className="num">
+                      <Time iso={f.executed_at} />
+                    </td>
                     <th scope="row">{f.symbol}</th>
                     <td className={`side-text side-${f.side}`}>{f.side}</td>
                     <td className="num">{formatQty(f.qty)}</td>

@@ -4,8 +4,9 @@ import { describeError } from "../api/errors";
 import type { OrderRead, OrderUpdate } from "../api/types";
 import { useCancelAll, useCancelOrder, useModifyOrder, useOpenOrders } from "../hooks/queries";
 import { isPlainDecimal } from "../lib/decimal";
-import { formatPrice, formatQty, formatTimestamp, humanize, MISSING } from "../lib/format";
+import { formatPrice, formatQty, humanize, MISSING } from "../lib/format";
 import { Empty, QueryState, StatusBadge } from "./ui";
+import { Time } from "./Time";
 
 function ModifyForm({ order, onDone }: { order: OrderRead; onDone: () => void }) {
   const modify = useModifyOrder();
@@ -207,7 +208,9 @@ export function OpenOrders({ tradingLocked }: { tradingLocked: boolean }) {
                   <td>
                     <StatusBadge status={o.status} />
                   </td>
-                  <td className="num">{formatTimestamp(o.created_at)}</td>
+                  <td className="num">
+                    <Time iso={o.created_at} />
+                  </td>
                   <td className="actions">
                     {editing === o.id ? (
                       <ModifyForm order={o} onDone={() => setEditing(null)} />

@@ -3,8 +3,9 @@ import { useState } from "react";
 import type { OrderFilters } from "../api/keys";
 import { ORDER_STATUSES, type OrderRead } from "../api/types";
 import { useOrderEvents, useOrderHistory } from "../hooks/queries";
-import { formatDateTime, formatPrice, formatQty, formatTimestamp, humanize, MISSING } from "../lib/format";
+import { formatDateTime, formatPrice, formatQty, humanize, MISSING } from "../lib/format";
 import { Empty, QueryState, StatusBadge } from "./ui";
+import { Time } from "./Time";
 
 const NO_FILTERS: OrderFilters = { status: "all", symbol: "", side: "", since: "", until: "" };
 
@@ -211,7 +212,9 @@ export function OrderHistory() {
                         </span>
                       ) : null}
                     </td>
-                    <td className="num">{formatTimestamp(o.created_at)}</td>
+                    <td className="num">
+                      <Time iso={o.created_at} />
+                    </td>
                     <td className="actions">
                       <button
                         type="button"

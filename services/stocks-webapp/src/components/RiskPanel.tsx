@@ -3,8 +3,9 @@ import { useState, type FormEvent } from "react";
 import { describeError } from "../api/errors";
 import type { RiskLimits, RiskStatus, TradingState } from "../api/types";
 import { useHalt, useResume, useRisk } from "../hooks/queries";
-import { formatFixed, formatMoney, formatPercent, formatRatioPercent, formatTimestamp, MISSING } from "../lib/format";
+import { formatFixed, formatMoney, formatPercent, formatRatioPercent, MISSING } from "../lib/format";
 import { Panel, Pnl, QueryState } from "./ui";
+import { Time } from "./Time";
 
 type LimitKey = keyof RiskLimits;
 
@@ -200,7 +201,7 @@ export function RiskPanel({ readOnly }: { readOnly: boolean }) {
               {r.changed_by ? (
                 <span className="muted small">
                   {" "}
-                  by {r.changed_by}, {formatTimestamp(r.changed_at)}
+                  by {r.changed_by}, <Time iso={r.changed_at} />
                 </span>
               ) : null}
             </p>

@@ -5,9 +5,10 @@ import { describeError } from "../api/errors";
 import type { QuoteRead } from "../api/types";
 import { useApi } from "../hooks/auth";
 import { useMarketClock, useQuotes } from "../hooks/queries";
-import { formatPrice, formatQty, formatTimestamp, MISSING } from "../lib/format";
+import { formatPrice, formatQty, MISSING } from "../lib/format";
 import { SYMBOL_RE } from "../lib/ticket";
 import { Empty, ErrorText, Panel, QueryState } from "./ui";
+import { Time } from "./Time";
 
 export const MAX_WATCHLIST = 50;
 /** A quote older than this while the market trades is shown as stale. */
@@ -27,11 +28,15 @@ function QuoteAge({ quote, closed, receivedAt }: { quote: QuoteRead; closed: boo
   if (age > STALE_QUOTE_SECONDS) {
     return (
       <span className="stale" title={`No new quote for ${Math.round(age)} s`} data-age="stale">
-        {formatTimestamp(quote.ts)} (stale)
+        <Time iso={quote.ts} /> (stale)
       </span>
     );
   }
-  return <span data-age="live">{formatTimestamp(quote.ts)}</span>;
+  return (
+    <span data-age="live">
+      <Time iso={quote.ts} />
+    </span>
+  );
 }
 
 export function Watchlist({

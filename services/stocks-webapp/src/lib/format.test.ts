@@ -3,6 +3,7 @@ import {
   formatDateTime,
   formatDuration,
   formatFixed,
+  formatInZone,
   formatMoney,
   formatPercent,
   formatPrice,
@@ -94,5 +95,19 @@ describe("times", () => {
     expect(formatTimestamp("2026-12-03T14:03:07Z", now)).toMatch(/\d\d:\d\d:\d\d ([A-Z]{2,5}|GMT[+-]\d+)$/);
     expect(formatTimestamp("2026-12-01T14:03:07Z", now)).toMatch(/2026.*\d\d:\d\d:\d\d ([A-Z]{2,5}|GMT[+-]\d+)$/);
     expect(formatDateTime("2026-12-01T14:03:07Z")).toMatch(/([A-Z]{2,5}|GMT[+-]\d+)$/);
+  });
+});
+
+describe("formatInZone", () => {
+  it("reads a timestamp on another zone's clock, naming the zone", () => {
+    // 14:03:07 UTC on 3 December is 09:03:07 in New York (EST, UTC-5).
+    expect(formatInZone("2026-12-03T14:03:07Z", "America/New_York")).toMatch(/2026.*09:03:07 (EST|GMT-5)$/);
+    expect(formatInZone("2026-07-01T14:03:07Z", "America/New_York")).toMatch(/10:03:07 (EDT|GMT-4)$/);
+  });
+
+  it("gives the missing mark for no time, a bad time or an unknown zone", () => {
+    expect(formatInZone(null, "America/New_York")).toBe(MISSING);
+    expect(formatInZone("not a time", "America/New_York")).toBe(MISSING);
+    expect(formatInZone("2026-12-03T14:03:07Z", "Mars/Olympus_Mons")).toBe(MISSING);
   });
 });

@@ -79,7 +79,7 @@ const TIME = new Intl.DateTimeFormat(undefined, {
   hour12: false,
   timeZoneName: "short",
 });
-const DATE_TIME = new Intl.DateTimeFormat(undefined, {
+const DATE_TIME_OPTIONS: Intl.DateTimeFormatOptions = {
   year: "numeric",
   month: "2-digit",
   day: "2-digit",
@@ -88,7 +88,8 @@ const DATE_TIME = new Intl.DateTimeFormat(undefined, {
   second: "2-digit",
   hour12: false,
   timeZoneName: "short",
-});
+};
+const DATE_TIME = new Intl.DateTimeFormat(undefined, DATE_TIME_OPTIONS);
 
 /** A timestamp in local time: only the time when it is today, else date and time. */
 export function formatTimestamp(iso: string | null | undefined, now: Date = new Date()): string {
@@ -102,6 +103,25 @@ export function formatDateTime(iso: string | null | undefined): string {
   if (!iso) return MISSING;
   const date = new Date(iso);
   return Number.isNaN(date.getTime()) ? MISSING : DATE_TIME.format(date);
+}
+
+const ZONED = new Map<string, Intl.DateTimeFormat>();
+
+/** A timestamp as the clock of `zone` (an IANA zone, e.g. the exchange's) reads it, date and all. */
+export function formatInZone(iso: string | null | undefined, zone: string): string {
+  if (!iso) return MISSING;
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return MISSING;
+  let format = ZONED.get(zone);
+  if (!format) {
+    try {
+      format = new Intl.DateTimeFormat(undefined, { ...DATE_TIME_OPTIONS, timeZone: zone });
+    } catch {
+      return MISSING; // a zone this browser does not know
+    }
+    ZONED.set(zone, format);
+  }
+  return format.format(date);
 }
 
 /**

@@ -16,6 +16,7 @@ import { PriceChart } from "../components/PriceChart";
 import { RiskPanel } from "../components/RiskPanel";
 import { Panel, TabPanel, Tabs } from "../components/ui";
 import { Watchlist } from "../components/Watchlist";
+import { ExchangeZoneProvider } from "../components/Time";
 import { DEFAULT_WATCHLIST } from "../config";
 import { SESSION_EXPIRED, useAuth } from "../hooks/auth";
 import { useAccounts, useBroker, useOpenOrders, useQuotes, useRisk } from "../hooks/queries";
@@ -117,9 +118,11 @@ export function DashboardPage() {
   });
   return (
     <LiveContext.Provider value={live}>
-      <Header />
-      <Banners />
-      <Board watchlist={watchlist} setWatchlist={setWatchlist} />
+      <ExchangeZoneProvider>
+        <Header />
+        <Banners />
+        <Board watchlist={watchlist} setWatchlist={setWatchlist} />
+      </ExchangeZoneProvider>
     </LiveContext.Provider>
   );
 }

@@ -26,6 +26,17 @@ PNL_UNREALIZED = Gauge(
     "pnl_unrealized", "Unrealized P&L of open positions at the last price", ["account"]
 )
 PNL_REALIZED = Gauge("pnl_realized", "P&L realized since the session boundary", ["account"])
+ACCOUNT_EQUITY = Gauge(
+    "account_equity",
+    "Net liquidation value at the last valuation pass (the equity curve)",
+    ["account"],
+)
+POSITION_MARKET_VALUE = Gauge(
+    "position_market_value",
+    "Signed market value of each open position at the last valuation pass (negative: short)",
+    ["account", "symbol"],
+)
+FILLS = Counter("fills_total", "Fills booked (whichever broker), by side", ["side"])
 RISK_REJECTIONS = Counter(
     "risk_rejections_total", "Orders and modifications refused, by failed risk check", ["check"]
 )

@@ -233,6 +233,7 @@ class BrokerEventConsumer:
                 except Exception:  # a listener's failure must not stop the consumer
                     log.exception("position_listener_failed")
         await self._publish(changed)
+        _count(changed, from_broker=from_broker)
         if changed.fills:
             for fill_listener in self._fill_listeners:
                 fill_listener(len(changed.fills))
@@ -298,6 +299,8 @@ class BrokerEventConsumer:
                     changes.note_position(booked.position, event.price, capture=capture)
                 else:
                     _apply_status(session, order, event)
+                    if before[0] != OrderStatus.REJECTED.value == order.status:
+                        changes.rejections += 1
                     if before[0] == OrderStatus.PENDING_SUBMIT.value != order.status:
                         changes.verdicts.append(order.status != OrderStatus.REJECTED.value)
                 if (
@@ -333,6 +336,8 @@ class _Changes:
         self.published: list[Fill | tuple[str, dict[str, Any]]] = []
         # Every position a fill moved, as booked (for the position listeners).
         self.positions: list[ValuedPosition] = []
+        # Orders the broker's events rejected (a new order, or one it had accepted).
+        self.rejections = 0
         # The broker's answers to new orders, in event order (True: accepted).
         self.verdicts: list[bool] = []
         # Broker ids of orders acknowledged after a cancel was asked for: to cancel now.
@@ -363,7 +368,16 @@ class _Changes:
         self.published.extend(other.published)
         self.positions.extend(other.positions)
         self.verdicts.extend(other.verdicts)
+        self.rejections += other.rejections
         self.cancel_intents.extend(other.cancel_intents)
+
+
+def _count(changes: _Changes, *, from_broker: bool) -> None:
+    """Count fills and the broker's rejections, whichever broker: the same series for both."""
+    for fill in changes.fills:
+        metrics.FILLS.labels(side=fill.side).inc()
+    if from_broker and changes.rejections:
+        metrics.BROKER_ORDER_ERRORS.labels(reason="rejected").inc(changes.rejections)
 
 
 def _visible_state(order: Order) -> tuple[object, ...]:

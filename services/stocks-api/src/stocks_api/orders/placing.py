@@ -182,6 +182,7 @@ async def submit(
         raise
     except BrokerRejectedAppError as exc:
         # The broker refused it: record why, keep the rows (audit trail). Final.
+        metrics.BROKER_ORDER_ERRORS.labels(reason="rejected").inc()
         await end_unsent(session, consumer, [order, *legs], BrokerOrderStatus.REJECTED, exc.message)
         await risk_service.note_broker_verdicts(engine=risk, verdicts=[False])
         exc.details = [{"order_id": order.id, "client_order_id": client_order_id}]
@@ -189,6 +190,7 @@ async def submit(
     except (BrokerTimeoutAppError, BrokerUnavailableAppError) as exc:
         # Unknown whether the broker has it (the connection failed after the write, or no
         # answer came): never sent again; reconciliation by client_order_id decides.
+        metrics.BROKER_ORDER_ERRORS.labels(reason="no_answer").inc()
         log.error("place_order_fate_unknown", order_id=order.id, error=exc.message)
         raise BrokerTimeoutAppError(
             f"{exc.message}; the order may have reached the broker: it stays pending_submit"

@@ -1,7 +1,9 @@
 """The snapshot recorder: account and position history, and the portfolio gauges.
 
 A background task of the lifespan. Every `refresh_seconds` it values the portfolio and
-updates `active_positions`, `pnl_unrealized` and `pnl_realized`; every snapshot interval
+updates `active_positions`, `pnl_unrealized`, `pnl_realized`, `account_equity` (the
+equity curve, the figure the account snapshots record) and `position_market_value` per
+symbol (exposure; a position closed since drops its series); every snapshot interval
 it also persists account and position snapshots, and after fills (the consumer notifies
 it) an account snapshot, at most one a second. Position snapshots per fill are written
 by the consumer itself, in the fill's own transaction.
@@ -59,6 +61,8 @@ class SnapshotRecorder:
         self._fills = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._listeners: list[Callable[[list[AccountState]], Awaitable[None]]] = []
+        # (account, symbol) of the position_market_value series set by the last pass.
+        self._exposures: set[tuple[str, str]] = set()
 
     def on_valuation(self, listener: Callable[[list[AccountState]], Awaitable[None]]) -> None:
         """Await `listener` with the accounts valued by each pass (the risk engine's loss watch)."""
@@ -128,6 +132,10 @@ class SnapshotRecorder:
                 realized = state.account.realized_pnl - day_start.realized_pnl
                 metrics.PNL_UNREALIZED.labels(account=account_id).set(float(state.unrealized_pnl))
                 metrics.PNL_REALIZED.labels(account=account_id).set(float(realized))
+                metrics.ACCOUNT_EQUITY.labels(account=account_id).set(
+                    float(state.figures.net_liquidation)
+                )
+            self._set_exposures(states)
             await session.commit()
         await self._publish(states)
         for listener in self._listeners:
@@ -135,6 +143,19 @@ class SnapshotRecorder:
                 await listener(states)
             except Exception:  # one listener's failure must not stop the history
                 log.exception("valuation_listener_failed")
+
+    def _set_exposures(self, states: list[AccountState]) -> None:
+        exposures: set[tuple[str, str]] = set()
+        for position in (p for state in states for p in state.positions):
+            if position.market_value is None or not position.qty:
+                continue  # unpriced: no figure is better than a guessed one
+            key = (position.account_id, position.symbol)
+            exposures.add(key)
+            metrics.POSITION_MARKET_VALUE.labels(*key).set(float(position.market_value))
+        for account_id, symbol in self._exposures - exposures:
+            with contextlib.suppress(KeyError):
+                metrics.POSITION_MARKET_VALUE.remove(account_id, symbol)
+        self._exposures = exposures
 
     async def _publish(self, states: list[AccountState]) -> None:
         if not self._bus.has_subscribers():

@@ -470,9 +470,7 @@ class IbkrBroker:
         changing = trade.order.orderId in self._modifying
         update = mapping.status_update(trade, datetime.now(UTC), changing=changing)
         if update is not None:
-            if update.status.value == "rejected":
-                metrics.BROKER_ORDER_ERRORS.labels(reason="rejected").inc()
-            self._sink(update)
+            self._sink(update)  # a rejection is counted by the consumer, as for every broker
 
     def _on_commission(self, trade: Trade, fill: Fill, report: Any) -> None:
         self._emit_fill(trade, fill)
