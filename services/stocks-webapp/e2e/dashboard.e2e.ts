@@ -443,6 +443,15 @@ describe("the trading dashboard", () => {
     await page.getByRole("img", { name: /AAPL price chart/ }).waitFor();
     await page.waitForTimeout(500); // let the chart paint
     expect(await unlabelledControls(page)).toEqual([]);
+    // A laptop (1440x900): nothing scrolls sideways, and every table fits its panel.
+    expect(page.viewportSize()).toEqual({ width: 1440, height: 900 });
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(1440);
+    const clipped = await page.evaluate(() =>
+      [...document.querySelectorAll<HTMLElement>(".table-scroll")]
+        .filter((scroll) => scroll.scrollWidth > scroll.clientWidth + 1)
+        .map((scroll) => scroll.querySelector("table")?.dataset.testid ?? "a table"),
+    );
+    expect(clipped, "tables that need a sideways scroll at 1440 px").toEqual([]);
     if (process.env.UPDATE_DOCS_SCREENSHOT) {
       const docs = resolve(dirname(fileURLToPath(import.meta.url)), "../docs");
       mkdirSync(docs, { recursive: true });

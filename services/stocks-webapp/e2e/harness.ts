@@ -55,7 +55,7 @@ export function setupBrowserSession(): BrowserSession {
   beforeEach(async () => {
     allowed = [];
     consoleErrors = [];
-    context = await browser.newContext({ viewport: { width: 1440, height: 1000 }, locale: "en-US", timezoneId: "UTC" });
+    context = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: "en-US", timezoneId: "UTC" });
     page = await context.newPage();
     page.setDefaultTimeout(10_000);
     page.on("console", (message) => {

@@ -120,7 +120,7 @@ export function Watchlist({
                   <th scope="col" className="num">
                     Last
                   </th>
-                  <th scope="col" className="num">
+                  <th scope="col" className="num col-optional">
                     Volume
                   </th>
                   <th scope="col" className="num">
@@ -157,7 +157,7 @@ export function Watchlist({
                           <td className="num" data-testid={`last-${symbol}`}>
                             {q ? formatPrice(q.last) : MISSING}
                           </td>
-                          <td className="num">{q ? formatQty(q.volume) : MISSING}</td>
+                          <td className="num col-optional">{q ? formatQty(q.volume) : MISSING}</td>
                           <td className="num" data-testid={`age-${symbol}`}>
                             {q ? <QuoteAge quote={q} closed={closed} receivedAt={quotes.dataUpdatedAt} /> : MISSING}
                           </td>
