@@ -152,3 +152,28 @@ async def test_after_a_fill_no_update_carries_the_old_quantity(
             qtys = [Decimal(data["qty"]) for data in updates]
             assert qtys == sorted(qtys), qtys  # a quantity once shown is never taken back
             assert qtys[-1] == 35
+
+
+async def test_held_symbols_are_followed_only_while_someone_listens(clean_database: str) -> None:
+    settings = stream_settings(clean_database, quote_interval_seconds=0.05)
+    async with live_app(settings) as (app, http, base):
+        engine = engine_of(app)
+        _quote_at(engine, "100.00")
+        await place(http, qty="10")
+        feed = app.state.quote_feed
+
+        async def watched(expected: list[str]) -> None:
+            for _ in range(150):  # the marks look every second
+                if feed.watched == expected:
+                    return
+                await asyncio.sleep(0.02)
+            assert feed.watched == expected
+
+        # Nobody connected: no quote requests for the position (IB paces every message).
+        await watched([])
+        async with authenticated(base, app.state.test_key) as stream:
+            await stream.subscribe("positions")
+            await watched(["AAPL"])
+            _quote_at(engine, "101.00")
+            await _position_at(stream, "101")
+        await watched([])

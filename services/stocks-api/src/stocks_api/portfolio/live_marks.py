@@ -15,6 +15,11 @@ quote's price, follows a spacing later.
 Updates are throttled per symbol to one per `spacing` seconds (a few a second): a quote
 arriving sooner is held and its position sent when the spacing has passed, so the last
 price always goes out and none in between is queued.
+
+The held symbols are followed (the feed asks the broker for their quotes) only while
+someone may listen (`EventBus.has_subscribers`: a WebSocket client of this process, or
+anyone on Redis), checked every `FOLLOW_CHECK_SECONDS`: an API nobody watches puts no
+quote requests on the broker's line (IB paces its clients' messages).
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from stocks_api.portfolio.schemas import PositionRead
 log = structlog.get_logger(__name__)
 
 DEFAULT_SPACING_SECONDS = 0.25
+FOLLOW_CHECK_SECONDS = 1.0
 
 
 class LivePositionMarks:
@@ -60,6 +66,7 @@ class LivePositionMarks:
         self._due: set[str] = set()
         self._wake = asyncio.Event()
         self._active = False
+        self._following = False  # the held symbols are watched on the feed
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -79,6 +86,7 @@ class LivePositionMarks:
             if cached is None or cached.updated_at < position.updated_at:
                 self._keep(position)
         self._feed.on_quote(self.quoted)
+        self._follow(self._bus.has_subscribers())
         self._task = asyncio.create_task(self._run(), name="live-position-marks")
 
     async def stop(self) -> None:
@@ -92,8 +100,7 @@ class LivePositionMarks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._feed.off_quote(self.quoted)
-        for symbol in self._held:
-            self._feed.unwatch(symbol)
+        self._follow(False)
         self._held.clear()
         self._prices.clear()
         self._sent_at.clear()
@@ -127,7 +134,8 @@ class LivePositionMarks:
         if position.qty:
             if accounts is None:
                 accounts = self._held[position.symbol] = {}
-                self._feed.watch(position.symbol)
+                if self._following:
+                    self._feed.watch(position.symbol)
             accounts[position.account_id] = position
         elif accounts is not None:
             accounts.pop(position.account_id, None)
@@ -136,7 +144,20 @@ class LivePositionMarks:
                 self._prices.pop(position.symbol, None)
                 self._sent_at.pop(position.symbol, None)
                 self._due.discard(position.symbol)
-                self._feed.unwatch(position.symbol)
+                if self._following:
+                    self._feed.unwatch(position.symbol)
+
+    def _follow(self, wanted: bool) -> None:
+        """Watch the held symbols' quotes on the feed, or stop watching them."""
+        if wanted == self._following:
+            return
+        self._following = wanted
+        for symbol in self._held:
+            if wanted:
+                self._feed.watch(symbol)
+            else:
+                self._feed.unwatch(symbol)
+                self._prices.pop(symbol, None)  # a price from then would be stale by now
 
     def _mark_due(self, symbol: str) -> None:
         if self._prices.get(symbol) is None:
@@ -149,12 +170,16 @@ class LivePositionMarks:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            # Sleep until something is due, or until the earliest held update may go.
+            # Sleep until something is due, until the earliest held update may go, or until
+            # it is time to check whether anyone listens.
             earliest = min((self._next_at(s) for s in self._due), default=None)
-            timeout = None if earliest is None else max(earliest - loop.time(), 0.0)
+            timeout = FOLLOW_CHECK_SECONDS
+            if earliest is not None:
+                timeout = min(max(earliest - loop.time(), 0.0), timeout)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
             self._wake.clear()
+            self._follow(self._bus.has_subscribers())
             now = loop.time()
             for symbol in [s for s in self._due if self._next_at(s) <= now]:
                 self._due.discard(symbol)
