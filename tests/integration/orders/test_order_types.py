@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -197,3 +198,30 @@ async def test_a_cash_account_cannot_sell_short(clean_database: str, broker_kind
         summary = (await client.get("/api/v1/accounts/DU1234567/summary")).json()
         assert summary["account_type"] == "cash"
         assert Decimal(summary["buying_power"]) == Decimal(summary["cash"])
+
+
+async def test_two_concurrent_sells_of_a_whole_cash_holding_cannot_both_pass(
+    clean_database: str, broker_kind: str
+) -> None:
+    settings = make_settings(clean_database, account_type="cash")
+    async with (
+        running_app(settings, broker_kind) as app,
+        api_client(app, await make_key(app)) as client,
+    ):
+        set_market(engine_of(app), "189.99", "190.00", last="190.00")
+        await place(client, qty="10")
+        await app.state.consumer.wait_applied(app.state.consumer.last_received, 5)
+        # Two resting sells of all 10 shares at once: the second would sell shares not held.
+        body = order_body(side="sell", qty="10", type="limit", limit_price="199.00", tif="gtc")
+        answers = await asyncio.gather(
+            *(
+                client.post("/api/v1/orders", json=body | {"client_order_id": f"s-{n}"})
+                for n in (1, 2)
+            )
+        )
+        statuses = sorted(answer.status_code for answer in answers)
+        assert statuses == [201, 422], [answer.text for answer in answers]
+        refused = next(answer for answer in answers if answer.status_code == 422)
+        assert refused.json()["error"]["code"] == "SHORT_SALE_NOT_ALLOWED"
+        open_sells = (await client.get("/api/v1/orders", params={"status": "open"})).json()
+        assert [o["qty"] for o in open_sells["items"] if o["side"] == "sell"] == ["10"]

@@ -106,8 +106,6 @@ async def submit(
         if contract is None:
             raise UnknownSymbolError(order_in.symbol)
         check_qty_increment(contract, order_in.qty)
-        if account is not None and account.account_type is AccountType.CASH:
-            await _check_covered_sale(session, account.account_id, order_in)
         quote = await call_broker(broker.get_quote(order_in.symbol), timeout=timeout)
         proposed = propose_new(order_in, quote, flatten=flatten)
         marks = await risk_service.prefetch_marks(
@@ -123,6 +121,9 @@ async def submit(
         async with risk.admission(session) as state:
             if unsent is not None and not await _still_unsent(session, order):
                 raise _SentMeanwhile
+            if account is not None and account.account_type is AccountType.CASH:
+                # Under the lock: two sells of one holding are judged one after the other.
+                await _check_covered_sale(session, account.account_id, order_in)
             with nothing_sent_yet():
                 verdict = await risk_service.assess(
                     session=session,
