@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 WEBAPP := services/stocks-webapp
 NODE_STAMP := $(WEBAPP)/node_modules/.installed-stamp
 
-.PHONY: install system-packages ui run test test-ui lint bench migrate clean
+.PHONY: install system-packages ui run test test-ui lint bench bench-quick migrate clean
 
 install: $(STAMP) $(NODE_STAMP) system-packages
 
@@ -57,9 +57,16 @@ test-ui: install
 
 bench: install
 	$(BIN)/python bench/orders.py
+	$(BIN)/python bench/orders.py --broker ibkr --orders 1000 --serial 200
 	$(BIN)/python bench/ws_fanout.py --rates 100,250,500,5000
 	$(BIN)/python bench/faults.py
 	$(BIN)/python bench/market.py
+
+# The order path in under a minute, on both brokers, not recorded: the ratios to the
+# same run's baselines and the time per stage, for a change to the order path.
+bench-quick: install
+	$(BIN)/python bench/orders.py --orders 400 --warmup 50 --serial 100 --no-record
+	$(BIN)/python bench/orders.py --broker ibkr --orders 150 --warmup 20 --serial 40 --no-record
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(WEBAPP)/node_modules $(WEBAPP)/dist

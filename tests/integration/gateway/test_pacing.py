@@ -30,6 +30,29 @@ async def test_a_client_sending_too_fast_gets_ibs_error_100(gateway: GatewaySim)
     assert gateway.pacing_violations > 0
 
 
+async def test_with_pacing_off_a_fast_client_is_served_without_error_100(
+    gateway: GatewaySim,
+) -> None:
+    gateway.pacing = False  # gateway-sim --no-pacing: benchmarks of the API, not of IB's pace
+    ib = IB()
+    ib.client.MaxRequests = 0
+    await ib.connectAsync("127.0.0.1", gateway.port, clientId=7, timeout=5)
+    codes: list[int] = []
+    ib.errorEvent += lambda req_id, code, message, contract: codes.append(code)
+    try:
+        details = await asyncio.gather(
+            *(
+                ib.reqContractDetailsAsync(Stock(SYMBOLS[i % 3], "SMART", "USD"))
+                for i in range(BURST)
+            )
+        )
+    finally:
+        ib.disconnect()
+    assert all(len(found) == 1 for found in details)
+    assert MAX_RATE_EXCEEDED not in codes
+    assert gateway.pacing_violations == 0
+
+
 async def test_ibkr_broker_stays_under_the_limit_however_many_calls_it_gets(
     gateway: GatewaySim,
 ) -> None:

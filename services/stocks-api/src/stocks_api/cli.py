@@ -250,6 +250,13 @@ def gateway_sim(
             " or delayed ticks and notice 10167 after reqMarketDataType(3)",
         ),
     ] = False,
+    pacing: Annotated[
+        bool,
+        typer.Option(
+            help="answer a client sending more than IB's 50 messages a second with error 100"
+            " (--no-pacing: benchmarks of the API, not of IB's pace)",
+        ),
+    ] = True,
 ) -> None:
     """Serve IB Gateway's TWS socket protocol over the simulated market."""
     from stocks_api.broker.gateway.control import ControlServer
@@ -274,6 +281,7 @@ def gateway_sim(
             calendar=settings.session.calendar(),
             state_file=state_file,
             delayed_data=delayed_data,
+            pacing=pacing,
         )
         control = ControlServer(gateway, port=control_port) if control_port else None
         try:

@@ -18,6 +18,11 @@ ORDER_LATENCY = Histogram(
     "From an order request to the broker's acceptance",
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5),
 )
+ORDER_STAGE_SECONDS = Counter(
+    "order_stage_seconds",
+    "Time spent in each stage of the order path (core.stages), by clock: cpu or wall",
+    ["stage", "clock"],
+)
 BROKER_EVENT_ERRORS = Counter(
     "broker_event_errors_total", "Broker events that could not be applied", ["reason"]
 )

@@ -38,6 +38,7 @@ from stocks_api.broker.protocol import (
 from stocks_api.core import metrics
 from stocks_api.core.database import utcnow
 from stocks_api.core.money import MONEY_PLACES, exact_text, fixed_text
+from stocks_api.core.stages import stage
 from stocks_api.events.bus import EventBus
 from stocks_api.orders.audit import record_event
 from stocks_api.orders.models import Fill, Order
@@ -190,9 +191,10 @@ class BrokerEventConsumer:
             events = [event for _, event in batch]
             links = [event for event in events if isinstance(event, LinkEvent)]
             if len(links) < len(events):
-                await self.apply(
-                    [e for e in events if not isinstance(e, LinkEvent)], from_broker=True
-                )
+                with stage("consumer"):
+                    await self.apply(
+                        [e for e in events if not isinstance(e, LinkEvent)], from_broker=True
+                    )
             for link in links:
                 for link_listener in self._link_listeners:
                     try:

@@ -37,6 +37,7 @@ from stocks_api.core.errors import (
     BrokerTimeoutAppError,
     BrokerUnavailableAppError,
 )
+from stocks_api.core.stages import stage
 from stocks_api.orders.audit import record_event
 from stocks_api.orders.consumer import BrokerEventConsumer
 from stocks_api.orders.context import TradingContext
@@ -139,10 +140,11 @@ async def submit(
                 await _store_risk_rejection(session, order, legs, verdict.details)
             else:
                 risk.pace.record(proposed.messages)
-                if unsent is None:
-                    await _write_ahead(session, order, legs)
-                else:
-                    await _write_ahead_again(session, order, legs)
+                with stage("write_ahead"):
+                    if unsent is None:
+                        await _write_ahead(session, order, legs)
+                    else:
+                        await _write_ahead_again(session, order, legs)
     except IntegrityError:
         # Another request with the same client_order_id won the race; answer as a replay.
         await session.rollback()
@@ -170,11 +172,12 @@ async def submit(
     sending = [new.client_order_id for new in (order, *legs)]
     consumer.in_flight.update(sending)  # reconciliation leaves orders on their way alone
     try:
-        if legs:
-            children = [broker_request(leg, parent=order) for leg in legs]
-            await call_broker(broker.place_bracket(parent_request, children), timeout=timeout)
-        else:
-            await call_broker(broker.place_order(parent_request), timeout=timeout)
+        with stage("broker"):
+            if legs:
+                children = [broker_request(leg, parent=order) for leg in legs]
+                await call_broker(broker.place_bracket(parent_request, children), timeout=timeout)
+            else:
+                await call_broker(broker.place_order(parent_request), timeout=timeout)
     except BrokerNotSentAppError as exc:
         # Provably never sent: the row stays, not final, for a retry to send.
         await _keep_unsent(session, consumer, [order, *legs], exc.message)
@@ -203,7 +206,8 @@ async def submit(
         consumer.in_flight.difference_update(sending)
     consumer.note_sent(len(sending))
     metrics.ORDER_LATENCY.observe(time.perf_counter() - started)
-    return await after_broker_call(session, consumer, order, mark, timeout), True
+    with stage("response"):
+        return await after_broker_call(session, consumer, order, mark, timeout), True
 
 
 class _SentMeanwhile(Exception):

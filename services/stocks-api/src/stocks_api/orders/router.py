@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query, Response, status
 
 from stocks_api.core.dependencies import CalendarDep, ClockDep, SessionDep
 from stocks_api.core.json_body import ExactJsonRoute
+from stocks_api.core.stages import stage
 from stocks_api.orders import changing, placing, queries
 from stocks_api.orders.dependencies import TradingDep
 from stocks_api.orders.schemas import (
@@ -59,11 +60,15 @@ async def place_order(
     An order that cannot work now (the session is closed for it) says until when it waits
     in `notice`, and in its audit trail.
     """
-    order, created = await placing.submit(session=session, trading=trading, order_in=order_in)
-    if not created:
-        response.status_code = status.HTTP_200_OK
-    notice = await note_waiting(session, order, calendar=calendar, at=clock(), record=created)
-    return OrderRead.model_validate(order).model_copy(update={"notice": notice})
+    with stage("admission"):  # what the inner stages of placing do not claim
+        order, created = await placing.submit(session=session, trading=trading, order_in=order_in)
+        with stage("response"):
+            if not created:
+                response.status_code = status.HTTP_200_OK
+            notice = await note_waiting(
+                session, order, calendar=calendar, at=clock(), record=created
+            )
+            return OrderRead.model_validate(order).model_copy(update={"notice": notice})
 
 
 @router.get("", responses=_ERRORS)

@@ -139,6 +139,11 @@ class GatewayBackend(Protocol[SessionT]):
         """Whether the gateway has only delayed market data (no live subscription)."""
         ...
 
+    @property
+    def pacing(self) -> bool:
+        """Whether clients sending more than IB's 50 messages a second get error 100."""
+        ...
+
     def quote(self, symbol: str) -> Quote:
         """The current quote of a traded `symbol`."""
         ...

@@ -109,6 +109,7 @@ class GatewaySim:
         clock: Callable[[], datetime] | None = None,
         state_file: str | Path | None = None,
         delayed_data: bool = False,
+        pacing: bool = True,
     ) -> None:
         if settings.seed is None:
             # No installation database here: the state file's seed, or a new one for this
@@ -124,6 +125,9 @@ class GatewaySim:
         self.state_file = None if state_file is None else Path(state_file)
         # No live market data subscription: clients get delayed data (or error 354).
         self.delayed_data = delayed_data
+        # IB's limit of 50 messages a second per client (error 100 above it); off for
+        # benchmarks that measure the API rather than IB's pace.
+        self.pacing = pacing
         self._vwaps: dict[str, tuple[int, Decimal]] = {}  # symbol -> (minute, today's VWAP)
         self.faults = Faults()
         self.pacing_violations = 0  # messages received above IB's rate limit

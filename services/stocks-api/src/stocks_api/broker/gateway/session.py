@@ -231,7 +231,8 @@ class Session:
     async def _dispatch(self, fields: list[str]) -> None:
         if not fields:
             return
-        self._check_pace()
+        if self.backend.pacing:
+            self._check_pace()
         reader = Fields(fields)
         message_id = reader.int()
         if self.client_id is None and message_id != START_API:
