@@ -40,7 +40,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -210,6 +210,7 @@ class GatewaySim:
         books = self._books
         saved = books.open_state(self._traded_symbols)
         await self.broker.connect(self._events.on_event)
+        self.broker.engine.on_market(self._push_quotes)
         if saved is None:
             books.save_meta(
                 schema=SCHEMA_VERSION,
@@ -596,6 +597,18 @@ class GatewaySim:
                 books.save_order(order)
         self.flush_state()
 
+    def _push_quotes(self, symbols: Sequence[str]) -> None:
+        """Send the quotes of `symbols` to every streaming line on them, now (IB sends a
+        tick when the market moves, not on a timer)."""
+        if self.faults.outage:
+            return  # nothing reaches the clients
+        wanted = set(symbols)
+        engine = self.broker.engine
+        for session in list(self._listener.sessions.values()):
+            for req_id, symbol in list(session.market_data.items()):
+                if symbol in wanted:
+                    session.send_quote(req_id, engine.quote(symbol))
+
     async def _stream_quotes(self) -> None:
         interval = self._settings.tick_interval_seconds
         while True:
@@ -610,8 +623,8 @@ class GatewaySim:
                 continue  # nothing reaches the clients
             for session in list(self._listener.sessions.values()):
                 try:
-                    for req_id, symbol in list(session.market_data.items()):
-                        session.send_quote(req_id, self.broker.engine.quote(symbol))
+                    # The quote lines get their ticks from the engine's changes
+                    # (`_push_quotes`); the other streams tick here.
                     for req_id, stream in list(session.streams.items()):
                         try:
                             await stream.tick(session)

@@ -32,6 +32,7 @@ from aiolimiter import AsyncLimiter
 from ib_async import IB, Fill, Trade
 
 from stocks_api.broker.ib import codes, mapping
+from stocks_api.broker.ib.quotes import QuoteLines, quote_of
 from stocks_api.broker.ib.settings import IbSettings
 from stocks_api.broker.protocol import (
     AccountType,
@@ -58,6 +59,7 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 BACKOFF_FIRST_SECONDS = 0.5
 PACING_SLOTS = 10  # the throttle's window: a tenth of a second
+FIRST_TICK_SECONDS = 2.0  # a new quote line that sends nothing in this time is given up
 
 
 class IbkrBroker:
@@ -93,6 +95,12 @@ class IbkrBroker:
             max(1, settings.max_messages_per_second // PACING_SLOTS), 1 / PACING_SLOTS
         )
         self._ib.client.MaxRequests = 0  # ib_async's throttle off: ours comes first
+        self._quote_lines = QuoteLines(
+            self._ib,
+            pace=self._pace.acquire,
+            max_lines=settings.max_quote_lines,
+            first_tick_seconds=min(FIRST_TICK_SECONDS, timeout / 2),
+        )
         self._ib.orderStatusEvent += self._on_status
         self._ib.commissionReportEvent += self._on_commission
         self._ib.disconnectedEvent += self._on_disconnected
@@ -175,6 +183,7 @@ class IbkrBroker:
 
     def _on_disconnected(self) -> None:
         metrics.BROKER_CONNECTED.set(0)
+        self._quote_lines.reset()  # the subscriptions ended with the socket
         # What IB said about its own link ended with the socket; a new socket starts afresh.
         unreachable_since, self._unreachable_since = self._unreachable_since, None
         metrics.BROKER_IB_UNREACHABLE.set(0)
@@ -206,12 +215,14 @@ class IbkrBroker:
     async def _restore(self, *, data_lost: bool) -> None:
         """IB is back behind the open socket: replay what happened in the gap, then trade on.
 
-        With 1101 (data lost) the account subscription is made again. Quotes need nothing:
-        this adapter asks IB for a snapshot for every quote and holds no streaming lines.
+        With 1101 (data lost) the account subscription is made again, and the quote lines
+        are forgotten (the next quote of each symbol opens its line again).
         """
         down_since, self._unreachable_since = self._unreachable_since, None
         metrics.BROKER_IB_UNREACHABLE.set(0)
         log.info("ibkr_ib_restored", data_lost=data_lost, down_since=down_since)
+        if data_lost:
+            self._quote_lines.reset()
         delay = BACKOFF_FIRST_SECONDS
         account = self._settings.account or next(iter(self._ib.managedAccounts()), "")
         while True:
@@ -287,6 +298,7 @@ class IbkrBroker:
         self._unreachable_since = None
         metrics.BROKER_IB_UNREACHABLE.set(0)
         self._ib.disconnect()
+        self._quote_lines.reset()
         metrics.BROKER_CONNECTED.set(0)
 
     # -- reading ---------------------------------------------------------------------------
@@ -336,21 +348,20 @@ class IbkrBroker:
 
     async def get_quote(self, symbol: str) -> Quote:
         contract = await self._qualified(symbol)
+        if self._settings.max_quote_lines:
+            self._require_connection()
+            try:
+                async with asyncio.timeout(self._timeout):
+                    quote = await self._quote_lines.quote(symbol, contract)
+            except TimeoutError as exc:
+                raise BrokerTimeoutError(f"IB did not answer within {self._timeout:g} s") from exc
+            except ConnectionError as exc:
+                raise BrokerUnavailableError(f"not connected to IB: {exc}") from exc
+            if quote is not None:
+                return quote
+        # No line (off, or IB sent nothing on it): one snapshot, as IB answers it.
         [ticker] = await self._call(lambda: self._ib.reqTickersAsync(contract))
-
-        def number(value: float | None) -> Decimal:
-            return Decimal(str(value)) if value is not None and value == value else Decimal(0)
-
-        return Quote(
-            symbol=symbol,
-            bid=number(ticker.bid),
-            ask=number(ticker.ask),
-            last=number(ticker.last) or number(ticker.close),
-            bid_size=number(ticker.bidSize),
-            ask_size=number(ticker.askSize),
-            volume=number(ticker.volume),
-            ts=ticker.time or datetime.now(UTC),
-        )
+        return quote_of(symbol, ticker)
 
     async def get_bars(
         self, symbol: str, interval: BarInterval, *, limit: int, end: datetime | None = None

@@ -30,3 +30,6 @@ class IbSettings(BaseSettings):
     # disconnect them); requests above this rate wait their turn, a tenth of this every
     # tenth of a second, so no second at IB ever sees more than 50.
     max_messages_per_second: int = Field(default=40, ge=10, le=45)
+    # Quotes come from streaming lines kept for this many symbols (broker/ib/quotes.py; IB
+    # allows an account 100 lines by default, shared with TWS); 0: a snapshot per quote.
+    max_quote_lines: int = Field(default=40, ge=0, le=100)

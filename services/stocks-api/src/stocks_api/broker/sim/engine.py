@@ -125,6 +125,9 @@ class MatchingEngine:
         if bar_history_minutes < 1:
             raise ValueError(f"bar_history_minutes must be at least 1, got {bar_history_minutes}")
         self._on_event = on_event
+        # Told the symbols whose market may have changed (a tick, a forced quote, a trade):
+        # gateway-sim streams their quotes at once, as IB sends a tick when it happens.
+        self._market_listeners: list[Callable[[Sequence[str]], None]] = []
         self._clock = clock
         self._calendar = calendar or SessionCalendar.always_open()
         # Only the random path is float (market.py); prices stay Decimal.
@@ -236,6 +239,14 @@ class MatchingEngine:
         self._book(symbol)  # an unknown symbol is refused
         return self._tape.first_bar_time(symbol)
 
+    def on_market(self, listener: Callable[[Sequence[str]], None]) -> None:
+        """Call `listener` with the symbols whose quote may have changed, after each change."""
+        self._market_listeners.append(listener)
+
+    def _market_changed(self, symbols: Sequence[str]) -> None:
+        for listener in self._market_listeners:
+            listener(symbols)
+
     def tick(self) -> None:
         """Expire due DAY orders, show every symbol's market at the clock's time, then match."""
         self._expire_due()
@@ -244,6 +255,7 @@ class MatchingEngine:
             book.show(self._markets[symbol].state_at(now))
             self._tape.record(symbol, now)
         self._match_working()
+        self._market_changed(list(self._books))
 
     def set_quote(
         self,
@@ -277,6 +289,7 @@ class MatchingEngine:
             book.last = last
             self._tape.note_own_trade(symbol, book.ticks(last), 0)
         self._match_working()
+        self._market_changed([symbol])
 
     # -- orders --------------------------------------------------------------------------
 
@@ -295,6 +308,7 @@ class MatchingEngine:
         state = self._accept(order)
         self._emit_status(state, payload=terms(order), stop_price=self._trail_level(state))
         self._start(state)
+        self._market_changed([order.symbol])  # a fill is a trade: the last price moved
         return state.broker_order_id
 
     def submit_bracket(self, parent: OrderRequest, children: Sequence[OrderRequest]) -> list[str]:
@@ -317,6 +331,7 @@ class MatchingEngine:
             stop = self._trail_level(child)
             self._emit_status(child, reason=HELD, payload=payload, stop_price=stop)
         self._start(head)
+        self._market_changed([parent.symbol])
         return [head.broker_order_id, *(child.broker_order_id for child in head.children)]
 
     def modify(self, broker_order_id: str, change: OrderChange) -> None:
