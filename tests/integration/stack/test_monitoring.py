@@ -331,9 +331,10 @@ async def trading_session(stack: Stack) -> None:
         assert (await place())["status"] == "rejected"
 
         # IB answers too slowly: the order gives up after BROKER_TIMEOUT_SECONDS, before
-        # anything was sent (its quote never came), so a 503 that says retry.
+        # anything was sent (the quote of a symbol not quoted yet never came: a new line,
+        # then a snapshot, both unanswered), so a 503 that says retry.
         await send_command("delay 3", port=stack.control_port)
-        slow = await place(expect=503)
+        slow = await place(expect=503, symbol="IBM")
         assert slow["error"]["code"] == "BROKER_UNAVAILABLE"
         assert "nothing was placed" in slow["error"]["message"]
         await send_command("delay 0", port=stack.control_port)

@@ -13,20 +13,26 @@ fill's price; the live position marks revalue it at each new quote). Position li
 
 Link events (connected, disconnected, IB unreachable) travel the same queue, so a
 listener told "connected" knows that the replay the broker made before it is applied.
+
+It remembers the committed state of the orders it last applied (`applied_since`), so a
+request waiting for the broker's answer builds its response from it instead of reading
+the order back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import raiseload
 
 from stocks_api.broker.protocol import (
     BrokerEvent,
@@ -92,6 +98,9 @@ class BrokerEventConsumer:
         # event set once pending_cancel is written: a second cancel waits for it and answers
         # with the first one's state instead of asking the broker again.
         self.cancelling: dict[int, asyncio.Event] = {}
+        # client_order_id -> (events received when the transaction that applied it began,
+        # the order's columns as committed): the most recent APPLIED_KEPT orders.
+        self._committed: OrderedDict[str, tuple[int, dict[str, Any]]] = OrderedDict()
 
     def on_verdicts(self, listener: Callable[[list[bool]], Awaitable[None]]) -> None:
         """Await `listener` with the broker's verdicts on new orders (True: accepted), in order.
@@ -131,6 +140,24 @@ class BrokerEventConsumer:
         """Tell the listeners that `count` orders went to the broker (never blocks)."""
         for listener in self._sent_listeners:
             listener(count)
+
+    def applied_since(self, client_order_id: str, mark: int) -> dict[str, Any] | None:
+        """The order's columns as this consumer last committed them, if that transaction
+        began after event `mark` was received (so after whatever the caller wrote before
+        taking the mark: the consumer read the row afresh); None otherwise."""
+        kept = self._committed.get(client_order_id)
+        if kept is None or kept[0] <= mark:
+            return None
+        _, state = kept
+        return state
+
+    def _remember_applied(self, start: int, orders: Mapping[str, Order]) -> None:
+        for client_order_id, order in orders.items():
+            state = {key: getattr(order, key) for key in _ORDER_COLUMNS}
+            self._committed[client_order_id] = (start, state)
+            self._committed.move_to_end(client_order_id)
+        while len(self._committed) > APPLIED_KEPT:
+            self._committed.popitem(last=False)
 
     # -- intake -------------------------------------------------------------------
 
@@ -272,8 +299,9 @@ class BrokerEventConsumer:
         # Every change of an order is published (submitted, then filled), not only the
         # last state of a batch; payloads are built only when someone may listen.
         capture = self._bus.has_subscribers()
+        start = self._received  # before the transaction begins (see `applied_since`)
         async with self._sessionmaker() as session, session.begin():
-            orders = await _orders_by_client_id(session, events)
+            orders = await _orders_by_client_id(session, events, with_legs=capture)
             known_execs = await _known_exec_ids(session, events)
             book = await FillBook.load(
                 session,
@@ -316,6 +344,7 @@ class BrokerEventConsumer:
                     order.updated_at = utcnow()
                     changes.note_order(order, capture=capture)
             await session.flush()
+        self._remember_applied(start, orders)  # committed: the block above has ended
         return changes
 
     async def _publish(self, changes: _Changes) -> None:
@@ -374,6 +403,11 @@ class _Changes:
         self.cancel_intents.extend(other.cancel_intents)
 
 
+# Orders whose committed state the consumer keeps for responses (a few seconds' worth).
+APPLIED_KEPT = 10_000
+_ORDER_COLUMNS = tuple(attr.key for attr in inspect(Order).column_attrs)
+
+
 def _count(changes: _Changes, *, from_broker: bool) -> None:
     """Count fills and the broker's rejections, whichever broker: the same series for both."""
     for fill in changes.fills:
@@ -395,10 +429,14 @@ def _visible_state(order: Order) -> tuple[object, ...]:
 
 
 async def _orders_by_client_id(
-    session: AsyncSession, events: Sequence[OrderStatusUpdate | Execution]
+    session: AsyncSession, events: Sequence[OrderStatusUpdate | Execution], *, with_legs: bool
 ) -> dict[str, Order]:
+    """The events' orders; their bracket legs only for the payloads (`OrderRead` has them)."""
     ids = {event.client_order_id for event in events}
-    rows = await session.scalars(select(Order).where(Order.client_order_id.in_(ids)))
+    query = select(Order).where(Order.client_order_id.in_(ids))
+    if not with_legs:
+        query = query.options(raiseload(Order.legs))  # not read then: never loaded
+    rows = await session.scalars(query)
     return {order.client_order_id: order for order in rows}
 
 

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from stocks_api.broker.protocol import (
     BrokerClient,
@@ -132,9 +133,14 @@ async def after_broker_call(
     # the response shows the acknowledgement (or the fill) rather than a stale row.
     if consumer.last_received > mark:
         await consumer.wait_applied(consumer.last_received, timeout)
-    await session.refresh(order)
-    for leg in order.legs:  # loaded with the parent, but possibly before the consumer ran
-        await session.refresh(leg)
+    for row in (order, *order.legs):  # legs: loaded with the parent, before the consumer ran
+        state = consumer.applied_since(row.client_order_id, mark)
+        if state is None:
+            await session.refresh(row)  # no answer applied since: read what the row holds
+        else:
+            # What the consumer committed after our write: no need to read it back.
+            for key, value in state.items():
+                set_committed_value(row, key, value)
     # End the read transaction now, returning the connection to the pool before the
     # response is serialised and sent.
     await session.commit()
