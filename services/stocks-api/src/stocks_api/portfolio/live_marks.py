@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterable
+from datetime import datetime
 from decimal import Decimal
 
 import structlog
@@ -61,6 +62,9 @@ class LivePositionMarks:
         self._spacing = spacing
         # symbol -> account_id -> the position as last booked (its market fields unused).
         self._held: dict[str, dict[str, ValuedPosition]] = {}
+        # (symbol, account_id) -> updated_at of the last state the consumer booked, closed
+        # ones too: a stored row read at start that is older must not come back.
+        self._booked_at: dict[tuple[str, str], datetime] = {}
         self._prices: dict[str, Decimal] = {}
         self._sent_at: dict[str, float] = {}
         self._due: set[str] = set()
@@ -80,10 +84,11 @@ class LivePositionMarks:
         self._active = True  # from now on `booked` keeps what the consumer tells
         async with self._sessionmaker() as session:
             stored = [value(p, None) for p in await open_positions(session)]
-        # A fill booked while loading told `booked` already: the newer state stays.
+        # A fill booked while loading told `booked` already: that newer state stays (even
+        # a closed position, which must not come back from the older row).
         for position in stored:
-            cached = self._held.get(position.symbol, {}).get(position.account_id)
-            if cached is None or cached.updated_at < position.updated_at:
+            booked_at = self._booked_at.get((position.symbol, position.account_id))
+            if booked_at is None or booked_at < position.updated_at:
                 self._keep(position)
         self._feed.on_quote(self.quoted)
         self._follow(self._bus.has_subscribers())
@@ -102,6 +107,7 @@ class LivePositionMarks:
         self._feed.off_quote(self.quoted)
         self._follow(False)
         self._held.clear()
+        self._booked_at.clear()
         self._prices.clear()
         self._sent_at.clear()
         self._due.clear()
@@ -117,6 +123,7 @@ class LivePositionMarks:
             return  # not trading: `start` loads the positions as stored
         loop = asyncio.get_running_loop()
         for position in positions:
+            self._booked_at[(position.symbol, position.account_id)] = position.updated_at
             self._keep(position)
             if position.symbol in self._held:
                 self._sent_at[position.symbol] = loop.time()
