@@ -54,13 +54,14 @@ from _common import (
 )
 from prometheus_client.parser import text_string_to_metric_families
 
+from stocks_api.core.stages import STAGES  # the stages the API counts, in order
+
 BARE_APP = REPO / "bench" / "_bare_app.py"
 INSERT_APP = REPO / "bench" / "_insert_app.py"
 INSERT_PATH = "/orders"
 METRICS_PATH = "/metrics"
 STAGE_METRIC = "order_stage_seconds_total"
-# The stages of core/stages.py, in the order an order meets them.
-STAGES = ("admission", "write_ahead", "broker", "consumer", "response")
+
 # The API settings this bench sets itself (others are inherited and reported).
 SET_BY_BENCH = ("DATABASE_URL", "LOG_LEVEL")
 
