@@ -65,12 +65,14 @@ from stocks_api.orders.open_orders import open_orders_query
 from stocks_api.orders.reconciliation import Reconciler
 from stocks_api.orders.router import fills_router
 from stocks_api.orders.router import router as orders_router
+from stocks_api.orders.write_ahead import WriteAhead
 from stocks_api.portfolio import accounts as account_service
 from stocks_api.portfolio.accounts import AccountState
 from stocks_api.portfolio.accounts_router import router as accounts_router
 from stocks_api.portfolio.live_marks import LivePositionMarks
 from stocks_api.portfolio.positions_router import router as positions_router
 from stocks_api.portfolio.snapshots import SnapshotRecorder
+from stocks_api.risk import gate as risk_gate
 from stocks_api.risk import service as risk_service
 from stocks_api.risk.engine import RiskEngine
 from stocks_api.risk.router import admin_router as risk_admin_router
@@ -149,6 +151,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         open_orders=open_orders_query,
     )
     app.state.calendar, app.state.snapshots, app.state.risk = calendar, snapshots, risk
+    app.state.write_ahead = WriteAhead(db.sessionmaker)
     app.state.reconciler = Reconciler(
         sessionmaker=db.sessionmaker,
         broker=broker,
@@ -170,6 +173,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     consumer.on_sent(metrics.BROKER_ORDERS_SENT.inc)  # whichever broker: counted here, once
     consumer.on_fills(snapshots.notify_fills)
     consumer.on_verdicts(partial(_note_verdicts, risk))
+    consumer.book = risk.book
     consumer.on_link(partial(_on_link, app))
     consumer.on_cancel_intents(cancel_intents.send_soon)
     snapshots.on_valuation(partial(_watch_daily_loss, app))
@@ -279,6 +283,9 @@ async def _take_up_trading(app: FastAPI, started: datetime) -> None:
             session=session, broker=state.broker, timeout=timeout
         )
         _assess_accounts(app, accounts)
+    # What admission reads, from the database as the previous owner (or run) left it.
+    await risk_service.ensure_state(state.risk, announce=False)
+    await risk_gate.load(state.risk)
     # Every order written before this start is judged: none of them is on its way.
     try:
         await state.reconciler.run("start", before=started)
@@ -302,6 +309,7 @@ async def _stop_connecting(app: FastAPI) -> None:
 async def _stop_trading(app: FastAPI) -> None:
     """Give the broker up (the lock is lost): no snapshots from broker data, no connection."""
     await _stop_connecting(app)
+    risk_gate.unload(app.state.risk)
     await app.state.reconciler.stop()
     await app.state.snapshots.stop()
     await app.state.position_marks.stop()

@@ -566,6 +566,10 @@ export interface paths {
         /**
          * Halt Trading
          * @description Halt all trading now; optionally cancel open orders and flatten positions.
+         *
+         *     When it returns, nothing more reaches the broker: orders admitted before the halt but
+         *     not yet sent are refused (RISK_REJECTED, trading_state), those already on their way
+         *     have arrived (and are cancelled too with `cancel_open_orders`).
          */
         post: operations["risk-halt_trading"];
         delete?: never;

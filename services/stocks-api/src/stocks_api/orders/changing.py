@@ -23,6 +23,7 @@ from stocks_api.broker.protocol import (
     BrokerOrderStatus,
     OrderChange,
     OrderType,
+    Side,
 )
 from stocks_api.core.database import utcnow
 from stocks_api.core.errors import (
@@ -38,12 +39,15 @@ from stocks_api.orders.exceptions import (
     OrderNotOpenError,
 )
 from stocks_api.orders.models import Order, OrderEvent
+from stocks_api.orders.open_orders import resync
 from stocks_api.orders.proposals import propose_change
 from stocks_api.orders.queries import get_or_raise
 from stocks_api.orders.schemas import OrderUpdate
-from stocks_api.orders.sending import after_broker_call, check_qty_increment, end_unsent
+from stocks_api.orders.sending import after_broker_call, end_unsent
 from stocks_api.orders.state import OPEN, OrderStatus
-from stocks_api.risk import service as risk_service
+from stocks_api.risk import gate as risk_gate
+from stocks_api.risk.book import OpenOrder
+from stocks_api.risk.checks import ProposedOrder
 from stocks_api.risk.exceptions import RiskRejectedError
 
 log = structlog.get_logger(__name__)
@@ -58,58 +62,68 @@ async def modify(
     trading.guard.check()
     order = await _working_order(session, order_id)
     _check_change(order, change)
-    if change.qty is not None:
+    contract = None
+    if change.qty is not None:  # the gate checks the new quantity's increment
         contract = await call_broker(broker.contract(order.symbol), timeout=timeout)
-        if contract is not None:
-            check_qty_increment(contract, change.qty)
     quote = await call_broker(broker.get_quote(order.symbol), timeout=timeout)
-    marks = await risk_service.prefetch_marks(
-        engine=risk, broker=broker, quote=quote, timeout=timeout
+    # Read again after the broker calls: a fill may have landed since the first read.
+    order = await _working_order(session, order_id, refresh=True)
+    _check_change(order, change)
+    proposed = propose_change(order, change, quote)
+    admission = await risk_gate.admit(
+        engine=risk,
+        broker=broker,
+        proposed=proposed,
+        quote=quote,
+        contract=contract,
+        account=trading.account,
+        reserve=[(order.client_order_id, _entry_after(order, proposed))],
+        timeout=timeout,
+        replacing=order.client_order_id,
     )
-    async with risk.admission(session) as state:
-        # Read again under the lock: a fill may have landed since the first read.
-        order = await _working_order(session, order_id, refresh=True)
-        _check_change(order, change)
-        proposed = propose_change(order, change, quote)
-        verdict = await risk_service.assess(
-            session=session,
-            engine=risk,
-            broker=broker,
-            state=state,
-            proposed=proposed,
-            marks=marks,
-            account_id=trading.account_id,
-            timeout=timeout,
-            exclude_order_id=order.id,
+    old = _modifiable_fields(order)
+    if not admission.admitted:
+        requested = change.model_dump(mode="json", exclude_none=True)
+        record_event(
+            session,
+            order,
+            "modify_rejected",
+            reason="risk: " + "; ".join(str(d["message"]) for d in admission.details),
+            payload={"old": old, "requested": requested, "checks": admission.details},
         )
-        old = _modifiable_fields(order)
-        if verdict.failures:
-            requested = change.model_dump(mode="json", exclude_none=True)
-            record_event(
-                session,
-                order,
-                "modify_rejected",
-                reason="risk: " + "; ".join(str(d["message"]) for d in verdict.details),
-                payload={"old": old, "requested": requested, "checks": verdict.details},
-            )
-        else:
-            risk.pace.record(proposed.messages)
-            # Write-ahead for the change too: the row holds the new values before the broker
-            # works with them, so fills that follow are measured against the new quantity.
-            if change.qty is not None:
-                order.qty = change.qty
-            if change.limit_price is not None:
-                order.limit_price = change.limit_price
-            if change.stop_price is not None:
-                order.stop_price = change.stop_price
-            new = _modifiable_fields(order)
-            record_event(session, order, "modify_requested", payload={"old": old, "new": new})
         await session.commit()
-    await risk_service.trip_if_loss_breached(engine=risk, verdict=verdict)
-    if verdict.failures:
-        raise RiskRejectedError(verdict.details, order_id=order.id, what="modification")
+        raise RiskRejectedError(admission.details, order_id=order.id, what="modification")
+    try:
+        # Write-ahead for the change too: the row holds the new values before the broker
+        # works with them, so fills that follow are measured against the new quantity.
+        if change.qty is not None:
+            order.qty = change.qty
+        if change.limit_price is not None:
+            order.limit_price = change.limit_price
+        if change.stop_price is not None:
+            order.stop_price = change.stop_price
+        new = _modifiable_fields(order)
+        record_event(session, order, "modify_requested", payload={"old": old, "new": new})
+        await session.commit()
+    except BaseException:
+        risk_gate.release(risk, admission)  # not written: the book keeps the old quantity
+        raise
     await consumer.announce([order])
+    try:
+        return await _modify_at_broker(session, trading, order, change, old)
+    finally:
+        # The book from the row as it stands now (changed, or put back).
+        await resync(risk.sessionmaker, risk.book, [order.client_order_id])
 
+
+async def _modify_at_broker(
+    session: AsyncSession,
+    trading: TradingContext,
+    order: Order,
+    change: OrderUpdate,
+    old: dict[str, str | None],
+) -> Order:
+    broker, consumer, timeout = trading.broker, trading.consumer, trading.timeout
     mark = consumer.last_received
     broker_change = OrderChange(
         qty=change.qty, limit_price=change.limit_price, stop_price=change.stop_price
@@ -136,6 +150,11 @@ async def modify(
             raise OrderNotOpenError(order.id, OrderStatus.PENDING_CANCEL.value) from exc
         raise
     return await after_broker_call(session, consumer, order, mark, timeout)
+
+
+def _entry_after(order: Order, proposed: ProposedOrder) -> OpenOrder:
+    """The order in the risk book as the change leaves it."""
+    return OpenOrder(order.symbol, Side(order.side), proposed.open_qty, order.oca_group)
 
 
 def _modifiable_fields(order: Order) -> dict[str, str | None]:

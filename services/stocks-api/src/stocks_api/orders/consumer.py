@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -44,16 +44,19 @@ from stocks_api.broker.protocol import (
 from stocks_api.core import metrics
 from stocks_api.core.database import utcnow
 from stocks_api.core.money import MONEY_PLACES, exact_text, fixed_text
+from stocks_api.core.sql import one_of
 from stocks_api.core.stages import stage
 from stocks_api.events.bus import EventBus
 from stocks_api.orders.audit import record_event
 from stocks_api.orders.models import Fill, Order
+from stocks_api.orders.open_orders import note_committed, resync
 from stocks_api.orders.schemas import FillRead, OrderRead
 from stocks_api.orders.state import OrderStatus, can_transition
 from stocks_api.portfolio.booking import FillBook
 from stocks_api.portfolio.models import Position
 from stocks_api.portfolio.positions import ValuedPosition, value
 from stocks_api.portfolio.schemas import PositionRead
+from stocks_api.risk.book import TradingBook
 
 log = structlog.get_logger(__name__)
 
@@ -94,6 +97,7 @@ class BrokerEventConsumer:
         # client_order_ids being sent to the broker right now (by orders.placing): not yet
         # known to the broker without being lost, so reconciliation leaves them alone.
         self.in_flight: set[str] = set()
+        self._sent = asyncio.Event()  # set (and replaced) each time a broker call returns
         # Orders whose cancel is on its way to the broker (by orders.changing), each with an
         # event set once pending_cancel is written: a second cancel waits for it and answers
         # with the first one's state instead of asking the broker again.
@@ -101,6 +105,8 @@ class BrokerEventConsumer:
         # client_order_id -> (events received when the transaction that applied it began,
         # the order's columns as committed): the most recent APPLIED_KEPT orders.
         self._committed: OrderedDict[str, tuple[int, dict[str, Any]]] = OrderedDict()
+        # The risk engine's book (set by `main`): told after each commit what it changed.
+        self.book: TradingBook | None = None
 
     def on_verdicts(self, listener: Callable[[list[bool]], Awaitable[None]]) -> None:
         """Await `listener` with the broker's verdicts on new orders (True: accepted), in order.
@@ -135,6 +141,29 @@ class BrokerEventConsumer:
     def on_sent(self, listener: Callable[[int], None]) -> None:
         """Call `listener` (synchronously) with the number of orders each placement sent."""
         self._sent_listeners.append(listener)
+
+    def done_sending(self, client_order_ids: Iterable[str]) -> None:
+        """The broker call that sent these orders has returned (or failed)."""
+        self.in_flight.difference_update(client_order_ids)
+        self._sent.set()
+        self._sent = asyncio.Event()
+
+    async def drain_sending(self, timeout: float) -> bool:
+        """Wait until every order being sent now has left (the kill switch's drain).
+
+        Orders that start on their way after this call are not waited for: the sender checks
+        the trading state just before, so after a halt none do. False on timeout.
+        """
+        waiting = set(self.in_flight)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while waiting & self.in_flight:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._sent.wait(), remaining)
+        return True
 
     def note_sent(self, count: int) -> None:
         """Tell the listeners that `count` orders went to the broker (never blocks)."""
@@ -300,6 +329,7 @@ class BrokerEventConsumer:
         # last state of a batch; payloads are built only when someone may listen.
         capture = self._bus.has_subscribers()
         start = self._received  # before the transaction begins (see `applied_since`)
+        seen_at = self.book.clock if self.book is not None else 0  # before the rows are read
         async with self._sessionmaker() as session, session.begin():
             orders = await _orders_by_client_id(session, events, with_legs=capture)
             known_execs = await _known_exec_ids(session, events)
@@ -328,7 +358,7 @@ class BrokerEventConsumer:
                     changes.note_fill(fill)
                     changes.note_position(booked.position, event.price, capture=capture)
                 else:
-                    _apply_status(session, order, event)
+                    _apply_status(session, order, event, cancelling=order.id in self.cancelling)
                     if before[0] != OrderStatus.REJECTED.value == order.status:
                         changes.rejections += 1
                     if before[0] == OrderStatus.PENDING_SUBMIT.value != order.status:
@@ -345,7 +375,26 @@ class BrokerEventConsumer:
                     changes.note_order(order, capture=capture)
             await session.flush()
         self._remember_applied(start, orders)  # committed: the block above has ended
+        if self.book is not None:
+            await self._note_book(orders.values(), book.accounts, changes, seen_at)
         return changes
+
+    async def _note_book(
+        self,
+        orders: Iterable[Order],
+        accounts: Mapping[str, Decimal],
+        changes: _Changes,
+        seen_at: int,
+    ) -> None:
+        """Tell the risk book what the commit changed: orders, positions, cash."""
+        assert self.book is not None
+        for position in changes.positions:
+            self.book.note_position(position.account_id, position.symbol, position.qty)
+        for account_id, cash in accounts.items():
+            self.book.note_cash(account_id, cash)
+        stale = note_committed(self.book, orders, seen_at=seen_at)
+        if stale:  # another writer reported one of them after this transaction read it
+            await resync(self._sessionmaker, self.book, stale)
 
     async def _publish(self, changes: _Changes) -> None:
         if not changes.published or not self._bus.has_subscribers():
@@ -434,7 +483,7 @@ async def _orders_by_client_id(
 ) -> dict[str, Order]:
     """The events' orders; their bracket legs only for the payloads (`OrderRead` has them)."""
     ids = {event.client_order_id for event in events}
-    query = select(Order).where(Order.client_order_id.in_(ids))
+    query = select(Order).where(one_of(Order.client_order_id, ids))
     if not with_legs:
         query = query.options(raiseload(Order.legs))  # not read then: never loaded
     rows = await session.scalars(query)
@@ -447,7 +496,7 @@ async def _known_exec_ids(
     exec_ids = {event.exec_id for event in events if isinstance(event, Execution)}
     if not exec_ids:
         return set()
-    rows = await session.scalars(select(Fill.exec_id).where(Fill.exec_id.in_(exec_ids)))
+    rows = await session.scalars(select(Fill.exec_id).where(one_of(Fill.exec_id, exec_ids)))
     return set(rows)
 
 
@@ -491,7 +540,10 @@ def _apply_execution(session: AsyncSession, order: Order, event: Execution) -> F
     return fill
 
 
-def _apply_status(session: AsyncSession, order: Order, event: OrderStatusUpdate) -> None:
+def _apply_status(
+    session: AsyncSession, order: Order, event: OrderStatusUpdate, *, cancelling: bool = False
+) -> None:
+    """Apply a status report. `cancelling`: this process's cancel of the order is on its way."""
     acknowledged_now = order.broker_order_id is None and bool(event.broker_order_id)
     if acknowledged_now:
         order.broker_order_id = event.broker_order_id
@@ -514,6 +566,22 @@ def _apply_status(session: AsyncSession, order: Order, event: OrderStatusUpdate)
             order,
             "broker_update",
             reason="acknowledged by the broker; the cancel asked for before is sent now",
+            payload={"broker_status": event.status.value, **event.payload, **changed},
+        )
+        return
+    if (
+        cancelling
+        and order.status == OrderStatus.PENDING_CANCEL.value
+        and target is OrderStatus.SUBMITTED
+    ):
+        # A working report from before the broker saw the cancel (the answer to a
+        # modification sent just before it): the cancel is still on its way, so the order
+        # stays pending_cancel; the cancel's own answer decides (or `_cancel_failed`).
+        record_event(
+            session,
+            order,
+            "broker_update",
+            reason="still working at the broker; the cancel asked for is on its way",
             payload={"broker_status": event.status.value, **event.payload, **changed},
         )
         return

@@ -11,12 +11,14 @@ from dataclasses import dataclass
 from stocks_api.broker.guard import LiveTradingGuard
 from stocks_api.broker.protocol import BrokerAccount, BrokerClient
 from stocks_api.orders.consumer import BrokerEventConsumer
+from stocks_api.orders.write_ahead import WriteAhead
 from stocks_api.risk.engine import RiskEngine
 
 
 @dataclass(frozen=True, slots=True)
 class TradingContext:
-    """The broker, the consumer of its events, the live-trading guard and the risk engine.
+    """The broker, the consumer of its events, the live-trading guard, the risk engine, and
+    the group commit of new orders (`write_ahead`).
 
     `account` is the account orders trade in (None before the broker reported one; its
     type decides whether short sales are allowed). `timeout` bounds every broker call
@@ -29,6 +31,7 @@ class TradingContext:
     risk: RiskEngine
     account: BrokerAccount | None
     timeout: float
+    write_ahead: WriteAhead
 
     @property
     def account_id(self) -> str | None:

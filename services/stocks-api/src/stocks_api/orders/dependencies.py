@@ -16,6 +16,7 @@ from stocks_api.broker.dependencies import BrokerDep, BrokerTimeoutDep, GuardDep
 from stocks_api.orders.consumer import BrokerEventConsumer
 from stocks_api.orders.context import TradingContext
 from stocks_api.orders.reconciliation import Reconciler
+from stocks_api.orders.write_ahead import WriteAhead
 from stocks_api.risk.dependencies import RiskDep
 
 
@@ -33,6 +34,14 @@ ConsumerDep = Annotated[BrokerEventConsumer, Depends(get_consumer)]
 ReconcilerDep = Annotated[Reconciler, Depends(get_reconciler)]
 
 
+async def get_write_ahead(request: Request) -> WriteAhead:
+    write_ahead: WriteAhead = request.app.state.write_ahead
+    return write_ahead
+
+
+WriteAheadDep = Annotated[WriteAhead, Depends(get_write_ahead)]
+
+
 async def get_trading_context(
     broker: BrokerDep,
     consumer: ConsumerDep,
@@ -40,6 +49,7 @@ async def get_trading_context(
     risk: RiskDep,
     account: TradingAccountDep,
     timeout: BrokerTimeoutDep,
+    write_ahead: WriteAheadDep,
 ) -> TradingContext:
     return TradingContext(
         broker=broker,
@@ -48,6 +58,7 @@ async def get_trading_context(
         risk=risk,
         account=account,
         timeout=timeout,
+        write_ahead=write_ahead,
     )
 
 

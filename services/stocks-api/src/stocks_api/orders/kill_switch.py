@@ -53,6 +53,11 @@ async def halt(
         kind="halt",
         payload={"cancel_open_orders": cancel, "flatten_positions": request.flatten_positions},
     )
+    # Orders admitted before the halt and already on their way reach the broker now, not
+    # after this returns (the others see the halt before sending: `risk.gate.may_send`);
+    # a cancel that follows finds them.
+    if not await trading.consumer.drain_sending(trading.timeout):
+        log.error("kill_switch_drain_timeout", sending=sorted(trading.consumer.in_flight))
     cancelled: list[int] = []
     cancel_failed: list[dict[str, Any]] = []
     if cancel:
@@ -103,7 +108,12 @@ async def halt_trading(
     trading: TradingDep,
     principal: PrincipalDep,
 ) -> HaltResult:
-    """Halt all trading now; optionally cancel open orders and flatten positions."""
+    """Halt all trading now; optionally cancel open orders and flatten positions.
+
+    When it returns, nothing more reaches the broker: orders admitted before the halt but
+    not yet sent are refused (RISK_REJECTED, trading_state), those already on their way
+    have arrived (and are cancelled too with `cancel_open_orders`).
+    """
     return await halt(
         session=session, trading=trading, request=body or HaltRequest(), actor=principal.name
     )

@@ -9,6 +9,7 @@ waits briefly for the consumer so the response shows what the broker already did
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 import uuid
@@ -16,14 +17,13 @@ from decimal import Decimal
 from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from stocks_api.broker.calls import call_broker
 from stocks_api.broker.protocol import (
-    AccountType,
     BrokerOrderStatus,
     OrderType,
     Side,
@@ -43,26 +43,24 @@ from stocks_api.orders.consumer import BrokerEventConsumer
 from stocks_api.orders.context import TradingContext
 from stocks_api.orders.exceptions import (
     IdempotencyConflictError,
-    ShortSaleNotAllowedError,
     UnknownSymbolError,
 )
 from stocks_api.orders.models import Order, OrderEvent
-from stocks_api.orders.open_orders import open_order_qty
+from stocks_api.orders.open_orders import reservation, resync
 from stocks_api.orders.proposals import propose_new
 from stocks_api.orders.queries import by_client_id
 from stocks_api.orders.schemas import OrderCreate
 from stocks_api.orders.sending import (
     after_broker_call,
     broker_request,
-    check_qty_increment,
     end_unsent,
     nothing_sent_yet,
     require_link,
 )
 from stocks_api.orders.state import OrderStatus
-from stocks_api.portfolio.models import Position
+from stocks_api.risk import gate as risk_gate
 from stocks_api.risk import service as risk_service
-from stocks_api.risk.exceptions import RiskRejectedError
+from stocks_api.risk.exceptions import AlreadyAdmittedError, RiskRejectedError
 
 log = structlog.get_logger(__name__)
 
@@ -100,77 +98,95 @@ async def submit(
             if existing.status != OrderStatus.UNSENT.value or existing.request_hash != request_hash:
                 return await _replay(session, existing, request_hash), False
             unsent = existing
+        # End the read: the connection goes back to the pool while the order is judged and
+        # written (by the write-ahead's own transaction).
+        await session.commit()
     trading.guard.check()
     require_link(broker)  # before anything is written: nothing to resolve afterwards
     with nothing_sent_yet():
         contract = await call_broker(broker.contract(order_in.symbol), timeout=timeout)
         if contract is None:
             raise UnknownSymbolError(order_in.symbol)
-        check_qty_increment(contract, order_in.qty)
         quote = await call_broker(broker.get_quote(order_in.symbol), timeout=timeout)
         proposed = propose_new(order_in, quote, flatten=flatten)
-        marks = await risk_service.prefetch_marks(
-            engine=risk, broker=broker, quote=quote, timeout=timeout
-        )
-
-    if unsent is None:
-        order = _new_order(order_in, client_order_id, request_hash)
-        legs = _new_legs(order_in, order)
-    else:
-        order, legs = unsent, list(unsent.legs)
+        if unsent is None:
+            order = _new_order(order_in, client_order_id, request_hash)
+            legs = _new_legs(order_in, order)
+        else:
+            order, legs = unsent, list(unsent.legs)
+        try:
+            admission = await risk_gate.admit(
+                engine=risk,
+                broker=broker,
+                proposed=proposed,
+                quote=quote,
+                contract=contract,
+                account=account,
+                reserve=[(row.client_order_id, reservation(row)) for row in (order, *legs)],
+                timeout=timeout,
+            )
+        except AlreadyAdmittedError:
+            # The same client_order_id, admitted a moment ago: answer with that order.
+            await trading.write_ahead.settled(client_order_id)
+            return await _replay_winner(session, client_order_id, request_hash), False
+    if not admission.admitted:
+        try:
+            await _store_risk_rejection(session, order, legs, admission.details)
+        except IntegrityError:  # another request with this client_order_id was written
+            return await _replay_winner(session, client_order_id, request_hash), False
+        metrics.ORDERS.labels(type=order.order_type, side=order.side, status=order.status).inc()
+        structlog.contextvars.bind_contextvars(order_id=order.id)
+        log.info("risk_rejected", checks=[f["check"] for f in admission.details])
+        await consumer.announce([order, *legs])
+        raise RiskRejectedError(admission.details, order_id=order.id)
     try:
-        async with risk.admission(session) as state:
-            if unsent is not None and not await _still_unsent(session, order):
-                raise _SentMeanwhile
-            if account is not None and account.account_type is AccountType.CASH:
-                # Under the lock: two sells of one holding are judged one after the other.
-                await _check_covered_sale(session, account.account_id, order_in)
-            with nothing_sent_yet():
-                verdict = await risk_service.assess(
-                    session=session,
-                    engine=risk,
-                    broker=broker,
-                    state=state,
-                    proposed=proposed,
-                    marks=marks,
-                    account_id=None if account is None else account.account_id,
-                    timeout=timeout,
-                )
-            if verdict.failures:
-                await _store_risk_rejection(session, order, legs, verdict.details)
+        with stage("write_ahead"):
+            if unsent is None:
+                if not await trading.write_ahead.write(session, order, legs):
+                    raise _WrittenMeanwhile
             else:
-                risk.pace.record(proposed.messages)
-                with stage("write_ahead"):
-                    if unsent is None:
-                        await _write_ahead(session, order, legs)
-                    else:
-                        await _write_ahead_again(session, order, legs)
-    except IntegrityError:
+                await _write_ahead_again(session, order, legs)
+    except (IntegrityError, _WrittenMeanwhile):
         # Another request with the same client_order_id won the race; answer as a replay.
-        await session.rollback()
-        winner = await by_client_id(session, client_order_id)
-        if winner is None:  # pragma: no cover - the unique index guarantees a winner
-            raise
-        return await _replay(session, winner, request_hash), False
+        # Its rows are the winner's now: the book holds them as written.
+        await resync(risk.sessionmaker, risk.book, risk_gate.forget(admission))
+        return await _replay_winner(session, client_order_id, request_hash), False
     except _SentMeanwhile:
         # A concurrent retry sent it first: answer with the order as that one left it.
+        await resync(risk.sessionmaker, risk.book, risk_gate.forget(admission))
         await session.refresh(order)
         return await _replay(session, order, request_hash), False
-    await risk_service.trip_if_loss_breached(engine=risk, verdict=verdict)
+    except asyncio.CancelledError:
+        # The request went away while its batch was being written (the write goes on):
+        # the book takes the row as it ends up.
+        _resync_when_written(trading, client_order_id, risk_gate.forget(admission))
+        raise
+    except BaseException:
+        risk_gate.release(risk, admission)  # not written: nothing to reserve for
+        raise
     structlog.contextvars.bind_contextvars(order_id=order.id)
-    if verdict.failures:
-        metrics.ORDERS.labels(type=order.order_type, side=order.side, status=order.status).inc()
-        log.info("risk_rejected", checks=[f["check"] for f in verdict.details])
-        await consumer.announce([order, *legs])
-        raise RiskRejectedError(verdict.details, order_id=order.id)
     for new in (order, *legs):
         metrics.ORDERS.labels(type=new.order_type, side=new.side, status=new.status).inc()
     await consumer.announce([order, *legs])
+    halted = risk_gate.may_send(
+        risk, proposed, client_order_id=client_order_id, account_id=trading.account_id
+    )
+    if halted:
+        # Halted (or reducing) since admission: never sent, refused by the risk checks as if
+        # at admission (a replay gets the same answer).
+        details = [failure.as_detail() for failure in halted]
+        await _store_risk_rejection(session, order, legs, details)
+        for row in (order, *legs):
+            risk.book.note_order(row.client_order_id, None)
+        await consumer.announce([order, *legs])
+        raise RiskRejectedError(details, order_id=order.id)
 
     mark = consumer.last_received
     parent_request = broker_request(order)
     sending = [new.client_order_id for new in (order, *legs)]
-    consumer.in_flight.update(sending)  # reconciliation leaves orders on their way alone
+    # Nothing awaited since `may_send`: a halt from now on drains these (see `kill_switch`).
+    # Reconciliation leaves orders on their way alone.
+    consumer.in_flight.update(sending)
     try:
         with stage("broker"):
             if legs:
@@ -181,6 +197,8 @@ async def submit(
     except BrokerNotSentAppError as exc:
         # Provably never sent: the row stays, not final, for a retry to send.
         await _keep_unsent(session, consumer, [order, *legs], exc.message)
+        for row in (order, *legs):
+            risk.book.note_order(row.client_order_id, None)  # unsent: not open
         exc.message = f"{exc.message}; the order was not sent: retry with the same client_order_id"
         exc.details = [{"order_id": order.id, "client_order_id": client_order_id}]
         raise
@@ -203,20 +221,44 @@ async def submit(
             details=[{"order_id": order.id, "client_order_id": client_order_id}],
         ) from exc
     finally:
-        consumer.in_flight.difference_update(sending)
+        consumer.done_sending(sending)
     consumer.note_sent(len(sending))
     metrics.ORDER_LATENCY.observe(time.perf_counter() - started)
     with stage("response"):
         return await after_broker_call(session, consumer, order, mark, timeout), True
 
 
+async def _replay_winner(session: AsyncSession, client_order_id: str, request_hash: str) -> Order:
+    """Answer as a replay of the request that wrote `client_order_id` first."""
+    await session.rollback()
+    winner = await by_client_id(session, client_order_id)
+    if winner is None:  # the other request failed before its row was written
+        raise BrokerNotSentAppError(
+            "a concurrent request with this client_order_id failed before it was written;"
+            " nothing was placed: retry"
+        )
+    return await _replay(session, winner, request_hash)
+
+
+_BACKGROUND: set[asyncio.Task[None]] = set()  # kept until done (the loop holds tasks weakly)
+
+
+def _resync_when_written(trading: TradingContext, client_order_id: str, ids: list[str]) -> None:
+    async def resync_later() -> None:
+        await trading.write_ahead.settled(client_order_id)
+        await resync(trading.risk.sessionmaker, trading.risk.book, ids)
+
+    task = asyncio.create_task(resync_later(), name="risk-book-resync")
+    _BACKGROUND.add(task)
+    task.add_done_callback(_BACKGROUND.discard)
+
+
+class _WrittenMeanwhile(Exception):
+    """Another request wrote an order with this client_order_id first."""
+
+
 class _SentMeanwhile(Exception):
     """An unsent order was sent by a concurrent retry while this one waited."""
-
-
-async def _still_unsent(session: AsyncSession, order: Order) -> bool:
-    await session.refresh(order)
-    return order.status == OrderStatus.UNSENT.value
 
 
 async def _store_risk_rejection(
@@ -261,24 +303,6 @@ async def _store_risk_rejection(
     await session.commit()
     if not retried:
         set_committed_value(order, "legs", [])  # never written: nothing to load
-
-
-async def _check_covered_sale(
-    session: AsyncSession, account_id: str, order_in: OrderCreate
-) -> None:
-    """In a cash account, refuse a sell beyond the shares held and not yet offered."""
-    if order_in.side is not Side.SELL:
-        return
-    held = await session.scalar(
-        select(Position.qty).where(
-            Position.account_id == account_id, Position.symbol == order_in.symbol
-        )
-    )
-    open_qty = await open_order_qty(session, symbol=order_in.symbol)
-    offered = open_qty[order_in.symbol].sell if order_in.symbol in open_qty else Decimal(0)
-    available = (held or Decimal(0)) - offered
-    if order_in.qty > available:
-        raise ShortSaleNotAllowedError(order_in.symbol, max(available, Decimal(0)))
 
 
 def _new_order(order_in: OrderCreate, client_order_id: str, request_hash: str) -> Order:
@@ -364,35 +388,22 @@ def _leg_client_order_id(parent_client_order_id: str, role: str) -> str:
     return f"leg-{digest[:40]}"
 
 
-async def _write_ahead(session: AsyncSession, order: Order, legs: list[Order]) -> None:
-    session.add(order)
-    await session.flush()
-    for leg in legs:
-        leg.parent_id = order.id
-    session.add_all(legs)
-    if legs:
-        await session.flush()
-    session.add_all(
-        OrderEvent(
-            order_id=new.id,
-            kind="created",
-            from_status=None,
-            to_status=new.status,
-            payload={"request_hash": new.request_hash}
-            | ({"parent_id": new.parent_id} if new.parent_id else {}),
-        )
-        for new in (order, *legs)
-    )
-    await session.commit()
-    # The rows just written are the whole family: no query needed to show them.
-    set_committed_value(order, "legs", legs)
-    for leg in legs:
-        set_committed_value(leg, "legs", [])
-
-
 async def _write_ahead_again(session: AsyncSession, order: Order, legs: list[Order]) -> None:
-    """Move an unsent order (and its legs) back to pending_submit, as a retry sends it."""
+    """Move an unsent order (and its legs) back to pending_submit, as a retry sends it.
+
+    Only while it is still unsent (a conditional update): of two concurrent retries, one
+    sends it and the other raises `_SentMeanwhile`.
+    """
     now = utcnow()
+    moved = await session.execute(
+        update(Order)
+        .where(Order.id == order.id, Order.status == OrderStatus.UNSENT.value)
+        .values(status=OrderStatus.PENDING_SUBMIT.value, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        await session.rollback()
+        raise _SentMeanwhile
     for row in (order, *legs):
         record_event(
             session,

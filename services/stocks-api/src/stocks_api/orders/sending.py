@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from decimal import Decimal
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,7 +17,6 @@ from sqlalchemy.orm.attributes import set_committed_value
 from stocks_api.broker.protocol import (
     BrokerClient,
     BrokerOrderStatus,
-    Contract,
     LinkState,
     OrderRequest,
     OrderStatusUpdate,
@@ -33,9 +31,6 @@ from stocks_api.core.errors import (
     BrokerUnavailableAppError,
 )
 from stocks_api.orders.consumer import BrokerEventConsumer
-from stocks_api.orders.exceptions import (
-    InvalidQuantityError,
-)
 from stocks_api.orders.models import Order
 
 log = structlog.get_logger(__name__)
@@ -64,17 +59,6 @@ def require_link(broker: BrokerClient) -> None:
             "IB Gateway has lost its connection to IB (1100); nothing was placed, retry later"
         )
     raise BrokerNotSentAppError("the broker is not connected; nothing was placed, retry later")
-
-
-def check_qty_increment(contract: Contract, qty: Decimal) -> None:
-    """Refuse a quantity the symbol does not trade in (fractions of whole-share symbols)."""
-    if qty % contract.qty_increment == 0:
-        return
-    if contract.fractional:
-        message = f"{contract.symbol} trades in steps of {contract.qty_increment} shares"
-    else:
-        message = f"{contract.symbol} trades in whole shares only; {qty} has a fraction"
-    raise InvalidQuantityError(message)
 
 
 def broker_request(order: Order, parent: Order | None = None) -> OrderRequest:

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import structlog
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stocks_api.broker.protocol import AccountType, Execution
 from stocks_api.core.ledger import ZERO, Holding, apply_fill, signed_qty, unrealized_pnl
+from stocks_api.core.sql import one_of
 from stocks_api.portfolio.models import Account, Position, PositionSnapshot
 
 log = structlog.get_logger(__name__)
@@ -45,16 +46,26 @@ class FillBook:
         keys = {(e.account_id, e.symbol) for e in executions}
         if not keys:
             return cls({}, {})
-        rows = await session.scalars(
-            select(Position).where(tuple_(Position.account_id, Position.symbol).in_(keys))
-        )
-        positions = {(p.account_id, p.symbol): p for p in rows}
         ids = {account_id for account_id, _ in keys}
+        # Accounts and symbols each bound as one parameter (the statement is the same for
+        # any batch); the pairs not asked for are left out here.
+        rows = await session.scalars(
+            select(Position).where(
+                one_of(Position.account_id, ids),
+                one_of(Position.symbol, {symbol for _, symbol in keys}),
+            )
+        )
+        positions = {(p.account_id, p.symbol): p for p in rows if (p.account_id, p.symbol) in keys}
         accounts = {
             a.account_id: a
-            for a in await session.scalars(select(Account).where(Account.account_id.in_(ids)))
+            for a in await session.scalars(select(Account).where(one_of(Account.account_id, ids)))
         }
         return cls(positions, accounts)
+
+    @property
+    def accounts(self) -> dict[str, Decimal]:
+        """The cash of every account this batch read or booked, as it now stands."""
+        return {account_id: account.cash for account_id, account in self._accounts.items()}
 
     def book(self, session: AsyncSession, execution: Execution) -> Booked:
         """Apply `execution` to its position and its account's cash; snapshot the position."""

@@ -171,6 +171,13 @@ def _loss_failures(daily_pnl: Decimal | None, limit: Decimal | None) -> list[Fai
     ]
 
 
+def trading_state_failures(
+    order: ProposedOrder, state: TradingState, holding: Exposure
+) -> list[Failure]:
+    """The trading-state check alone (the sender's last look before the broker)."""
+    return _state_failures(order, state, is_reducing(order, holding))
+
+
 def _state_failures(order: ProposedOrder, state: TradingState, reducing: bool) -> list[Failure]:
     # The kill switch's closing orders pass a halt, as long as they only reduce.
     if state is TradingState.ACTIVE or (state is TradingState.REDUCING and reducing):

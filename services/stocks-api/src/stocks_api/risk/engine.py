@@ -1,9 +1,12 @@
 """The risk engine's run-time part: one per process, kept on `app.state`.
 
-It serialises admissions (an order is checked and written ahead while no other order
-is), counts the order pace and consecutive broker rejections, remembers each session's
-day-start figures, and announces state changes. The rules themselves are in `checks`,
-the database work in `service`.
+It holds what admission reads, so admission reads no database: the trading state and
+the limits in force (loaded at start and on takeover; only the process that owns the
+broker connection changes them, and it changes them here after each commit), and the
+book (`book.TradingBook`). It serialises admissions (an order is judged, and reserved in
+the book, while no other order is), counts the order pace and consecutive broker
+rejections, remembers each session's day-start figures, and announces state changes.
+The gate is `gate.admit`, the rules are in `checks`, the database work in `service`.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
-from decimal import Decimal
 from typing import Any, Protocol
 
 import structlog
@@ -24,6 +26,7 @@ from stocks_api.core import metrics
 from stocks_api.core.calendar import SessionCalendar
 from stocks_api.events.bus import EventBus
 from stocks_api.portfolio.day_start import DayStart
+from stocks_api.risk.book import TradingBook
 from stocks_api.risk.models import STATE_ROW_ID, RiskState
 from stocks_api.risk.pacing import OrderPace
 from stocks_api.risk.schemas import RiskLimits, RiskStateRead, TradingState
@@ -34,14 +37,12 @@ log = structlog.get_logger(__name__)
 class OpenOrdersQuery(Protocol):
     """Builds the statement that selects the open orders the checks count against the book.
 
-    Its columns are `symbol, side, qty, filled_qty, oca_group`. The order domain owns the
-    order table and provides it (wired in `main`); the checks only read its rows, in the
-    same statement as positions and cash (one snapshot).
+    Its columns are `symbol, side, qty, filled_qty, oca_group`, then `client_order_id` when
+    `keyed` (loading the book). The order domain owns the order table and provides it
+    (wired in `main`); the risk domain only reads its rows.
     """
 
-    def __call__(
-        self, *, exclude_order_id: int | None = None
-    ) -> Select[str, str, Decimal, Decimal, str | None]: ...
+    def __call__(self, *, keyed: bool = False) -> Select[*tuple[Any, ...]]: ...
 
 
 class RiskEngine:
@@ -62,9 +63,9 @@ class RiskEngine:
         self.defaults = defaults
         self.pace = OrderPace()
         self.rejection_streak = 0
-        # Symbols held or with open orders at the last look (their prices are fetched
-        # before the admission lock).
-        self.book_symbols: frozenset[str] = frozenset()
+        self.book = TradingBook()
+        # The trading state in force (set from the state row at start, then by `announce`).
+        self.state = TradingState.ACTIVE
         self._bus = bus
         self._lock = asyncio.Lock()
         self._day_starts: dict[tuple[str, datetime], DayStart] = {}
@@ -78,22 +79,6 @@ class RiskEngine:
         """Hold the admission lock of this process (state changes take it too)."""
         async with self._lock:
             yield
-
-    @asynccontextmanager
-    async def admission(self, session: AsyncSession) -> AsyncIterator[RiskState]:
-        """Check and write ahead one order while no other order is; yield the locked state row.
-
-        In-process an asyncio lock; across processes on PostgreSQL the state row's
-        `FOR UPDATE` lock, held until the caller commits the order it admitted.
-        """
-        if session.in_transaction():
-            await session.commit()  # give the connection back while waiting for the lock
-        async with self._lock:
-            try:
-                yield await lock_state(session)
-            finally:
-                if session.in_transaction():
-                    await session.rollback()  # the caller raised before committing
 
     # -- limits -----------------------------------------------------------------------
 
@@ -132,7 +117,8 @@ class RiskEngine:
     # -- announcements ----------------------------------------------------------------
 
     async def announce(self, state: RiskStateRead) -> None:
-        """Publish a state change (after its commit) and update the state gauge."""
+        """Take a state change in (after its commit), publish it, update the state gauge."""
+        self.state = state.state
         for candidate in TradingState:
             metrics.TRADING_STATE.labels(state=candidate.value).set(int(candidate is state.state))
         await self._bus.publish("risk.state", state.model_dump(mode="json"))

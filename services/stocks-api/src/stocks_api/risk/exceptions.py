@@ -22,3 +22,37 @@ class RiskRejectedError(UnprocessableError):
             details=[{**failure, "order_id": order_id} for failure in failures],
         )
         self.order_id = order_id
+
+
+class InvalidQuantityError(UnprocessableError):
+    """A quantity the symbol does not trade in (a fraction of a whole-share symbol)."""
+
+    code = "INVALID_QUANTITY"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(
+            message, details=[{"loc": ["body", "qty"], "msg": message, "type": "qty_increment"}]
+        )
+
+
+class ShortSaleNotAllowedError(UnprocessableError):
+    """A cash account selling more than it holds and has not offered yet."""
+
+    code = "SHORT_SALE_NOT_ALLOWED"
+
+    def __init__(self, symbol: str, available: object) -> None:
+        super().__init__(
+            f"a cash account cannot sell short: {available} {symbol} available to sell",
+            details=[{"loc": ["body", "qty"], "msg": "exceeds the shares held", "type": "short"}],
+        )
+
+
+class AlreadyAdmittedError(Exception):
+    """An order with this client_order_id is admitted already (a concurrent duplicate).
+
+    Not an answer of its own: the order path waits for that order's write and replays it.
+    """
+
+    def __init__(self, client_order_id: str) -> None:
+        super().__init__(client_order_id)
+        self.client_order_id = client_order_id

@@ -8,7 +8,7 @@ in `risk_event` and published on the bus after their commit.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -28,13 +28,11 @@ from stocks_api.marketdata import service as marketdata_service
 from stocks_api.portfolio.accounts import AccountState
 from stocks_api.portfolio.day_start import day_start_of
 from stocks_api.portfolio.models import Account, Position
+from stocks_api.risk.book import OpenQty
 from stocks_api.risk.checks import (
     ZERO,
     Exposure,
     Failure,
-    ProposedOrder,
-    RiskContext,
-    evaluate,
     loss_breached,
 )
 from stocks_api.risk.engine import RiskEngine, lock_state
@@ -59,17 +57,6 @@ RATIO_PLACES = Decimal("0.0001")
 
 
 # -- the book --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class OpenQty:
-    """Quantity still to fill of a symbol's open orders, per side."""
-
-    buy: Decimal = ZERO
-    sell: Decimal = ZERO
-
-    def on(self, side: Side) -> Decimal:
-        return self.buy if side is Side.BUY else self.sell
 
 
 def sum_open_orders(rows: Iterable[Any]) -> dict[str, OpenQty]:
@@ -111,14 +98,22 @@ class AccountExposure:
 
 
 async def prefetch_marks(
-    *, engine: RiskEngine, broker: BrokerClient, quote: Quote | None, timeout: float
+    *,
+    engine: RiskEngine,
+    broker: BrokerClient,
+    quote: Quote | None,
+    timeout: float,
+    account_id: str | None,
 ) -> dict[str, Decimal | None]:
-    """Last prices of the symbols the book held at the last look, and of the order's symbol.
+    """Last prices of the symbols in the book, and of the order's symbol.
 
     Fetched before the admission lock, so no broker call waits inside it; a symbol that
-    entered the book since is priced under the lock (`load_book`).
+    entered the book since is priced under the lock (`expose`).
     """
-    wanted = engine.book_symbols - ({quote.symbol} if quote is not None else set())
+    book = engine.book
+    wanted = (set(book.positions(account_id)) | book.open_symbols()) - (
+        {quote.symbol} if quote is not None else set()
+    )
     marks = await marketdata_service.marks(
         broker=broker, symbols=sorted(wanted), timeout=timeout, strict=True
     )
@@ -134,20 +129,14 @@ async def load_book(
     broker: BrokerClient,
     account_id: str | None,
     timeout: float,
-    marks: dict[str, Decimal | None] | None = None,
-    exclude_order_id: int | None = None,
-    strict: bool = False,
 ) -> AccountExposure:
-    """Read open orders, positions and cash in one statement, and mark them at `marks`.
+    """Read open orders, positions and cash in one statement, and mark them at the broker.
 
     One statement is one snapshot: a fill that moves quantity from an open order to the
-    position is seen entirely before or entirely after. Symbols missing from `marks` are
-    priced at the broker; `strict` (an order's checks) raises when the broker cannot be
-    reached instead of leaving them unpriced.
+    position is seen entirely before or entirely after. What `GET /risk` shows, on any
+    instance (admission reads the owner's book in memory instead).
     """
-    orders = engine.open_orders(exclude_order_id=exclude_order_id).add_columns(
-        literal_column("'order'").label("kind")
-    )
+    orders = engine.open_orders().add_columns(literal_column("'order'").label("kind"))
     # Positions and cash fill the open-order columns they share (symbol, qty); `kind` tells.
     book_query: Any = orders
     if account_id is not None:
@@ -167,35 +156,69 @@ async def load_book(
     open_qty = sum_open_orders(row for row in rows if row.kind == "order")
     positions = {row.symbol: row.qty for row in rows if row.kind == "position"}
     cash_rows = [row.qty for row in rows if row.kind == "cash"]
-    account_cash = cash_rows[0] if cash_rows else None
+    return await expose(
+        engine=engine,
+        broker=broker,
+        account_id=account_id,
+        open_qty=lambda symbol: open_qty.get(symbol, OpenQty()),
+        open_symbols=frozenset(open_qty),
+        positions=positions,
+        cash=cash_rows[0] if cash_rows else None,
+        marks={},
+        timeout=timeout,
+        strict=False,
+    )
 
-    symbols = set(positions) | set(open_qty)
-    engine.book_symbols = frozenset(symbols)
-    marks = dict(marks or {})
+
+async def expose(
+    *,
+    engine: RiskEngine,
+    broker: BrokerClient,
+    account_id: str | None,
+    open_qty: Callable[[str], OpenQty],
+    open_symbols: frozenset[str],
+    positions: Mapping[str, Decimal],
+    cash: Decimal | None,
+    marks: dict[str, Decimal | None],
+    timeout: float,
+    strict: bool,
+) -> AccountExposure:
+    """Mark holdings and open orders at `marks`, and value the account.
+
+    Symbols missing from `marks` are priced at the broker; `strict` (an order's checks)
+    raises when the broker cannot be reached instead of leaving them unpriced.
+    """
+    symbols = set(positions) | open_symbols
+    marks = dict(marks)
     missing = sorted(symbols - set(marks))
     if missing:
         marks |= await marketdata_service.marks(
             broker=broker, symbols=missing, timeout=timeout, strict=strict
         )
     symbols |= set(marks)  # the order's own symbol, for its price band
-    holdings = {
-        name: Exposure(
+    holdings = {}
+    for name in symbols:
+        pending = open_qty(name)
+        holdings[name] = Exposure(
             qty=positions.get(name, ZERO),
-            open_buy=open_qty.get(name, OpenQty()).buy,
-            open_sell=open_qty.get(name, OpenQty()).sell,
+            open_buy=pending.buy,
+            open_sell=pending.sell,
             mark=marks.get(name),
         )
-        for name in symbols
-    }
     unpriced = sorted(name for name in positions if marks.get(name) is None)
     session_start = engine.calendar.last_close(utcnow())
     net_liquidation = daily_pnl = None
-    if account_id is not None and account_cash is not None and not unpriced:
-        net_liquidation = account_cash + sum(
+    if account_id is not None and cash is not None and not unpriced:
+        net_liquidation = cash + sum(
             (qty * (marks[name] or ZERO) for name, qty in positions.items()), ZERO
         )
-        start = await _day_start(session, engine, account_id, session_start)
-        daily_pnl = net_liquidation - start
+        start = engine.day_start(account_id, session_start)
+        if start is None:
+            async with engine.sessionmaker() as session:
+                start_figure = await _day_start(session, engine, account_id, session_start)
+        else:
+            start_figure = start.net_liquidation
+        daily_pnl = net_liquidation - start_figure
     return AccountExposure(holdings, net_liquidation, daily_pnl, session_start, unpriced)
 
 
@@ -228,46 +251,6 @@ class Assessment:
         return [failure.as_detail() for failure in self.failures]
 
 
-async def assess(
-    *,
-    session: AsyncSession,
-    engine: RiskEngine,
-    broker: BrokerClient,
-    state: RiskState,
-    proposed: ProposedOrder,
-    marks: dict[str, Decimal | None],
-    account_id: str | None,
-    timeout: float,
-    exclude_order_id: int | None = None,
-) -> Assessment:
-    """Run every check on `proposed` against the book now; count the failures."""
-    limits = engine.limits_for(state)
-    book = await load_book(
-        session=session,
-        engine=engine,
-        broker=broker,
-        account_id=account_id,
-        timeout=timeout,
-        marks=marks,
-        exclude_order_id=exclude_order_id,
-        strict=True,
-    )
-    context = RiskContext(
-        state=TradingState(state.state),
-        holdings=book.holdings,
-        net_liquidation=book.net_liquidation,
-        daily_pnl=book.daily_pnl,
-        orders_last_second=engine.pace.last_second(),
-        orders_last_minute=engine.pace.last_minute(),
-    )
-    failures = evaluate(proposed, context, limits)
-    for failure in failures:
-        metrics.RISK_REJECTIONS.labels(check=failure.check.value).inc()
-    if book.daily_pnl is not None:
-        metrics.RISK_DAILY_PNL.set(float(book.daily_pnl))
-    return Assessment(failures, book, loss_breached(limits, book.daily_pnl))
-
-
 async def trip_if_loss_breached(*, engine: RiskEngine, verdict: Assessment) -> None:
     """Halt (once per session) when an assessment found today's loss at the limit."""
     if verdict.loss_breached and verdict.book.daily_pnl is not None:
@@ -281,15 +264,21 @@ async def trip_if_loss_breached(*, engine: RiskEngine, verdict: Assessment) -> N
 # -- trading states ------------------------------------------------------------------
 
 
-async def ensure_state(engine: RiskEngine) -> RiskStateRead:
-    """Create the state row on the first start; load the limits and set the gauges."""
+async def ensure_state(engine: RiskEngine, *, announce: bool = True) -> RiskStateRead:
+    """Create the state row on the first start; load the state and limits, set the gauges.
+
+    Run at start, and again (`announce=False`) when this process takes the broker over:
+    admission reads the state and limits from the engine, as the database holds them.
+    """
     async with engine.sessionmaker() as session, session.begin():
         row = await lock_state(session)
         engine.limits_for(row)
         state = RiskStateRead.model_validate(row)
+    engine.state = state.state
     if state.state is not TradingState.ACTIVE:
         log.warning("trading_not_active", state=state.state.value, reason=state.reason)
-    await engine.announce(state)
+    if announce:
+        await engine.announce(state)
     return state
 
 
