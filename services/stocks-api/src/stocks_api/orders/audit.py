@@ -1,12 +1,18 @@
-"""The order audit trail: one way to add an entry, used by the service and the consumer."""
+"""The order audit trail: one way to add an entry (`record_event`), and the consumer's
+batch of entries (`AuditBatch`), written with one Core executemany per transaction."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any, cast
 
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from stocks_api.core.database import utcnow
 from stocks_api.orders.models import Order, OrderEvent
+
+_EVENT_TABLE = cast(Table, OrderEvent.__table__)
 
 
 def record_event(
@@ -29,3 +35,42 @@ def record_event(
             payload=dict(payload or {}),
         )
     )
+
+
+class AuditBatch:
+    """Entries of one transaction, written together (`write`) with one executemany.
+
+    For the event consumer, which adds several per batch: no ORM object per entry, and the
+    statement is the same for any number of them. Entries are written in the order added
+    (their ids follow it), each from the order's status at the time it was added.
+    """
+
+    def __init__(self) -> None:
+        self._rows: list[dict[str, Any]] = []
+
+    def add(
+        self,
+        order: Order,
+        kind: str,
+        *,
+        to_status: str | None = None,
+        reason: str | None = None,
+        payload: Mapping[str, object] | None = None,
+    ) -> None:
+        """As `record_event`: from the order's current status to `to_status` (default: none)."""
+        self._rows.append(
+            {
+                "order_id": order.id,
+                "kind": kind,
+                "from_status": order.status,
+                "to_status": to_status or order.status,
+                "reason": reason,
+                "payload": dict(payload or {}),
+                "created_at": utcnow(),
+            }
+        )
+
+    async def write(self, session: AsyncSession) -> None:
+        if self._rows:
+            await session.execute(_EVENT_TABLE.insert(), self._rows)
+            self._rows = []

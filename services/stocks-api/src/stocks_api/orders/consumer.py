@@ -47,7 +47,7 @@ from stocks_api.core.money import MONEY_PLACES, exact_text, fixed_text
 from stocks_api.core.sql import one_of
 from stocks_api.core.stages import stage
 from stocks_api.events.bus import EventBus
-from stocks_api.orders.audit import record_event
+from stocks_api.orders.audit import AuditBatch
 from stocks_api.orders.models import Fill, Order
 from stocks_api.orders.open_orders import note_committed, resync
 from stocks_api.orders.schemas import FillRead, OrderRead
@@ -330,6 +330,7 @@ class BrokerEventConsumer:
         capture = self._bus.has_subscribers()
         start = self._received  # before the transaction begins (see `applied_since`)
         seen_at = self.book.clock if self.book is not None else 0  # before the rows are read
+        audit = AuditBatch()
         async with self._sessionmaker() as session, session.begin():
             orders = await _orders_by_client_id(session, events, with_legs=capture)
             known_execs = await _known_exec_ids(session, events)
@@ -352,13 +353,13 @@ class BrokerEventConsumer:
                     if event.exec_id in known_execs:
                         continue  # a replay: stored already
                     known_execs.add(event.exec_id)
-                    fill = _apply_execution(session, order, event)
+                    fill = _apply_execution(session, audit, order, event)
                     booked = book.book(session, event)
                     fill.realized_pnl = booked.realized_pnl
                     changes.note_fill(fill)
                     changes.note_position(booked.position, event.price, capture=capture)
                 else:
-                    _apply_status(session, order, event, cancelling=order.id in self.cancelling)
+                    _apply_status(audit, order, event, cancelling=order.id in self.cancelling)
                     if before[0] != OrderStatus.REJECTED.value == order.status:
                         changes.rejections += 1
                     if before[0] == OrderStatus.PENDING_SUBMIT.value != order.status:
@@ -374,6 +375,8 @@ class BrokerEventConsumer:
                     order.updated_at = utcnow()
                     changes.note_order(order, capture=capture)
             await session.flush()
+            await audit.write(session)
+            await book.write(session)
         self._remember_applied(start, orders)  # committed: the block above has ended
         if self.book is not None:
             await self._note_book(orders.values(), book.accounts, changes, seen_at)
@@ -500,7 +503,9 @@ async def _known_exec_ids(
     return set(rows)
 
 
-def _apply_execution(session: AsyncSession, order: Order, event: Execution) -> Fill:
+def _apply_execution(
+    session: AsyncSession, audit: AuditBatch, order: Order, event: Execution
+) -> Fill:
     fill = Fill(
         exec_id=event.exec_id,
         order_id=order.id,
@@ -534,14 +539,14 @@ def _apply_execution(session: AsyncSession, order: Order, event: Execution) -> F
     }
     if target is OrderStatus.PARTIALLY_FILLED and order.status == OrderStatus.PENDING_CANCEL.value:
         # Part filled while a cancel is on its way: still pending_cancel, fill recorded.
-        record_event(session, order, "fill", payload=payload)
+        audit.add(order, "fill", payload=payload)
         return fill
-    _move(session, order, target, kind="fill", reason=None, payload=payload, at=event.ts)
+    _move(audit, order, target, kind="fill", reason=None, payload=payload, at=event.ts)
     return fill
 
 
 def _apply_status(
-    session: AsyncSession, order: Order, event: OrderStatusUpdate, *, cancelling: bool = False
+    audit: AuditBatch, order: Order, event: OrderStatusUpdate, *, cancelling: bool = False
 ) -> None:
     """Apply a status report. `cancelling`: this process's cancel of the order is on its way."""
     acknowledged_now = order.broker_order_id is None and bool(event.broker_order_id)
@@ -561,8 +566,7 @@ def _apply_status(
     ):
         # Acknowledged after a cancel was asked for: it stays pending_cancel, and the
         # cancel goes to the broker now (see `on_cancel_intents`).
-        record_event(
-            session,
+        audit.add(
             order,
             "broker_update",
             reason="acknowledged by the broker; the cancel asked for before is sent now",
@@ -577,8 +581,7 @@ def _apply_status(
         # A working report from before the broker saw the cancel (the answer to a
         # modification sent just before it): the cancel is still on its way, so the order
         # stays pending_cancel; the cancel's own answer decides (or `_cancel_failed`).
-        record_event(
-            session,
+        audit.add(
             order,
             "broker_update",
             reason="still working at the broker; the cancel asked for is on its way",
@@ -589,12 +592,12 @@ def _apply_status(
         # No status change, but worth the audit trail ("stop triggered", "activated", ...).
         if event.reason or changed:
             payload = {"broker_status": event.status.value, **event.payload, **changed}
-            record_event(session, order, "broker_update", reason=event.reason, payload=payload)
+            audit.add(order, "broker_update", reason=event.reason, payload=payload)
         return
     if target is OrderStatus.REJECTED:
         order.reject_reason = event.reason
     _move(
-        session,
+        audit,
         order,
         target,
         kind="status",
@@ -625,7 +628,7 @@ def _status_from_fills(order: Order) -> OrderStatus:
 
 
 def _move(
-    session: AsyncSession,
+    audit: AuditBatch,
     order: Order,
     target: OrderStatus,
     *,
@@ -648,9 +651,9 @@ def _move(
             target=target.value,
         )
         reason = f"broker reported {target.value} for a {current.value} order"
-        record_event(session, order, "illegal_transition", reason=reason, payload=payload)
+        audit.add(order, "illegal_transition", reason=reason, payload=payload)
         return
-    record_event(session, order, kind, to_status=target.value, reason=reason, payload=payload)
+    audit.add(order, kind, to_status=target.value, reason=reason, payload=payload)
     order.status = target.value
     if target is OrderStatus.SUBMITTED and order.submitted_at is None:
         order.submitted_at = at

@@ -12,12 +12,17 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from stocks_api.broker.dependencies import BrokerDep, BrokerTimeoutDep, GuardDep, TradingAccountDep
+from stocks_api.broker.dependencies import (
+    get_broker,
+    get_broker_timeout,
+    get_guard,
+    get_trading_account,
+)
 from stocks_api.orders.consumer import BrokerEventConsumer
 from stocks_api.orders.context import TradingContext
 from stocks_api.orders.reconciliation import Reconciler
 from stocks_api.orders.write_ahead import WriteAhead
-from stocks_api.risk.dependencies import RiskDep
+from stocks_api.risk.dependencies import get_risk
 
 
 async def get_consumer(request: Request) -> BrokerEventConsumer:
@@ -42,23 +47,21 @@ async def get_write_ahead(request: Request) -> WriteAhead:
 WriteAheadDep = Annotated[WriteAhead, Depends(get_write_ahead)]
 
 
-async def get_trading_context(
-    broker: BrokerDep,
-    consumer: ConsumerDep,
-    guard: GuardDep,
-    risk: RiskDep,
-    account: TradingAccountDep,
-    timeout: BrokerTimeoutDep,
-    write_ahead: WriteAheadDep,
-) -> TradingContext:
+async def get_trading_context(request: Request) -> TradingContext:
+    """Everything an order operation works with, in one dependency.
+
+    The parts' own dependency functions, called here rather than declared: FastAPI
+    resolves every declared dependency of every order request, and these are plain reads
+    of `app.state` (a test that needs another part replaces this one).
+    """
     return TradingContext(
-        broker=broker,
-        consumer=consumer,
-        guard=guard,
-        risk=risk,
-        account=account,
-        timeout=timeout,
-        write_ahead=write_ahead,
+        broker=await get_broker(request),
+        consumer=await get_consumer(request),
+        guard=await get_guard(request),
+        risk=await get_risk(request),
+        account=await get_trading_account(request),
+        timeout=await get_broker_timeout(request),
+        write_ahead=await get_write_ahead(request),
     )
 
 

@@ -1,8 +1,9 @@
 """Booking executions into positions and account cash, inside the event consumer's transaction.
 
-The consumer calls `FillBook.load` once per batch, then `book` for each new execution, so
-a batch costs two queries however many symbols it touches. Every booked execution also
-leaves a position snapshot marked at its price (the position history). Booking takes the
+The consumer calls `FillBook.load` once per batch (one query however many symbols it
+touches), then `book` for each new execution, then `write`. Every booked execution also
+leaves a position snapshot marked at its price (the position history), written by `write`
+with one executemany. Booking takes the
 broker's neutral `Execution` and answers with what changed (`Booked`): it knows nothing of
 how the order domain stores fills.
 """
@@ -12,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import cast
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import Table, and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stocks_api.broker.protocol import AccountType, Execution
@@ -23,6 +25,8 @@ from stocks_api.core.sql import one_of
 from stocks_api.portfolio.models import Account, Position, PositionSnapshot
 
 log = structlog.get_logger(__name__)
+
+_SNAPSHOT_TABLE = cast(Table, PositionSnapshot.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +43,7 @@ class FillBook:
     def __init__(self, positions: dict[tuple[str, str], Position], accounts: dict[str, Account]):
         self._positions = positions
         self._accounts = accounts
+        self._snapshots: list[dict[str, object]] = []  # position history rows to write
 
     @classmethod
     async def load(cls, session: AsyncSession, executions: Iterable[Execution]) -> FillBook:
@@ -47,20 +52,33 @@ class FillBook:
         if not keys:
             return cls({}, {})
         ids = {account_id for account_id, _ in keys}
-        # Accounts and symbols each bound as one parameter (the statement is the same for
-        # any batch); the pairs not asked for are left out here.
-        rows = await session.scalars(
-            select(Position).where(
-                one_of(Position.account_id, ids),
-                one_of(Position.symbol, {symbol for _, symbol in keys}),
+        # One statement: each account with its positions in the symbols (accounts and
+        # symbols each bound as one parameter, so the statement is the same for any batch);
+        # the pairs not asked for are left out here.
+        rows = await session.execute(
+            select(Account, Position)
+            .outerjoin(
+                Position,
+                and_(
+                    Position.account_id == Account.account_id,
+                    one_of(Position.symbol, {symbol for _, symbol in keys}),
+                ),
             )
+            .where(one_of(Account.account_id, ids))
         )
-        positions = {(p.account_id, p.symbol): p for p in rows if (p.account_id, p.symbol) in keys}
-        accounts = {
-            a.account_id: a
-            for a in await session.scalars(select(Account).where(one_of(Account.account_id, ids)))
-        }
+        positions: dict[tuple[str, str], Position] = {}
+        accounts: dict[str, Account] = {}
+        for account, position in rows:
+            accounts[account.account_id] = account
+            if position is not None and (position.account_id, position.symbol) in keys:
+                positions[(position.account_id, position.symbol)] = position
         return cls(positions, accounts)
+
+    async def write(self, session: AsyncSession) -> None:
+        """Write the position snapshots of the executions booked (one executemany)."""
+        if self._snapshots:
+            await session.execute(_SNAPSHOT_TABLE.insert(), self._snapshots)
+            self._snapshots = []
 
     @property
     def accounts(self) -> dict[str, Decimal]:
@@ -88,19 +106,19 @@ class FillBook:
         account.cash += result.cash_delta
         account.realized_pnl += result.realized
         account.updated_at = at
-        session.add(
-            PositionSnapshot(
-                account_id=position.account_id,
-                symbol=position.symbol,
-                qty=after.qty,
-                avg_cost=after.avg_cost,
-                market_price=execution.price,
-                market_value=after.qty * execution.price,
-                unrealized_pnl=unrealized_pnl(after.qty, after.avg_cost, execution.price),
-                realized_pnl=after.realized_pnl,
-                reason="fill",
-                taken_at=at,
-            )
+        self._snapshots.append(
+            {
+                "account_id": position.account_id,
+                "symbol": position.symbol,
+                "qty": after.qty,
+                "avg_cost": after.avg_cost,
+                "market_price": execution.price,
+                "market_value": after.qty * execution.price,
+                "unrealized_pnl": unrealized_pnl(after.qty, after.avg_cost, execution.price),
+                "realized_pnl": after.realized_pnl,
+                "reason": "fill",
+                "taken_at": at,
+            }
         )
         return Booked(position, result.realized)
 

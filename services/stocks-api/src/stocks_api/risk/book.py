@@ -9,7 +9,9 @@ written). Admission then reads no database.
 
 Writers report what they committed; a writer that read a row before another writer's
 later report (`note_order(..., seen_at=)` older than the entry) may hold a stale copy, and
-is told so (the report returns False) so that it reads the row again (`orders.book_sync`).
+is told so (the report returns False) so that it reads the row again
+(`orders.open_orders.resync`). Open orders are counted across accounts (orders do not name
+their account yet); positions and cash are per account.
 No I/O here.
 """
 
