@@ -25,16 +25,25 @@ def record_event(
     payload: Mapping[str, object] | None = None,
 ) -> None:
     """Add an entry from the order's current status to `to_status` (default: no change)."""
-    session.add(
-        OrderEvent(
-            order_id=order.id,
-            kind=kind,
-            from_status=order.status,
-            to_status=to_status or order.status,
-            reason=reason,
-            payload=dict(payload or {}),
-        )
-    )
+    session.add(OrderEvent(**_entry(order, kind, to_status, reason, payload)))
+
+
+def _entry(
+    order: Order,
+    kind: str,
+    to_status: str | None,
+    reason: str | None,
+    payload: Mapping[str, object] | None,
+) -> dict[str, Any]:
+    return {
+        "order_id": order.id,
+        "kind": kind,
+        "from_status": order.status,
+        "to_status": to_status or order.status,
+        "reason": reason,
+        "payload": dict(payload or {}),
+        "created_at": utcnow(),
+    }
 
 
 class AuditBatch:
@@ -58,17 +67,7 @@ class AuditBatch:
         payload: Mapping[str, object] | None = None,
     ) -> None:
         """As `record_event`: from the order's current status to `to_status` (default: none)."""
-        self._rows.append(
-            {
-                "order_id": order.id,
-                "kind": kind,
-                "from_status": order.status,
-                "to_status": to_status or order.status,
-                "reason": reason,
-                "payload": dict(payload or {}),
-                "created_at": utcnow(),
-            }
-        )
+        self._rows.append(_entry(order, kind, to_status, reason, payload))
 
     async def write(self, session: AsyncSession) -> None:
         if self._rows:

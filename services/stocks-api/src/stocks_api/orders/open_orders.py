@@ -14,11 +14,9 @@ import structlog
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from stocks_api.broker.protocol import Side
 from stocks_api.orders.models import Order
 from stocks_api.orders.state import OPEN, OrderStatus
 from stocks_api.risk.book import OpenOrder, TradingBook
-from stocks_api.risk.checks import ZERO
 
 log = structlog.get_logger(__name__)
 
@@ -48,9 +46,7 @@ def book_entry(order: Order) -> OpenOrder | None:
 
 def reservation(order: Order) -> OpenOrder:
     """The order as the risk book holds it once written ahead, whatever its status now."""
-    return OpenOrder(
-        order.symbol, Side(order.side), max(order.qty - order.filled_qty, ZERO), order.oca_group
-    )
+    return OpenOrder.of(order.symbol, order.side, order.qty, order.filled_qty, order.oca_group)
 
 
 def note_committed(book: TradingBook, orders: Iterable[Order], *, seen_at: int) -> list[str]:
@@ -89,9 +85,7 @@ async def resync(
             row = found.get(client_order_id)
             entry = None
             if row is not None and OrderStatus(row.status) in OPEN:
-                entry = OpenOrder(
-                    row.symbol, Side(row.side), max(row.qty - row.filled_qty, ZERO), row.oca_group
-                )
+                entry = OpenOrder.of(row.symbol, row.side, row.qty, row.filled_qty, row.oca_group)
             if not book.note_order(client_order_id, entry, seen_at=seen_at):
                 stale.append(client_order_id)
         pending = set(stale)

@@ -50,6 +50,13 @@ class OpenOrder:
     remaining: Decimal
     oca_group: str | None = None
 
+    @classmethod
+    def of(
+        cls, symbol: str, side: str, qty: Decimal, filled_qty: Decimal, oca_group: str | None
+    ) -> OpenOrder:
+        """An order row's columns as the book holds them: what it may still fill."""
+        return cls(symbol, Side(side), max(qty - filled_qty, ZERO), oca_group)
+
 
 class TradingBook:
     """See the module docstring."""
@@ -133,10 +140,10 @@ class TradingBook:
         largest member.
         """
         if exclude is not None and exclude in self._by_symbol.get(symbol, ()):
-            return _sum(self._orders[cid] for cid in self._by_symbol[symbol] if cid != exclude)
+            return sum_open(self._orders[cid] for cid in self._by_symbol[symbol] if cid != exclude)
         total = self._totals.get(symbol)
         if total is None:
-            total = self._totals[symbol] = _sum(
+            total = self._totals[symbol] = sum_open(
                 self._orders[cid] for cid in self._by_symbol.get(symbol, ())
             )
         return total
@@ -185,7 +192,8 @@ class TradingBook:
         self._totals.pop(order.symbol, None)
 
 
-def _sum(orders: Iterable[OpenOrder]) -> OpenQty:
+def sum_open(orders: Iterable[OpenOrder]) -> OpenQty:
+    """What `orders` (of one symbol) may still fill per side, an OCA group once (its largest)."""
     buy = sell = ZERO
     groups: dict[tuple[Side, str], Decimal] = {}
     for order in orders:

@@ -244,12 +244,7 @@ async def load(engine: RiskEngine) -> None:
             (
                 (
                     row.client_order_id,
-                    OpenOrder(
-                        row.symbol,
-                        Side(row.side),
-                        max(row.qty - row.filled_qty, ZERO),
-                        row.oca_group,
-                    ),
+                    OpenOrder.of(row.symbol, row.side, row.qty, row.filled_qty, row.oca_group),
                 )
                 for row in orders
             ),

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from sqlalchemy import literal_column, null, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from stocks_api.broker.protocol import BrokerClient, Quote, Side
+from stocks_api.broker.protocol import BrokerClient, Quote
 from stocks_api.core import metrics
 from stocks_api.core.database import utcnow
 from stocks_api.core.errors import UnprocessableError
@@ -28,7 +28,7 @@ from stocks_api.marketdata import service as marketdata_service
 from stocks_api.portfolio.accounts import AccountState
 from stocks_api.portfolio.day_start import day_start_of
 from stocks_api.portfolio.models import Account, Position
-from stocks_api.risk.book import OpenQty
+from stocks_api.risk.book import OpenOrder, OpenQty, sum_open
 from stocks_api.risk.checks import (
     ZERO,
     Exposure,
@@ -60,30 +60,13 @@ RATIO_PLACES = Decimal("0.0001")
 
 
 def sum_open_orders(rows: Iterable[Any]) -> dict[str, OpenQty]:
-    """Sum what open orders may still fill, per symbol and side.
-
-    Orders of one OCA group (a bracket's children) fill only once between them, so a
-    group counts with its largest member.
-    """
-    totals: dict[tuple[str, str], Decimal] = {}
-    groups: dict[tuple[str, str, str], Decimal] = {}
+    """Sum what open order rows (`symbol, side, qty, filled_qty, oca_group`) may still fill,
+    per symbol and side (`book.sum_open`: an OCA group counts once)."""
+    by_symbol: dict[str, list[OpenOrder]] = {}
     for row in rows:
-        remaining = max(row.qty - row.filled_qty, ZERO)
-        if row.oca_group is None:
-            totals[(row.symbol, row.side)] = totals.get((row.symbol, row.side), ZERO) + remaining
-        else:
-            key = (row.symbol, row.side, row.oca_group)
-            groups[key] = max(groups.get(key, ZERO), remaining)
-    for (group_symbol, side, _), remaining in groups.items():
-        totals[(group_symbol, side)] = totals.get((group_symbol, side), ZERO) + remaining
-    result: dict[str, OpenQty] = {}
-    for (name, side), remaining in totals.items():
-        current = result.get(name, OpenQty())
-        if side == Side.BUY.value:
-            result[name] = OpenQty(current.buy + remaining, current.sell)
-        else:
-            result[name] = OpenQty(current.buy, current.sell + remaining)
-    return result
+        order = OpenOrder.of(row.symbol, row.side, row.qty, row.filled_qty, row.oca_group)
+        by_symbol.setdefault(order.symbol, []).append(order)
+    return {symbol: sum_open(orders) for symbol, orders in by_symbol.items()}
 
 
 @dataclass(frozen=True, slots=True)
