@@ -7,9 +7,13 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+import sqlalchemy
 
 from stocks_api.broker.protocol import BrokerOrderStatus, Execution, OrderStatusUpdate, Side
 from stocks_api.broker.sim.engine import MatchingEngine
+from stocks_api.core.config import DatabaseSettings
+from stocks_api.core.database import Database
+from stocks_api.orders.consumer import BrokerEventConsumer
 from tests.factories import place, resting_limit_body
 
 NOW = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
@@ -117,3 +121,42 @@ async def test_domain_events_are_published_after_commit(
         seen.append((topic, data.get("status"), data.get("order_id", data.get("id"))))
     assert ("fill.created", None, order["id"]) in seen
     assert ("order.updated", "filled", order["id"]) in seen
+
+
+async def test_batches_of_any_size_use_the_same_statements(
+    app: Any, client: httpx.AsyncClient, engine: MatchingEngine
+) -> None:
+    """The consumer's statements do not depend on the batch size (each size would be a
+    prepared statement of its own on every connection): a handful for 1 to 16 fills."""
+    orders = [await place(client, **resting_limit_body(engine, qty="100")) for _ in range(16)]
+    # A consumer of its own on an engine of its own: every statement seen is the consumer's.
+    url = app.state.db.engine.url.render_as_string(hide_password=False)
+    db = Database(DatabaseSettings(url=url))
+    consumer = BrokerEventConsumer(sessionmaker=db.sessionmaker, bus=app.state.bus)
+    app.state.bus.subscribe()  # someone listens: payloads built, bracket legs read
+    by_size: dict[int, set[str]] = {}
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        by_size.setdefault(size, set()).add(statement)
+
+    sqlalchemy.event.listen(db.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        for size in range(1, len(orders) + 1):
+            batch = [execution(o, f"N-{size}-{o['id']}", "1", "100") for o in orders[:size]]
+            # One replayed execution in each batch: found stored, not booked again.
+            await consumer.apply([*batch, batch[0]])
+    finally:
+        await db.dispose()
+    everything = set().union(*by_size.values())
+    fill_inserts = {s for s in everything if s.startswith("INSERT INTO fill")}
+    assert len(fill_inserts) == 5  # chunks of 1, 2, 4, 8 and 16 fills
+    small = set().union(*(by_size[n] for n in range(1, 9)))
+    # Beyond 8 fills, a batch needs nothing new but the chunk of 16.
+    assert len(everything - small) == 1
+    assert len(everything - fill_inserts) <= 10, "\n".join(sorted(everything))
+    filled = {o["id"]: 16 - i for i, o in enumerate(orders)}  # the first one in every batch
+    for order in orders:
+        current = (await client.get(f"/api/v1/orders/{order['id']}")).json()
+        assert Decimal(current["filled_qty"]) == filled[order["id"]]
+    position = (await client.get("/api/v1/positions/AAPL")).json()
+    assert Decimal(position["qty"]) == sum(filled.values())

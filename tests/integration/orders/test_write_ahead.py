@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -102,3 +102,33 @@ async def test_a_batch_answers_each_order_on_its_own(
             select(OrderEvent.payload).where(OrderEvent.order_id == legs[0].id)
         )
         assert leg_event == {"request_hash": "h" * 64, "parent_id": parent.id}
+
+
+async def test_batches_of_any_size_use_a_few_statements(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Each batch size would be a statement of its own (prepared on every connection, kept
+    in the caches): chunks of powers of two keep them to six, whatever the sizes."""
+    writer = WriteAhead(sessions)
+    inserts: set[str] = set()
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.startswith('INSERT INTO "order"'):
+            inserts.add(statement)
+
+    engine = sessions.kw["bind"].sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        written = 0
+        for size in range(1, 71):
+            async with sessions() as session:
+                batch = [_order(f"s{size}-{i}") for i in range(size)]
+                results = await asyncio.gather(*(writer.write(session, o, []) for o in batch))
+                assert results == [True] * size
+                assert len({o.id for o in batch}) == size
+                written += size
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert len(inserts) <= 6  # 1, 2, 4, 8, 16 and 32 rows
+    async with sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Order)) == written

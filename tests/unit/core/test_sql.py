@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
-from stocks_api.core.sql import one_of
+from stocks_api.core.sql import RETURNING_CHUNK, chunk_sizes, one_of
 from stocks_api.orders.models import Order
 
 POSTGRESQL: Dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
@@ -44,3 +44,18 @@ def test_the_cache_key_tells_columns_apart() -> None:
     by_id = select(Order.id).where(one_of(Order.client_order_id, ["a"]))
     by_symbol = select(Order.id).where(one_of(Order.symbol, ["a"]))
     assert by_id._generate_cache_key() != by_symbol._generate_cache_key()
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 3, 31, 32, 33, 64, 65, 200, 1000])
+def test_chunks_are_powers_of_two_up_to_the_limit(count: int) -> None:
+    sizes = list(chunk_sizes(count))
+    assert sum(sizes) == count
+    assert all(size & (size - 1) == 0 and size <= RETURNING_CHUNK for size in sizes)
+    # Largest first, and no more small chunks than the binary digits of the rest.
+    assert sizes == sorted(sizes, reverse=True)
+    assert len(sizes) == count // RETURNING_CHUNK + bin(count % RETURNING_CHUNK).count("1")
+
+
+def test_an_integer_column_binds_an_integer_array() -> None:
+    sql = str(select(Order.id).where(one_of(Order.parent_id, [3, 1])).compile(dialect=POSTGRESQL))
+    assert '"order".parent_id = ANY(%(param_1)s::BIGINT[])' in sql

@@ -13,6 +13,9 @@ from stocks_api.core.database import utcnow
 from stocks_api.orders.models import Order, OrderEvent
 
 _EVENT_TABLE = cast(Table, OrderEvent.__table__)
+# `inline`: no RETURNING of the new ids (nobody reads them), so one row or many is the
+# same statement.
+_INSERT_EVENTS = _EVENT_TABLE.insert().inline()
 
 
 def record_event(
@@ -71,5 +74,5 @@ class AuditBatch:
 
     async def write(self, session: AsyncSession) -> None:
         if self._rows:
-            await session.execute(_EVENT_TABLE.insert(), self._rows)
+            await session.execute(_INSERT_EVENTS, self._rows)
             self._rows = []

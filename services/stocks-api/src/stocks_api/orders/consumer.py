@@ -27,12 +27,13 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import structlog
-from sqlalchemy import inspect, select
+from sqlalchemy import Table, and_, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import raiseload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from stocks_api.broker.protocol import (
     BrokerEvent,
@@ -44,7 +45,7 @@ from stocks_api.broker.protocol import (
 from stocks_api.core import metrics
 from stocks_api.core.database import utcnow
 from stocks_api.core.money import MONEY_PLACES, exact_text, fixed_text
-from stocks_api.core.sql import one_of
+from stocks_api.core.sql import insert_returning, one_of_param
 from stocks_api.core.stages import stage
 from stocks_api.events.bus import EventBus
 from stocks_api.orders.audit import AuditBatch
@@ -53,8 +54,7 @@ from stocks_api.orders.open_orders import note_committed, resync
 from stocks_api.orders.schemas import FillRead, OrderRead
 from stocks_api.orders.state import OrderStatus, can_transition
 from stocks_api.portfolio.booking import FillBook
-from stocks_api.portfolio.models import Position
-from stocks_api.portfolio.positions import ValuedPosition, value
+from stocks_api.portfolio.positions import Holding, ValuedPosition, value
 from stocks_api.portfolio.schemas import PositionRead
 from stocks_api.risk.book import TradingBook
 
@@ -331,9 +331,9 @@ class BrokerEventConsumer:
         start = self._received  # before the transaction begins (see `applied_since`)
         seen_at = self.book.clock if self.book is not None else 0  # before the rows are read
         audit = AuditBatch()
+        fills: list[Fill] = []
         async with self._sessionmaker() as session, session.begin():
-            orders = await _orders_by_client_id(session, events, with_legs=capture)
-            known_execs = await _known_exec_ids(session, events)
+            orders, known_execs = await _orders_by_client_id(session, events, with_legs=capture)
             book = await FillBook.load(
                 session,
                 [e for e in events if isinstance(e, Execution) and e.exec_id not in known_execs],
@@ -353,9 +353,10 @@ class BrokerEventConsumer:
                     if event.exec_id in known_execs:
                         continue  # a replay: stored already
                     known_execs.add(event.exec_id)
-                    fill = _apply_execution(session, audit, order, event)
-                    booked = book.book(session, event)
+                    fill = _apply_execution(audit, order, event)
+                    booked = book.book(event)
                     fill.realized_pnl = booked.realized_pnl
+                    fills.append(fill)
                     changes.note_fill(fill)
                     changes.note_position(booked.position, event.price, capture=capture)
                 else:
@@ -374,7 +375,8 @@ class BrokerEventConsumer:
                     # Set now rather than at the flush, so the snapshot below has it.
                     order.updated_at = utcnow()
                     changes.note_order(order, capture=capture)
-            await session.flush()
+            await session.flush()  # the orders' changes (one UPDATE form per set of columns)
+            await _insert_fills(session, fills)
             await audit.write(session)
             await book.write(session)
         self._remember_applied(start, orders)  # committed: the block above has ended
@@ -435,7 +437,7 @@ class _Changes:
             payload = OrderRead.model_validate(order).model_dump(mode="json")
             self.published.append(("order.updated", payload))
 
-    def note_position(self, position: Position, price: Decimal, *, capture: bool) -> None:
+    def note_position(self, position: Holding, price: Decimal, *, capture: bool) -> None:
         """A fill moved `position`: publish it marked at the fill's price, the latest trade.
 
         The live position marks revalue it at the next quote.
@@ -481,31 +483,76 @@ def _visible_state(order: Order) -> tuple[object, ...]:
     )
 
 
+# Built once (the same statements for every batch, each list bound as one parameter).
+_ORDERS_AND_STORED_EXECS = (
+    select(Order, Fill.exec_id)
+    .outerjoin(Fill, and_(Fill.order_id == Order.id, one_of_param(Fill.exec_id, "exec_ids")))
+    .where(one_of_param(Order.client_order_id, "ids"))
+    .options(raiseload(Order.legs))  # read by `_load_legs` when needed, never lazily
+)
+_LEGS = (
+    select(Order)
+    .where(one_of_param(Order.parent_id, "parents"))
+    .options(raiseload(Order.legs))
+    .order_by(Order.id)
+)
+
+
 async def _orders_by_client_id(
     session: AsyncSession, events: Sequence[OrderStatusUpdate | Execution], *, with_legs: bool
-) -> dict[str, Order]:
-    """The events' orders; their bracket legs only for the payloads (`OrderRead` has them)."""
+) -> tuple[dict[str, Order], set[str]]:
+    """The events' orders, and which of the events' executions are stored already.
+
+    One statement for both (each order joined to its fills among the events' exec ids);
+    the bracket legs only for the payloads (`OrderRead` has them), in one more.
+    """
     ids = {event.client_order_id for event in events}
-    query = select(Order).where(one_of(Order.client_order_id, ids))
-    if not with_legs:
-        query = query.options(raiseload(Order.legs))  # not read then: never loaded
-    rows = await session.scalars(query)
-    return {order.client_order_id: order for order in rows}
-
-
-async def _known_exec_ids(
-    session: AsyncSession, events: Sequence[OrderStatusUpdate | Execution]
-) -> set[str]:
     exec_ids = {event.exec_id for event in events if isinstance(event, Execution)}
-    if not exec_ids:
-        return set()
-    rows = await session.scalars(select(Fill.exec_id).where(one_of(Fill.exec_id, exec_ids)))
-    return set(rows)
+    rows = await session.execute(_ORDERS_AND_STORED_EXECS, {"ids": ids, "exec_ids": exec_ids})
+    orders: dict[str, Order] = {}
+    known: set[str] = set()
+    for order, exec_id in rows:
+        orders[order.client_order_id] = order
+        if exec_id is not None:
+            known.add(exec_id)
+    if with_legs and orders:
+        await _load_legs(session, orders.values())
+    return orders, known
 
 
-def _apply_execution(
-    session: AsyncSession, audit: AuditBatch, order: Order, event: Execution
-) -> Fill:
+async def _load_legs(session: AsyncSession, orders: Iterable[Order]) -> None:
+    """Set each order's `legs` (its bracket children, by id), and theirs (none)."""
+    parents = {order.id: order for order in orders}
+    legs: dict[int, list[Order]] = {order_id: [] for order_id in parents}
+    for child in await session.scalars(_LEGS, {"parents": list(parents)}):
+        assert child.parent_id is not None
+        legs[child.parent_id].append(child)
+        if child.id not in parents:
+            set_committed_value(child, "legs", [])
+    for order_id, order in parents.items():
+        set_committed_value(order, "legs", legs[order_id])
+
+
+_FILL_TABLE = cast(Table, Fill.__table__)
+_FILL_COLUMNS = tuple(attr.key for attr in inspect(Fill).column_attrs if attr.key != "id")
+_INSERT_FILLS = _FILL_TABLE.insert().returning(_FILL_TABLE.c.id, _FILL_TABLE.c.exec_id)
+
+
+async def _insert_fills(session: AsyncSession, fills: Sequence[Fill]) -> None:
+    """Insert the batch's new fills (Core, in chunks of fixed sizes) and set their ids."""
+    if not fills:
+        return
+    rows = [{key: getattr(fill, key) for key in _FILL_COLUMNS} for fill in fills]
+    ids = {
+        exec_id: fill_id
+        for fill_id, exec_id in await insert_returning(session, _INSERT_FILLS, rows)
+    }
+    for fill in fills:
+        fill.id = ids[fill.exec_id]
+
+
+def _apply_execution(audit: AuditBatch, order: Order, event: Execution) -> Fill:
+    """Apply an execution to its order; the fill it makes (not yet written, no id)."""
     fill = Fill(
         exec_id=event.exec_id,
         order_id=order.id,
@@ -517,8 +564,8 @@ def _apply_execution(
         commission=event.commission,
         currency=event.currency,
         executed_at=event.ts,
+        created_at=utcnow(),
     )
-    session.add(fill)
     before = order.filled_qty
     order.filled_qty = before + event.qty
     average = ((order.avg_fill_price or Decimal(0)) * before + event.price * event.qty) / (

@@ -14,6 +14,7 @@ import structlog
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from stocks_api.core.sql import one_of
 from stocks_api.orders.models import Order
 from stocks_api.orders.state import OPEN, OrderStatus
 from stocks_api.risk.book import OpenOrder, TradingBook
@@ -77,7 +78,7 @@ async def resync(
                     Order.qty,
                     Order.filled_qty,
                     Order.oca_group,
-                ).where(Order.client_order_id.in_(pending))
+                ).where(one_of(Order.client_order_id, pending))
             )
             found = {row.client_order_id: row for row in rows}
         stale = []

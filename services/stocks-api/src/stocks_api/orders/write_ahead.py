@@ -4,12 +4,13 @@ An order's row (with its bracket legs and their `created` events) must be commit
 before the broker sees it. Writing each in its own transaction makes every order wait
 for a commit of its own; here the orders admitted while a batch is being written go
 together in the next one: one transaction, Core `INSERT ... ON CONFLICT (client_order_id)
-DO NOTHING RETURNING` for orders and legs, one executemany for their events, no ORM unit
-of work. Each order gets its own answer: written, or not written because its
-`client_order_id` exists already (the caller replays that order); a batch that fails
-for another reason is written again order by order, so one bad row fails only its own
-request. The write-ahead guarantee is unchanged: the caller sends the order to the broker
-only after `write` returns True, i.e. after the commit.
+DO NOTHING RETURNING` for orders and legs (in chunks of fixed sizes, `core.sql`), one
+executemany for their events, no ORM unit of work. Each order gets its own answer:
+written, or not written because its `client_order_id` exists already (the caller
+replays that order); a batch that fails for another reason is written again order by
+order, so one bad row fails only its own request. The write-ahead guarantee is
+unchanged: the caller sends the order to the broker only after `write` returns True,
+i.e. after the commit.
 
 After the commit the written objects become persistent in the caller's session (their
 ids set, nothing read back), so the rest of the request works with them as if the ORM
@@ -30,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionm
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
+from stocks_api.core.sql import insert_returning
 from stocks_api.orders.models import Order, OrderEvent
 
 log = structlog.get_logger(__name__)
@@ -161,15 +163,15 @@ class WriteAhead:
                 .on_conflict_do_nothing(index_elements=[_ORDER_TABLE.c.client_order_id])
                 .returning(_ORDER_TABLE.c.id, _ORDER_TABLE.c.client_order_id)
             )
-            statements = self._statements[name] = (insert_orders, _EVENT_TABLE.insert())
+            statements = self._statements[name] = (insert_orders, _EVENT_TABLE.insert().inline())
         return statements
 
 
 async def _insert_rows(
     connection: AsyncConnection, statement: Insert, orders: Sequence[Order]
 ) -> dict[str, int]:
-    result = await connection.execute(statement, [_row(order) for order in orders])
-    return {client_order_id: row_id for row_id, client_order_id in result}
+    returned = await insert_returning(connection, statement, [_row(order) for order in orders])
+    return {client_order_id: row_id for row_id, client_order_id in returned}
 
 
 def _row(order: Order) -> dict[str, Any]:
