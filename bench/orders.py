@@ -323,6 +323,10 @@ class PhaseResult:
     client_cpu_seconds: float = 0.0
     # (stage, clock) -> seconds the pass added to order_stage_seconds_total.
     stage_seconds: dict[tuple[str, str], float] = field(default_factory=dict)
+    # The server's RSS (kB) when half the pass's requests were answered: growth from there
+    # to the end is what orders cost once the server is warm (its bounded caches full).
+    halfway_rss_kb: int = 0
+    halfway_requests: int = 0
 
     @property
     def requests(self) -> int:
@@ -371,7 +375,8 @@ async def run_phase(
         stages_before = await stage_seconds(target) if target.stages else {}
         postgres_cpu, server_cpu = postgres_cpu_seconds(), process_cpu_seconds(target.pid)
         client_cpu, started = time.process_time(), time.perf_counter()
-        await asyncio.gather(*(_worker(client, bodies, result) for client in clients))
+        halfway = (target.pid, count // 2)
+        await asyncio.gather(*(_worker(client, bodies, result, halfway) for client in clients))
         result.seconds = time.perf_counter() - started
         result.client_cpu_seconds = time.process_time() - client_cpu
         result.server_cpu_seconds = process_cpu_seconds(target.pid) - server_cpu
@@ -400,7 +405,10 @@ async def stage_seconds(target: Target) -> dict[tuple[str, str], float]:
 
 
 async def _worker(
-    client: PostClient, bodies: Iterator[tuple[int, bytes]], result: PhaseResult
+    client: PostClient,
+    bodies: Iterator[tuple[int, bytes]],
+    result: PhaseResult,
+    halfway: tuple[int, int],
 ) -> None:
     # Workers share one iterator: with one event loop, `next` needs no lock.
     for index, body in bodies:
@@ -412,6 +420,10 @@ async def _worker(
             status, content = 0, f"{type(exc).__name__}: {exc}".encode()
             await client.aclose()  # a late answer must not be read as the next one's
         result.latencies.append(time.perf_counter() - started)
+        pid, half = halfway
+        if len(result.latencies) == half:
+            result.halfway_rss_kb = memory_kb(pid).get("VmRSS", 0)
+            result.halfway_requests = half
         if status != 201:
             result.failures.append(Failure(index, status, content[:300].decode(errors="replace")))
         elif FILLED_MARK in content:
@@ -840,12 +852,17 @@ def targets_table(api: ServerRun, floor: ServerRun) -> str:
     measured = sum(phase.requests for phase in (api.concurrent, api.serial) if phase is not None)
     warm_mb = _mb(api.warm_memory_kb.get("VmRSS", 0))
     growth = (rss_mb - warm_mb) * 1024 * 1000 / measured if measured and warm_mb else 0.0
+    concurrent = api.concurrent
+    halfway_mb = _mb(concurrent.halfway_rss_kb)
+    later = measured - concurrent.halfway_requests  # answered after the half-way sample
+    late_growth = (rss_mb - halfway_mb) * 1024 * 1000 / later if later and halfway_mb else 0.0
     rows.append(
         (
             f"API process < {TARGET_RSS_MB:.0f} MB RSS (SPEC: after 50,000 orders), flat",
             f"{rss_mb:.0f} MB after {orders:,} orders (peak "
             f"{_mb(api.memory_kb.get('VmHWM', 0)):.0f} MB); {warm_mb:.0f} MB after the "
-            f"warm-up: {growth:+.1f} kB per 1,000 orders since",
+            f"warm-up: {growth:+.1f} kB per 1,000 orders since; {halfway_mb:.0f} MB half-way "
+            f"through c={concurrent.concurrency}: {late_growth:+.1f} kB per 1,000 orders since",
             _verdict(rss_mb < TARGET_RSS_MB),
         )
     )

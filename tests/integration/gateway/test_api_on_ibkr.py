@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from stocks_api.broker.gateway.server import GatewaySim
+from stocks_api.broker.ib import retention
 from stocks_api.broker.ib.settings import IbSettings
 from stocks_api.main import build_broker, create_app
 from tests.conftest import api_client, make_key, make_settings
@@ -96,3 +97,45 @@ async def test_a_bracket_and_a_stop_order_work_through_ib(
     await wait_for_status(http, stop["id"], "cancelled")  # one cancels the other
     position = (await http.get("/api/v1/positions/AAPL")).json()
     assert Decimal(position["qty"]) == 0
+
+
+async def test_finished_trades_are_forgotten_beyond_the_ones_kept(
+    clean_database: str, gateway: GatewaySim, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ib_async keeps every trade and fill of its connection: IbkrBroker drops finished
+    ones beyond the most recent few, so memory does not grow with every order, and the
+    orders still working are kept whatever their age."""
+    monkeypatch.setattr(retention, "DONE_TRADES_KEPT", 3)
+    settings = make_settings(clean_database)
+    settings.broker = "ibkr"
+    settings.ib = IbSettings(port=gateway.port, client_id=12, connect_timeout_seconds=5)
+    app = create_app(settings, broker_factory=build_broker)
+    set_market(gateway.broker.engine, "189.99", "190.00", size=5000, last="190.00")
+    async with app.router.lifespan_context(app), api_client(app, await make_key(app)) as http:
+        resting = order_body(type="limit", limit_price="185.00", tif="gtc", qty="5")
+        working = (await http.post("/api/v1/orders", json=resting)).json()
+        await wait_for_status(http, working["id"], "submitted")
+        placed = []
+        for side in ["buy", "sell"] * 4:
+            response = await http.post("/api/v1/orders", json=order_body(qty="2", side=side))
+            assert response.status_code == 201, response.text
+            placed.append(response.json()["id"])
+        for order_id in placed:
+            await wait_for_status(http, order_id, "filled")
+        broker = app.state.broker
+        await broker.ping()  # every commission report has arrived
+        ib = broker._ib
+        # The three most recent finished trades, and the working one.
+        assert len(ib.wrapper.trades) == 4
+        assert len(ib.wrapper.permId2Trade) == 4
+        assert len(ib.wrapper.fills) == 3
+        assert len(broker._trades) == 4
+        assert [t.order.orderRef for t in ib.wrapper.trades.values() if not t.isDone()] == [
+            working["client_order_id"]
+        ]
+        # The working order can still be changed and cancelled through IB.
+        response = await http.delete(f"/api/v1/orders/{working['id']}")
+        assert response.status_code == 200, response.text
+        await wait_for_status(http, working["id"], "cancelled")
+        fills = (await http.get("/api/v1/fills")).json()["items"]
+        assert len(fills) == 8

@@ -33,6 +33,7 @@ from ib_async import IB, Fill, Trade
 
 from stocks_api.broker.ib import codes, mapping
 from stocks_api.broker.ib.quotes import QuoteLines, quote_of
+from stocks_api.broker.ib.retention import FinishedTrades
 from stocks_api.broker.ib.settings import IbSettings
 from stocks_api.broker.protocol import (
     AccountType,
@@ -79,6 +80,7 @@ class IbkrBroker:
         self._contracts: dict[str, Any] = {}  # symbol -> ib_async's qualified contract
         self._contract_details: dict[str, Contract] = {}  # symbol -> ours, asked once
         self._trades: dict[str, Trade] = {}  # broker order id -> the trade
+        self._finished = FinishedTrades(self._ib, self._trades)  # forgets old finished ones
         self._answers: dict[int, asyncio.Future[None]] = {}  # IB order id -> its next answer
         self._modifying: dict[int, str] = {}  # IB order id -> its status before the change
         self._ping: asyncio.Future[Any] | None = None
@@ -172,7 +174,12 @@ class IbkrBroker:
         seen (all of IB's, at start); the consumer ignores those it already has.
         """
         await self._call(lambda: self._ib.reqCompletedOrdersAsync(False))
-        for trade in self._ib.trades():  # the open ones included
+        trades = self._ib.trades()  # the open ones included
+        # This connection's trades are the index now: those of the connection before (other
+        # objects, which ib_async dropped with it) would only be kept forever.
+        self._trades.clear()
+        self._finished.reset()
+        for trade in trades:
             self._remember(trade)
             self._on_status(trade)
         wanted = mapping.executions_since(self._last_execution)
@@ -482,9 +489,11 @@ class IbkrBroker:
         update = mapping.status_update(trade, datetime.now(UTC), changing=changing)
         if update is not None:
             self._sink(update)  # a rejection is counted by the consumer, as for every broker
+        self._finished.consider(trade)
 
     def _on_commission(self, trade: Trade, fill: Fill, report: Any) -> None:
         self._emit_fill(trade, fill)
+        self._finished.consider(trade)  # its last fill may have been this one
 
     def _emit_fill(self, trade: Trade, fill: Fill) -> None:
         if self._sink is None or not (trade.order.orderRef or fill.execution.orderRef):
