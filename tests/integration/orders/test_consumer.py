@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -14,6 +15,7 @@ from stocks_api.broker.sim.engine import MatchingEngine
 from stocks_api.core.config import DatabaseSettings
 from stocks_api.core.database import Database
 from stocks_api.orders.consumer import BrokerEventConsumer
+from stocks_api.portfolio.models import Account, Position
 from tests.factories import place, resting_limit_body
 
 NOW = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
@@ -160,3 +162,29 @@ async def test_batches_of_any_size_use_the_same_statements(
         assert Decimal(current["filled_qty"]) == filled[order["id"]]
     position = (await client.get("/api/v1/positions/AAPL")).json()
     assert Decimal(position["qty"]) == sum(filled.values())
+
+
+async def test_a_fill_for_an_unregistered_account_is_booked_against_a_new_one(
+    app: Any, client: httpx.AsyncClient, engine: MatchingEngine
+) -> None:
+    """Nothing is lost: the account is created from zero cash, then kept up to date."""
+    order = await place(client, **resting_limit_body(engine, qty="10"))
+    first = replace(execution(order, "U-1", "4", "100"), account_id="DU7777777")
+    second = replace(execution(order, "U-2", "6", "101"), account_id="DU7777777")
+    await app.state.consumer.apply([first])
+    await app.state.consumer.apply([second])  # the account exists now: updated
+    async with app.state.db.sessionmaker() as session:
+        account = await session.get(Account, "DU7777777")
+        assert account is not None
+        # Bought 4 @ 100 and 6 @ 101, 1.00 commission each.
+        assert account.cash == Decimal("-1008.00")
+        assert (account.initial_cash, account.realized_pnl) == (0, 0)
+        position = await session.scalar(
+            sqlalchemy.select(Position).where(Position.account_id == "DU7777777")
+        )
+        assert position is not None
+        assert (position.symbol, position.qty) == ("AAPL", Decimal(10))
+        assert position.avg_cost == Decimal("100.8")
+        assert position.opened_at is not None
+    fills = (await client.get("/api/v1/fills", params={"order_id": order["id"]})).json()["items"]
+    assert sorted(f["exec_id"] for f in fills) == ["U-1", "U-2"]
