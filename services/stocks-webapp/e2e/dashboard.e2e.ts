@@ -366,6 +366,25 @@ describe("the trading dashboard", () => {
     }
   });
 
+  it("closes half of a position from its row", async () => {
+    const { page } = session;
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await signIn(page);
+    await adminApi("/orders", {
+      method: "POST",
+      body: { symbol: "AMZN", side: "buy", qty: "8", type: "market", outside_rth: true },
+    });
+    const row = page.locator('[data-testid="positions-table"] tr[data-symbol="AMZN"]');
+    await row.locator("td").first().filter({ hasText: /^8$/ }).waitFor();
+    await row.getByRole("button", { name: "Close position AMZN" }).click();
+    const confirm = row.getByRole("group", { name: "Confirm closing AMZN" });
+    await confirm.getByRole("combobox", { name: "How much of AMZN to close" }).selectOption("50");
+    // Outside the regular session it asks how; close now in the extended hours then.
+    const now = confirm.getByRole("button", { name: "Close now in extended hours (outside RTH)" });
+    await ((await now.count()) ? now : confirm.getByRole("button", { name: "Close", exact: true })).click();
+    await row.locator("td").first().filter({ hasText: /^4$/ }).waitFor();
+  });
+
   it("shows the broker's current session and the earlier ones beside its state", async () => {
     const { page } = session;
     await signIn(page);

@@ -17,6 +17,7 @@ from stocks_api.settings import Settings
         ("OPTIONS", "/api/v1/orders", "GET, POST, DELETE"),
         ("PUT", "/api/v1/orders/7", "GET, PATCH, DELETE"),
         ("OPTIONS", "/api/v1/positions/AAPL", "GET, DELETE"),
+        ("PUT", "/api/v1/positions", "GET, DELETE"),
         ("PATCH", "/api/v1/auth/keys", "GET, POST"),
         ("GET", "/api/v1/risk/halt", "POST"),
         ("POST", "/health", "GET"),

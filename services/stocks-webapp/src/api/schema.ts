@@ -137,7 +137,14 @@ export interface paths {
         get: operations["positions-list_positions"];
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Close All Positions
+         * @description Close every open position with a market order each (through the risk checks).
+         *
+         *     `cancel_orders=true` asks every open order to cancel first. A position that cannot be
+         *     closed is listed in `failed` with its error; the others are closed all the same.
+         */
+        delete: operations["positions-close_all_positions"];
         options?: never;
         head?: never;
         patch?: never;
@@ -179,7 +186,10 @@ export interface paths {
         post?: never;
         /**
          * Close Position
-         * @description Close a position with a market order (through the risk checks); answer with that order.
+         * @description Close a position, or part of it, with a market order (through the risk checks).
+         *
+         *     `qty` closes that many shares, `percentage` that percent of the holding (rounded down
+         *     to the symbol's quantity step); neither closes it all. Answers with the order.
          *
          *     Outside the regular session the order waits for the open unless `outside_rth=true`
          *     (then it works in the extended hours): `notice` says so when it waits.
@@ -1327,6 +1337,33 @@ export interface components {
              * @example America/New_York
              */
             timezone: string;
+        };
+        /**
+         * ClosedPositions
+         * @description What closing every position did: the orders placed, and what could not be done.
+         */
+        ClosedPositions: {
+            /**
+             * Orders
+             * @description the closing market orders, one per position
+             */
+            orders: components["schemas"]["OrderRead"][];
+            /**
+             * Failed
+             * @description positions not closed: `symbol`, `account_id`, and the error's `code` and `message`
+             */
+            failed?: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Cancel Requested
+             * @description open orders asked to cancel (`cancel_orders=true`)
+             */
+            cancel_requested?: components["schemas"]["OrderRead"][];
+            /** Cancel Failed */
+            cancel_failed?: {
+                [key: string]: unknown;
+            }[];
         };
         /**
          * DisconnectReason
@@ -3609,6 +3646,86 @@ export interface operations {
             };
         };
     };
+    "positions-close_all_positions": {
+        parameters: {
+            query?: {
+                account_id?: string | null;
+                /** @description let the closing market orders work outside regular hours */
+                outside_rth?: boolean;
+                /** @description cancel every open order first (its fills could reopen what is closed) */
+                cancel_orders?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClosedPositions"];
+                };
+            };
+            /** @description missing or invalid credentials (UNAUTHORIZED) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the credentials lack the scope the operation needs (FORBIDDEN) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description no such position */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description validation failed, or refused by the risk checks (RISK_REJECTED) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description broker unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the broker did not answer in time (BROKER_TIMEOUT) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     "positions-list_position_history": {
         parameters: {
             query?: {
@@ -3777,6 +3894,10 @@ export interface operations {
                 account_id?: string | null;
                 /** @description let the closing market order work outside regular hours */
                 outside_rth?: boolean;
+                /** @description close this many shares (at most the holding); default: all of it */
+                qty?: (number | string) | null;
+                /** @description close this percent of the holding, rounded down to the symbol's quantity step (whole shares unless it trades in fractions); not with `qty` */
+                percentage?: (number | string) | null;
             };
             header?: never;
             path: {

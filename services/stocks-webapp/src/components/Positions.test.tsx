@@ -85,11 +85,26 @@ describe("Positions → Close", () => {
     const closes = serve(open, null);
     renderPositions(open);
     const group = await openClose();
-    expect(group.textContent).toContain("Close 10 AAPL at market?");
+    expect(group.textContent).toContain("of 10 AAPL at market?");
+    expect((screen.getByRole("combobox", { name: "How much of AAPL to close" }) as HTMLSelectElement).value).toBe("");
     fireEvent.click(screen.getByRole("button", { name: "Close" }));
     await vi.waitFor(() => expect(closes).toHaveLength(1));
     expect(closes[0]?.searchParams.get("outside_rth")).toBe("false");
+    expect(closes[0]?.searchParams.has("percentage")).toBe(false); // all of it
     expect(screen.queryByTestId("close-notice")).toBeNull();
+  });
+
+  it("closes a part of the position when one is chosen", async () => {
+    const open = clock({ is_open: true, session: "regular" });
+    const closes = serve(open, null);
+    renderPositions(open);
+    await openClose();
+    fireEvent.change(screen.getByRole("combobox", { name: "How much of AAPL to close" }), {
+      target: { value: "50" },
+    });
+    fireEvent.click(screen.getByRole("button", { name: "Close" }));
+    await vi.waitFor(() => expect(closes).toHaveLength(1));
+    expect(closes[0]?.searchParams.get("percentage")).toBe("50");
   });
 
   it("asks, when the market is closed, whether to wait for the open, and says the order waits", async () => {

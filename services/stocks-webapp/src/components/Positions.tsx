@@ -1,7 +1,8 @@
 /**
- * Open positions valued at the market, live, with a confirmed "close" per position. When
- * the regular session is closed (GET /api/v1/clock), Close asks whether to wait for the
- * open or trade outside regular hours, and the order's wait notice is shown.
+ * Open positions valued at the market, live, with a confirmed "close" per position (all of
+ * it, or a part: 75, 50 or 25 %, which the API rounds down to the symbol's quantity step).
+ * When the regular session is closed (GET /api/v1/clock), Close asks whether to wait for
+ * the open or trade outside regular hours, and the order's wait notice is shown.
  */
 import { useState } from "react";
 import { describeError } from "../api/errors";
@@ -9,6 +10,14 @@ import { useClosePosition, useMarketClock, usePositions } from "../hooks/queries
 import { formatMoney, formatPrice, formatQty } from "../lib/format";
 import { closeChoices, formatSessionTime } from "../lib/market";
 import { Empty, Panel, Pnl, QueryState } from "./ui";
+
+/** The parts of a position Close offers: the percentage sent ("" = all of it) and its label. */
+const CLOSE_PARTS: [string, string][] = [
+  ["", "all"],
+  ["75", "75%"],
+  ["50", "50%"],
+  ["25", "25%"],
+];
 
 export function Positions({
   onSelectSymbol,
@@ -22,9 +31,19 @@ export function Positions({
   const clock = useMarketClock();
   const choices = closeChoices(clock.data);
   const [confirming, setConfirming] = useState<string | null>(null);
+  const [part, setPart] = useState("");
   const rows = positions.data ?? [];
   const closeAt = (symbol: string, outsideRth: boolean) =>
-    close.mutate({ symbol, outsideRth }, { onSettled: () => setConfirming(null) });
+    close.mutate({ symbol, outsideRth, percentage: part || undefined }, { onSettled: () => setConfirming(null) });
+  const partOf = (symbol: string) => (
+    <select aria-label={`How much of ${symbol} to close`} value={part} onChange={(e) => setPart(e.target.value)}>
+      {CLOSE_PARTS.map(([value, label]) => (
+        <option key={value} value={value}>
+          {label}
+        </option>
+      ))}
+    </select>
+  );
   return (
     <Panel title="Positions" className="positions">
       <QueryState query={positions} what="positions" hasData={Boolean(positions.data)}>
@@ -83,7 +102,7 @@ export function Positions({
                       {confirming === p.symbol && choices.marketClosed && clock.data ? (
                         <span className="confirm-inline" role="group" aria-label={`Confirm closing ${p.symbol}`}>
                           Market closed (opens {formatSessionTime(clock.data.next_open, clock.data.timezone)}): close{" "}
-                          {formatQty(p.qty)} {p.symbol}{" "}
+                          {partOf(p.symbol)} of {formatQty(p.qty)} {p.symbol}{" "}
                           <button
                             type="button"
                             className="button-danger"
@@ -107,7 +126,7 @@ export function Positions({
                         </span>
                       ) : confirming === p.symbol ? (
                         <span className="confirm-inline" role="group" aria-label={`Confirm closing ${p.symbol}`}>
-                          Close {formatQty(p.qty)} {p.symbol} at market?{" "}
+                          Close {partOf(p.symbol)} of {formatQty(p.qty)} {p.symbol} at market?{" "}
                           <button
                             type="button"
                             className="button-danger"
@@ -129,6 +148,7 @@ export function Positions({
                           aria-label={`Close position ${p.symbol}`}
                           onClick={() => {
                             close.reset();
+                            setPart("");
                             setConfirming(p.symbol);
                           }}
                         >

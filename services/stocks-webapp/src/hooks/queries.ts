@@ -280,20 +280,27 @@ export function useCancelAll() {
   });
 }
 
-/** Close a position at market; `outsideRth` lets the order work in the extended hours. */
+/**
+ * Close a position at market; `outsideRth` lets the order work in the extended hours;
+ * `percentage` closes that part of it (rounded down to the symbol's quantity step).
+ */
 export interface ClosePositionRequest {
   symbol: string;
   outsideRth: boolean;
+  percentage?: string;
 }
 
 export function useClosePosition() {
   const api = useApi();
   const client = useQueryClient();
   return useMutation({
-    mutationFn: ({ symbol, outsideRth }: ClosePositionRequest) =>
+    mutationFn: ({ symbol, outsideRth, percentage }: ClosePositionRequest) =>
       unwrap(
         api.DELETE("/api/v1/positions/{symbol}", {
-          params: { path: { symbol }, query: { outside_rth: outsideRth } },
+          params: {
+            path: { symbol },
+            query: percentage ? { outside_rth: outsideRth, percentage } : { outside_rth: outsideRth },
+          },
         }),
       ),
     onSuccess: (order) => {

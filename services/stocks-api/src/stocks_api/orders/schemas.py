@@ -46,6 +46,9 @@ Price = Annotated[
 TrailPercent = Annotated[
     DecimalStr, Field(gt=0, lt=100, max_digits=8, decimal_places=4, examples=["1.5"])
 ]
+ClosePercentage = Annotated[
+    DecimalStr, Field(gt=0, le=100, max_digits=8, decimal_places=4, examples=["50"])
+]
 ClientOrderId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$")]
 
 
@@ -349,3 +352,49 @@ class ClosePositionParams(RequestModel):
     outside_rth: bool = Field(
         default=False, description="let the closing market order work outside regular hours"
     )
+    qty: Quantity | None = Field(
+        default=None,
+        description="close this many shares (at most the holding); default: all of it",
+    )
+    percentage: ClosePercentage | None = Field(
+        default=None,
+        description=(
+            "close this percent of the holding, rounded down to the symbol's quantity step"
+            " (whole shares unless it trades in fractions); not with `qty`"
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _qty_or_percentage(self) -> ClosePositionParams:
+        if self.qty is not None and self.percentage is not None:
+            raise ValueError("give qty or percentage, not both")
+        return self
+
+
+class CloseAllParams(RequestModel):
+    """Query parameters of `DELETE /api/v1/positions`."""
+
+    account_id: str | None = Field(default=None, max_length=32)
+    outside_rth: bool = Field(
+        default=False, description="let the closing market orders work outside regular hours"
+    )
+    cancel_orders: bool = Field(
+        default=False,
+        description="cancel every open order first (its fills could reopen what is closed)",
+    )
+
+
+class ClosedPositions(ApiModel):
+    """What closing every position did: the orders placed, and what could not be done."""
+
+    orders: list[OrderRead] = Field(description="the closing market orders, one per position")
+    failed: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description=(
+            "positions not closed: `symbol`, `account_id`, and the error's `code` and `message`"
+        ),
+    )
+    cancel_requested: list[OrderRead] = Field(
+        default_factory=list, description="open orders asked to cancel (`cancel_orders=true`)"
+    )
+    cancel_failed: list[dict[str, Any]] = Field(default_factory=list)
