@@ -166,3 +166,33 @@ async def test_cancel_all_takes_held_children_along_with_their_parent(
     assert {order["id"] for order in result["cancel_requested"]} == ids
     for order_id in ids:
         await wait_for_status(client, order_id, "cancelled")
+
+
+async def test_a_bracket_refused_by_risk_is_a_422_while_someone_listens(
+    app: Any, client: httpx.AsyncClient, engine: MatchingEngine
+) -> None:
+    """The refused parent is announced on the bus; its legs were never written (no ids) and
+    are not: announcing them made this a 500 whenever a WebSocket client was connected."""
+    set_market(engine, "99.99", "100.00", last="100.00")
+    queue = app.state.bus.subscribe()
+    response = await client.post(
+        "/api/v1/orders",
+        json={
+            "symbol": "AAPL",
+            "side": "buy",
+            "qty": "3",
+            "type": "limit",
+            "limit_price": "99.00",
+            "take_profit": {"limit_price": "150.00"},  # far outside the price band
+            "stop_loss": {"stop_price": "95.00"},
+        },
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == "RISK_REJECTED"
+    order_id = response.json()["error"]["details"][0]["order_id"]
+    announced = []
+    while not queue.empty():
+        topic, data = queue.get_nowait()
+        if topic == "order.updated":
+            announced.append((data["id"], data["status"], data["legs"]))
+    assert announced == [(order_id, "rejected", [])]

@@ -1624,6 +1624,11 @@ export interface components {
             client_order_id?: string | null;
             take_profit?: components["schemas"]["TakeProfit"] | null;
             stop_loss?: components["schemas"]["StopLoss"] | null;
+            /**
+             * Tag
+             * @description your own label (a strategy's name, say), kept with the order and its bracket legs and shown in every answer and event; `GET /orders?tag=` finds them
+             */
+            tag?: string | null;
         };
         /**
          * OrderEventRead
@@ -1678,6 +1683,11 @@ export interface components {
             tif: components["schemas"]["TimeInForce"];
             /** Outside Rth */
             outside_rth: boolean;
+            /**
+             * Tag
+             * @description your label, as placed (or the parent's)
+             */
+            tag?: string | null;
             status: components["schemas"]["OrderStatus"];
             /** Filled Qty */
             filled_qty: string;
@@ -1746,6 +1756,11 @@ export interface components {
             tif: components["schemas"]["TimeInForce"];
             /** Outside Rth */
             outside_rth: boolean;
+            /**
+             * Tag
+             * @description your label, as placed (or the parent's)
+             */
+            tag?: string | null;
             status: components["schemas"]["OrderStatus"];
             /** Filled Qty */
             filled_qty: string;
@@ -2761,6 +2776,8 @@ export interface operations {
                 status?: ("open" | "closed" | "all") | components["schemas"]["OrderStatus"];
                 symbol?: string | null;
                 side?: components["schemas"]["Side"] | null;
+                /** @description only orders placed with this tag */
+                tag?: string | null;
                 /** @description created at or after (ISO 8601; UTC when no offset) */
                 since?: string | null;
                 /** @description created before (ISO 8601; UTC when no offset) */

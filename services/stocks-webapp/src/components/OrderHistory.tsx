@@ -39,6 +39,7 @@ export function OrderTimeline({ order, onClose }: { order: OrderRead; onClose: (
       </header>
       <p className="muted small">
         Client id {order.client_order_id}
+        {order.tag ? ` · tag ${order.tag}` : ""}
         {order.broker_order_id ? ` · broker id ${order.broker_order_id}` : ""}
         {order.oca_group ? ` · OCA ${order.oca_group}` : ""}
         {order.reject_reason ? ` · rejected: ${order.reject_reason}` : ""}

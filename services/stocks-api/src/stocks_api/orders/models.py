@@ -40,6 +40,9 @@ class Order(Base):
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("order.id"), index=True)
     # The children of a bracket share a group: a fill of one reduces or cancels the other.
     oca_group: Mapped[str | None] = mapped_column(String(64))
+    # The caller's own label (a strategy's name, say): kept and shown, never sent to the
+    # broker (IB's orderRef carries client_order_id). Bracket legs inherit their parent's.
+    tag: Mapped[str | None] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     filled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -137,7 +137,8 @@ async def submit(
         metrics.ORDERS.labels(type=order.order_type, side=order.side, status=order.status).inc()
         structlog.contextvars.bind_contextvars(order_id=order.id)
         log.info("risk_rejected", checks=[f["check"] for f in admission.details])
-        await consumer.announce([order, *legs])
+        # A new order's legs were never written (no ids): only what was is announced.
+        await consumer.announce([order, *(leg for leg in legs if leg.id is not None)])
         raise RiskRejectedError(admission.details, order_id=order.id)
     try:
         with stage("write_ahead"):
@@ -320,6 +321,7 @@ def _new_order(order_in: OrderCreate, client_order_id: str, request_hash: str) -
         trail_percent=order_in.trail_percent,
         tif=order_in.tif.value,
         outside_rth=order_in.outside_rth,
+        tag=order_in.tag,
         status=OrderStatus.PENDING_SUBMIT.value,
         filled_qty=0,
         created_at=now,
@@ -373,6 +375,7 @@ def _new_legs(order_in: OrderCreate, parent: Order) -> list[Order]:
             tif=tif.value,
             outside_rth=parent.outside_rth,
             oca_group=oca_group,
+            tag=parent.tag,
             status=OrderStatus.PENDING_SUBMIT.value,
             filled_qty=0,
             created_at=parent.created_at,

@@ -59,6 +59,8 @@ async def list_orders(
         query = query.where(Order.symbol == filters.symbol)
     if filters.side:
         query = query.where(Order.side == filters.side.value)
+    if filters.tag is not None:
+        query = query.where(Order.tag == filters.tag)
     if filters.since:
         query = query.where(Order.created_at >= filters.since)
     if filters.until:

@@ -49,6 +49,13 @@ TrailPercent = Annotated[
 ClosePercentage = Annotated[
     DecimalStr, Field(gt=0, le=100, max_digits=8, decimal_places=4, examples=["50"])
 ]
+# Printable text (no control characters), at most 64 characters.
+Tag = Annotated[
+    str,
+    Field(
+        min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$", examples=["mean-reversion-v2"]
+    ),
+]
 ClientOrderId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$")]
 
 
@@ -106,6 +113,13 @@ class OrderCreate(RequestModel):
     )
     take_profit: TakeProfit | None = None
     stop_loss: StopLoss | None = None
+    tag: Tag | None = Field(
+        default=None,
+        description=(
+            "your own label (a strategy's name, say), kept with the order and its bracket legs"
+            " and shown in every answer and event; `GET /orders?tag=` finds them"
+        ),
+    )
 
     @model_validator(mode="after")
     def _prices_match_type(self) -> OrderCreate:
@@ -128,6 +142,10 @@ class OrderCreate(RequestModel):
         """Fingerprint the order as requested, so a replay can be told from a conflict."""
         body = self.model_dump(mode="json")
         body["client_order_id"] = client_order_id
+        if body["tag"] is None:
+            # Left out: an untagged request hashes as it did before tags existed, so a retry
+            # of an order placed before the upgrade is still a replay, not a conflict.
+            del body["tag"]
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
@@ -244,6 +262,7 @@ class OrderLegRead(ApiModel):
     oca_group: str | None = None
     tif: TimeInForce
     outside_rth: bool
+    tag: str | None = Field(default=None, description="your label, as placed (or the parent's)")
     status: OrderStatus
     filled_qty: DecimalStr
     avg_fill_price: AveragePrice | None
@@ -284,6 +303,7 @@ class OrderFilters(RequestModel):
     status: StatusFilter = "all"
     symbol: Symbol | None = None
     side: Side | None = None
+    tag: Tag | None = Field(default=None, description="only orders placed with this tag")
     since: QueryDatetime | None = Field(
         default=None, description="created at or after (ISO 8601; UTC when no offset)"
     )
