@@ -106,6 +106,7 @@ async def test_finished_trades_are_forgotten_beyond_the_ones_kept(
     ones beyond the most recent few, so memory does not grow with every order, and the
     orders still working are kept whatever their age."""
     monkeypatch.setattr(retention, "DONE_TRADES_KEPT", 3)
+    monkeypatch.setattr(retention, "KEPT_SECONDS", 0.0)
     settings = make_settings(clean_database)
     settings.broker = "ibkr"
     settings.ib = IbSettings(port=gateway.port, client_id=12, connect_timeout_seconds=5)

@@ -47,7 +47,7 @@ def test_cancelled_with_a_partial_fill_is_finished_once_that_fill_is_passed_on()
 def test_the_oldest_finished_trades_are_dropped_from_every_index() -> None:
     ib = IB()
     wrapper, ours = ib.wrapper, {}
-    kept = FinishedTrades(ib, ours, kept=2)
+    kept = FinishedTrades(ib, ours, kept=2, seconds=0)
     trades = []
     for order_id in (1, 2, 3):
         trade = _trade(order_id, "Filled", filled=1)
@@ -67,3 +67,25 @@ def test_the_oldest_finished_trades_are_dropped_from_every_index() -> None:
     assert list(wrapper.permId2Trade) == [1002, 1003]
     assert list(wrapper.fills) == ["e2", "e3"]
     assert list(ours) == ["2", "3", "4"]
+
+
+def test_a_trade_finished_a_moment_ago_is_kept_beyond_the_count() -> None:
+    """IB may report a fill just after a cancel: a young finished trade stays findable."""
+    ib = IB()
+    now = [100.0]
+    ours: dict[str, Trade] = {}
+    kept = FinishedTrades(ib, ours, kept=1, seconds=60, clock=lambda: now[0])
+    first, second = _trade(1, "Cancelled"), _trade(2, "Cancelled")
+    for trade in (first, second):
+        ours[str(trade.order.orderId)] = trade
+        ib.wrapper.trades[(1, trade.order.orderId)] = trade
+    kept.consider(first)
+    now[0] = 130.0
+    kept.consider(second)
+    assert len(kept) == 2  # the first finished 30 s ago: kept
+    now[0] = 170.0
+    third = _trade(3, "Cancelled")
+    ours["3"] = third
+    kept.consider(third)
+    assert list(ours) == ["2", "3"]  # the first is 70 s old now: dropped
+    assert list(ib.wrapper.trades) == [(1, 2)]

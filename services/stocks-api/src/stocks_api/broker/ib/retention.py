@@ -6,9 +6,10 @@ own index of trades by IB order id: about 15 kB per order in the order benchmark
 released (1,000 orders cost 15 MB, a day of a busy bot hundreds). Nothing needs a trade
 once it is finished: done at IB (filled, cancelled) and every share it filled delivered
 to the sink (IbkrBroker passes an execution on when its commission report arrives).
-`FinishedTrades` keeps the most recent `DONE_TRADES_KEPT` finished trades (a late message
-about one still finds it) and drops older ones from all four indexes; orders still
-working are kept, whatever their age. A late message about a dropped trade is harmless:
+`FinishedTrades` keeps the most recent `DONE_TRADES_KEPT` finished trades, and every one
+finished less than `KEPT_SECONDS` ago (a late message about one still finds it: IB may
+report a fill just after a cancel), and drops older ones from all four indexes; orders
+still working are kept, whatever their age. A late message about a dropped trade is harmless:
 ib_async logs a status for an order it does not know, and an execution replayed after a
 reconnect is one the consumer has already stored.
 
@@ -20,24 +21,37 @@ connection ends.
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from decimal import Decimal
 from typing import Any
 
 from ib_async import IB, Trade
 
 DONE_TRADES_KEPT = 200
+KEPT_SECONDS = 10.0
 
 
 class FinishedTrades:
     """The finished trades still kept, oldest first; see the module docstring."""
 
-    def __init__(self, ib: IB, ours: dict[str, Trade], *, kept: int | None = None) -> None:
+    def __init__(
+        self,
+        ib: IB,
+        ours: dict[str, Trade],
+        *,
+        kept: int | None = None,
+        seconds: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._ib = ib
         self._ours = ours  # IbkrBroker's own index: IB order id (text) -> trade
         self._kept = DONE_TRADES_KEPT if kept is None else kept
-        self._done: OrderedDict[int, Trade] = OrderedDict()  # id(trade) -> trade
+        self._seconds = KEPT_SECONDS if seconds is None else seconds
+        self._clock = clock
+        # id(trade) -> (trade, when it was found finished), oldest first
+        self._done: OrderedDict[int, tuple[Trade, float]] = OrderedDict()
 
     def reset(self) -> None:
         """Start afresh (a new connection: its trades are other objects)."""
@@ -55,9 +69,13 @@ class FinishedTrades:
             return
         if not finished(trade):
             return
-        self._done[id(trade)] = trade
+        now = self._clock()
+        self._done[id(trade)] = (trade, now)
         while len(self._done) > self._kept:
-            _, oldest = self._done.popitem(last=False)
+            oldest, finished_at = next(iter(self._done.values()))
+            if now - finished_at < self._seconds:
+                break  # young enough to keep, and so is every one after it
+            self._done.popitem(last=False)
             self._forget(oldest)
 
     def _forget(self, trade: Trade) -> None:
