@@ -121,7 +121,34 @@ async def close_all(
     cancel_failed: list[dict[str, Any]] = []
     if params.cancel_orders:
         cancelled, cancel_failed = await cancel_all(session=session, trading=trading)
-    positions = await open_positions(session, params.account_id)
+    orders, failed = await close_each(
+        session=session,
+        trading=trading,
+        account_id=params.account_id,
+        outside_rth=params.outside_rth,
+    )
+    return ClosedPositions(
+        orders=[OrderRead.model_validate(order) for order in orders],
+        failed=failed,
+        cancel_requested=[OrderRead.model_validate(order) for order in cancelled],
+        cancel_failed=cancel_failed,
+    )
+
+
+async def close_each(
+    *,
+    session: AsyncSession,
+    trading: TradingContext,
+    account_id: str | None,
+    outside_rth: bool,
+    flatten: bool = False,
+) -> tuple[list[Order], list[dict[str, Any]]]:
+    """Close every open position (of `account_id`, or all), each with its own market order.
+
+    Returns the orders placed and, for each position that could not be closed, its symbol,
+    account and the error: one refusal does not stop the others.
+    """
+    positions = await open_positions(session, account_id)
     await session.commit()
     orders: list[Order] = []
     failed: list[dict[str, Any]] = []
@@ -132,7 +159,8 @@ async def close_all(
                 trading=trading,
                 symbol=position.symbol,
                 account_id=position.account_id,
-                outside_rth=params.outside_rth,
+                outside_rth=outside_rth,
+                flatten=flatten,
             )
         except AppError as exc:  # report it and close the others
             failed.append(
@@ -145,12 +173,7 @@ async def close_all(
             )
         else:
             orders.append(order)
-    return ClosedPositions(
-        orders=[OrderRead.model_validate(order) for order in orders],
-        failed=failed,
-        cancel_requested=[OrderRead.model_validate(order) for order in cancelled],
-        cancel_failed=cancel_failed,
-    )
+    return orders, failed
 
 
 class PartialCloseError(UnprocessableError):

@@ -16,13 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from stocks_api.auth.dependencies import PrincipalDep
 from stocks_api.core.dependencies import SessionDep
-from stocks_api.core.errors import AppError
 from stocks_api.core.json_body import ExactJsonRoute
 from stocks_api.orders.changing import cancel_all
-from stocks_api.orders.closing import close
+from stocks_api.orders.closing import close_each
 from stocks_api.orders.context import TradingContext
 from stocks_api.orders.dependencies import TradingDep
-from stocks_api.portfolio.positions import open_positions
 from stocks_api.risk import service as risk_service
 from stocks_api.risk.schemas import HaltRequest, HaltResult, TradingState
 
@@ -67,23 +65,14 @@ async def halt(
     flatten_failed: list[dict[str, Any]] = []
     account = trading.account
     if request.flatten_positions and account is not None:
-        positions = await open_positions(session, account.account_id)
-        await session.commit()
-        for position in positions:
-            try:
-                order = await close(
-                    session=session,
-                    trading=trading,
-                    symbol=position.symbol,
-                    account_id=account.account_id,
-                    outside_rth=False,
-                    flatten=True,
-                )
-                flattened.append(order.id)
-            except AppError as exc:  # report it and close the others
-                flatten_failed.append(
-                    {"symbol": position.symbol, "code": exc.code, "message": exc.message}
-                )
+        orders, flatten_failed = await close_each(
+            session=session,
+            trading=trading,
+            account_id=account.account_id,
+            outside_rth=False,
+            flatten=True,
+        )
+        flattened = [order.id for order in orders]
     log.warning(
         "kill_switch",
         cancelled=len(cancelled),
